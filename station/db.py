@@ -1,0 +1,152 @@
+"""Engines, sessions and migrations, built at start-up (never at import).
+
+Both databases get timeouts on everything: a dead server or a locked row must
+cost a volunteer seconds, not minutes, and must never keep a hung-up SSH
+session alive. SQLite takes its write lock at BEGIN (``BEGIN IMMEDIATE``), so
+two stations on one file serialise instead of both reading a count and both
+writing (the ORM's default deferred transactions oversell).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.services.errors import ConfigurationError
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+    connect_timeout_s: int = 5
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 3000
+    # PostgreSQL only: keep the station's tables in this schema (tests use one per run).
+    schema: str | None = None
+    application_name: str = "station"
+
+
+def parse_url(raw: str) -> URL:
+    """Accept the URLs people paste and pick our drivers for them."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"Database URL is not valid: {raw!r}") from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+pysqlite")
+    raise ConfigurationError(
+        f"Database URL must start with sqlite:// or postgresql:// (got {url.drivername}://)."
+    )
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    url = parse_url(settings.url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings)
+    return _postgres_engine(url, settings)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _sqlite_engine(url: URL, settings: DatabaseSettings) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": max(settings.lock_timeout_ms, 1000) / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from pysqlite so BEGIN IMMEDIATE is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={max(settings.lock_timeout_ms, 1000)}")
+            if database not in ("", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
+    options = [
+        f"-c statement_timeout={settings.statement_timeout_ms}",
+        f"-c lock_timeout={settings.lock_timeout_ms}",
+        f"-c idle_in_transaction_session_timeout={max(settings.statement_timeout_ms * 4, 10000)}",
+    ]
+    if settings.schema:
+        if not _SCHEMA_NAME.match(settings.schema):
+            raise ConfigurationError(f"Database schema name is not valid: {settings.schema!r}")
+        options.append(f"-c search_path={settings.schema}")
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=4,
+        pool_timeout=settings.connect_timeout_s,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": settings.connect_timeout_s,
+            "options": " ".join(options),
+            "application_name": settings.application_name[:63],
+            # TCP keepalives so a dropped venue link is noticed, not waited on.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
+    )
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema through Alembic (the only way it changes)."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    return config

@@ -1,0 +1,23 @@
+"""Alembic environment: always handed a live connection by ``station.db``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from station.models import Base
+
+connection = context.config.attributes.get("connection")
+
+if connection is None:
+    raise RuntimeError(
+        "Run migrations through `station db upgrade`, which supplies the connection."
+    )
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

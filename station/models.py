@@ -1,0 +1,289 @@
+"""The station's data model (SQLAlchemy 2.0, typed).
+
+Schema changes go through Alembic (``station/migrations``); this module is the
+source the migrations are generated from. Times are stored as UTC and always
+come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from station.domain import ACTIVE_ORDER_STATUSES, OrderStatus
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is stored as UTC and read back timezone-aware.
+
+    SQLite has no time zones; without this, values written aware come back
+    naive there and comparisons between the two databases drift.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _status_enum() -> Enum:
+    # Stored as plain text with a CHECK, so adding a status is a migration
+    # but never a PostgreSQL ENUM type dance.
+    return Enum(
+        OrderStatus,
+        name="order_status",
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Conference(Base):
+    __tablename__ = "conference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+
+
+class Staff(Base):
+    """An operator who scans; the PIN, when set, is a salted scrypt hash."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class TicketType(Base):
+    __tablename__ = "ticket_type"
+    __table_args__ = (UniqueConstraint("conference_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100))
+
+    conference: Mapped[Conference] = relationship()
+
+
+class AddOn(Base):
+    __tablename__ = "addon"
+    __table_args__ = (UniqueConstraint("conference_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100))
+
+    conference: Mapped[Conference] = relationship()
+
+
+class Order(Base):
+    __tablename__ = "order"
+    __table_args__ = (UniqueConstraint("conference_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(64))
+    status: Mapped[OrderStatus] = mapped_column(_status_enum(), default=OrderStatus.PENDING)
+
+    line_items: Mapped[list[OrderLineItem]] = relationship(
+        back_populates="order", order_by="OrderLineItem.id"
+    )
+
+
+class OrderLineItem(Base):
+    __tablename__ = "order_line_item"
+    __table_args__ = (
+        CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    ticket_type_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_type.id"), index=True)
+    addon_id: Mapped[int | None] = mapped_column(ForeignKey("addon.id"), index=True)
+
+    order: Mapped[Order] = relationship(back_populates="line_items")
+    ticket_type: Mapped[TicketType | None] = relationship()
+    addon: Mapped[AddOn | None] = relationship()
+
+
+class Attendee(Base):
+    """A person's admission to one conference; the badge carries ``access_code``.
+
+    Codes are stored upper-case (see ``station.codes``) so a scanner in lower
+    case or with caps lock finds the same row through a plain unique index.
+    """
+
+    __tablename__ = "attendee"
+    __table_args__ = (UniqueConstraint("conference_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
+    access_code: Mapped[str] = mapped_column(String(256), unique=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person] = relationship()
+    conference: Mapped[Conference] = relationship()
+    order: Mapped[Order | None] = relationship()
+
+
+class CheckIn(Base):
+    __tablename__ = "check_in"
+    __table_args__ = (Index(None, "attendee_id", "checked_in_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendee.id"))
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    station: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class DoorCheck(Base):
+    """An admission at a sub-event door; refused attempts live in the scan log."""
+
+    __tablename__ = "door_check"
+    __table_args__ = (
+        CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
+        Index(None, "attendee_id", "checked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendee.id"))
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    ticket_type_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_type.id"))
+    addon_id: Mapped[int | None] = mapped_column(ForeignKey("addon.id"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    station: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ProductRedemption(Base):
+    __tablename__ = "product_redemption"
+    __table_args__ = (Index(None, "order_line_item_id", "attendee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendee.id"), index=True)
+    order_line_item_id: Mapped[int] = mapped_column(ForeignKey("order_line_item.id"))
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    station: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScanLog(Base):
+    """Every scan attempt, refused ones included, for the organisers' audit."""
+
+    __tablename__ = "scan_log"
+    __table_args__ = (Index(None, "conference_id", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("conference.id"))
+    attendee_id: Mapped[int | None] = mapped_column(ForeignKey("attendee.id"), index=True)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    station: Mapped[str] = mapped_column(String(100), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(256), default="")
+    outcome: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(300), default="")
+
+
+__all__ = [
+    "ACTIVE_ORDER_STATUSES",
+    "AddOn",
+    "Attendee",
+    "Base",
+    "CheckIn",
+    "Conference",
+    "DoorCheck",
+    "Order",
+    "OrderLineItem",
+    "OrderStatus",
+    "Person",
+    "ProductRedemption",
+    "ScanLog",
+    "Staff",
+    "TicketType",
+    "utcnow",
+]

@@ -1,0 +1,103 @@
+"""Domain errors: each one line a volunteer understands, each with a reason code.
+
+The reason codes are a small, stable vocabulary shared by the UI (which words
+and colour to show), the scan log and the reports. Never rename one.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+
+class Reason(enum.StrEnum):
+    OK = "ok"
+    REENTRY = "reentry"
+    NOT_FOUND = "not_found"
+    OTHER_CONFERENCE = "other_conference"
+    NO_ORDER = "no_order"
+    UNPAID = "unpaid"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    NOT_PURCHASED = "not_purchased"
+    FULLY_REDEEMED = "fully_redeemed"
+    INVALID_INPUT = "invalid_input"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    CONFIGURATION = "configuration"
+
+
+class StationError(Exception):
+    """Base of every error the station shows to a person."""
+
+    reason: Reason = Reason.INVALID_INPUT
+
+    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class Refusal(StationError):
+    """A scan that was understood and refused; nothing was written but the scan log."""
+
+
+class InvalidInput(Refusal):
+    reason = Reason.INVALID_INPUT
+
+
+class AttendeeNotFound(Refusal):
+    reason = Reason.NOT_FOUND
+
+
+class NotEligible(Refusal):
+    """The attendee's order does not allow entry (no order, unpaid, cancelled, refunded)."""
+
+    reason = Reason.NO_ORDER
+
+
+class NotPurchased(Refusal):
+    reason = Reason.NOT_PURCHASED
+
+
+class FullyRedeemed(Refusal):
+    """Every purchased unit was already used; says when and where the last one went."""
+
+    reason = Reason.FULLY_REDEEMED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        product: str,
+        redeemed: int,
+        quantity: int,
+        last_redeemed_at: datetime | None,
+        last_station: str,
+    ) -> None:
+        super().__init__(message)
+        self.product = product
+        self.redeemed = redeemed
+        self.quantity = quantity
+        self.last_redeemed_at = last_redeemed_at
+        self.last_station = last_station
+
+
+class DatabaseUnavailable(StationError):
+    """The database could not be reached or timed out; nothing was recorded."""
+
+    reason = Reason.DATABASE_UNAVAILABLE
+
+    def __init__(
+        self, message: str = "Database not reachable — scan NOT recorded, try again."
+    ) -> None:
+        super().__init__(message)
+
+
+class ConfigurationError(StationError):
+    """The station is set up wrongly (unknown conference, product or operator)."""
+
+    reason = Reason.CONFIGURATION

@@ -1,0 +1,114 @@
+"""Real databases for every test: a fresh SQLite file, and PostgreSQL when configured.
+
+PostgreSQL comes from STATION_TEST_DATABASE_URL. Each test run gets its own
+schema (so parallel runs on one server do not meet), migrated once through
+Alembic; each test starts from empty tables. Without the URL the PostgreSQL
+cases are skipped with a reason, and with STATION_REQUIRE_POSTGRES=1 that
+skip becomes a failure, which is how CI proves they ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.db import DatabaseSettings, make_engine, make_session_factory, upgrade
+from station.models import Base
+
+PG_URL = os.environ.get("STATION_TEST_DATABASE_URL", "")
+REQUIRE_PG = os.environ.get("STATION_REQUIRE_POSTGRES") == "1"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """What a test needs to talk to one real database."""
+
+    kind: str
+    settings: DatabaseSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def new_engine(self) -> Engine:
+        """A second, independent engine (another 'station') on the same data."""
+        return make_engine(self.settings)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(DatabaseSettings(url=f"sqlite:///{path}"))
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[DatabaseSettings]:
+    if not PG_URL:
+        message = "PostgreSQL tests need STATION_TEST_DATABASE_URL"
+        if REQUIRE_PG:
+            pytest.fail(message + " (STATION_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    schema = f"station_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(DatabaseSettings(url=PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    settings = DatabaseSettings(url=PG_URL, schema=schema)
+    engine = make_engine(settings)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield settings
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
+def _sqlite_database(template: Path, tmp_path: Path) -> TestDatabase:
+    path = tmp_path / "station.sqlite3"
+    shutil.copyfile(template, path)
+    settings = DatabaseSettings(url=f"sqlite:///{path}")
+    engine = make_engine(settings)
+    return TestDatabase("sqlite", settings, engine, make_session_factory(engine))
+
+
+def _postgres_database(settings: DatabaseSettings) -> TestDatabase:
+    engine = make_engine(settings)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return TestDatabase("postgres", settings, engine, make_session_factory(engine))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """Every test that takes this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        db = _sqlite_database(request.getfixturevalue("sqlite_template"), tmp_path)
+    else:
+        db = _postgres_database(request.getfixturevalue("postgres_schema"))
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_template: Path, tmp_path: Path) -> Iterator[TestDatabase]:
+    db = _sqlite_database(sqlite_template, tmp_path)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def postgres_database(postgres_schema: DatabaseSettings) -> Iterator[TestDatabase]:
+    db = _postgres_database(postgres_schema)
+    yield db
+    db.engine.dispose()
