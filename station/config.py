@@ -1,0 +1,495 @@
+"""Station settings: one typed object built at start-up from file, env and flags.
+
+Precedence, lowest first: built-in defaults, the TOML file (``--config`` or
+``STATION_CONFIG``), ``STATION_*`` environment variables, command-line flags.
+
+Whoever sets a station up is standing at a venue desk, so every mistake comes
+back as one :class:`ConfigurationError` line that says where the bad value
+came from (file and key, variable, or flag) and what would be right. Nothing
+is guessed: an unknown key is refused with the closest known one suggested,
+because a silently ignored ``kisok = true`` is a kiosk anyone can quit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import socket
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from station.db import DatabaseSettings, parse_url
+from station.domain import Mode
+from station.paths import default_database_url
+from station.scanner import ScanConfigError, ScannerProfile
+from station.services.errors import ConfigurationError
+from station.text import has_unsafe_characters
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_VARIABLES",
+    "Settings",
+    "load_database_settings",
+    "load_settings",
+    "resolve_config_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings
+    conference: str
+    station: str
+    mode: Mode = Mode.CHECKIN
+    # meal: an add-on slug ("lunch-day-1"); door: "ticket:<slug>" or "addon:<slug>".
+    product: str | None = None
+    operator: str | None = None
+    kiosk: bool = False
+    # A supervisor PIN hash (see station.pins) that unlocks quit in kiosk mode.
+    supervisor_pin_hash: str | None = None
+    badge_seconds: float = 6.0
+    ascii_borders: bool | None = None  # None: decide from the terminal
+    scanner: ScannerProfile = field(default_factory=ScannerProfile)
+
+
+CONFIG_ENV = "STATION_CONFIG"
+
+# Environment variable -> setting. Flat names; "database.x" lives in [database].
+ENV_VARIABLES: Mapping[str, str] = {
+    "STATION_DATABASE_URL": "database.url",
+    "STATION_DATABASE_SCHEMA": "database.schema",
+    "STATION_CONNECT_TIMEOUT": "database.connect_timeout_s",
+    "STATION_STATEMENT_TIMEOUT_MS": "database.statement_timeout_ms",
+    "STATION_LOCK_TIMEOUT_MS": "database.lock_timeout_ms",
+    "STATION_CONFERENCE": "conference",
+    "STATION_NAME": "station",
+    "STATION_MODE": "mode",
+    "STATION_PRODUCT": "product",
+    "STATION_OPERATOR": "operator",
+    "STATION_KIOSK": "kiosk",
+    "STATION_BADGE_SECONDS": "badge_seconds",
+    "STATION_ASCII_BORDERS": "ascii_borders",
+}
+
+# Override (command-line flag) names, for messages: flat name -> flag.
+_FLAG_NAMES: Mapping[str, str] = {
+    "database.url": "--database",
+    "database.schema": "--schema",
+    "database.connect_timeout_s": "--connect-timeout",
+    "database.statement_timeout_ms": "--statement-timeout-ms",
+    "database.lock_timeout_ms": "--lock-timeout-ms",
+    "conference": "--conference",
+    "station": "--station",
+    "mode": "--mode",
+    "product": "--product",
+    "operator": "--operator",
+    "kiosk": "--kiosk",
+    "badge_seconds": "--badge-seconds",
+    "ascii_borders": "--ascii-borders",
+    "supervisor_pin_hash": "--supervisor-pin-hash",
+}
+
+_TOP_LEVEL_KEYS = (
+    "conference",
+    "station",
+    "mode",
+    "product",
+    "operator",
+    "kiosk",
+    "badge_seconds",
+    "supervisor_pin_hash",
+    "ascii_borders",
+)
+_TABLES = ("database", "scanner")
+_DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_DOOR_PREFIXES = ("ticket:", "addon:")
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """One raw setting and where it came from, so errors can point at it."""
+
+    raw: object
+    where: str
+
+
+_Layers = dict[str, _Value]
+_T = TypeVar("_T")
+
+
+def resolve_config_path(config_path: Path | None, env: Mapping[str, str]) -> Path | None:
+    """The file named by ``--config``, else by ``STATION_CONFIG``, else none."""
+    if config_path is not None:
+        return config_path
+    from_env = env.get(CONFIG_ENV, "").strip()
+    return Path(from_env).expanduser() if from_env else None
+
+
+def load_settings(
+    config_path: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+) -> Settings:
+    """Everything a station needs to run, validated; raises ConfigurationError.
+
+    ``overrides`` holds command-line values by flat name (``"mode"``,
+    ``"database.url"``...); ``None`` means the flag was not given.
+    """
+    layers, scanner_table, path = _collect(config_path, env, overrides)
+    station = _get(layers, "station", _station_name, default=_hostname())
+    database = _database_settings(layers, env, application=f"station {station}")
+    conference = _get(layers, "conference", _slug, default=None)
+    if conference is None:
+        raise ConfigurationError(
+            'No conference configured: set conference = "<slug>" in the config file, '
+            "STATION_CONFERENCE or --conference."
+        )
+    mode = _get(layers, "mode", _mode, default=Mode.CHECKIN)
+    product = _product_for(mode, layers)
+    return Settings(
+        database=database,
+        conference=conference,
+        station=station,
+        mode=mode,
+        product=product,
+        operator=_get(layers, "operator", _operator, default=None),
+        kiosk=_get(layers, "kiosk", _boolean, default=False),
+        supervisor_pin_hash=_get(layers, "supervisor_pin_hash", _pin_hash, default=None),
+        badge_seconds=_get(layers, "badge_seconds", _badge_seconds, default=6.0),
+        ascii_borders=_get(layers, "ascii_borders", _ascii_borders, default=None),
+        scanner=_scanner_profile(scanner_table, path),
+    )
+
+
+def load_database_settings(
+    config_path: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+) -> DatabaseSettings:
+    """Only the database part, for commands that do not run a station (``db``, ``staff``).
+
+    The whole file is still checked for unknown keys and bad tables, so a typo is
+    reported the first time anyone touches the config, not at the venue.
+    """
+    layers, _scanner, _path = _collect(config_path, env, overrides)
+    station = _get(layers, "station", _station_name, default=_hostname())
+    return _database_settings(layers, env, application=f"station {station}")
+
+
+# --- gathering the layers -------------------------------------------------------------
+
+
+def _collect(
+    config_path: Path | None, env: Mapping[str, str], overrides: Mapping[str, object]
+) -> tuple[_Layers, Mapping[str, object], Path | None]:
+    layers: _Layers = {}
+    scanner: Mapping[str, object] = {}
+    path = resolve_config_path(config_path, env)
+    if path is not None:
+        document = _read_toml(path)
+        scanner = _flatten_file(document, path, layers)
+    for variable, name in ENV_VARIABLES.items():
+        text = env.get(variable, "").strip()
+        if text:  # an empty variable counts as unset, as shells make that easy
+            layers[name] = _Value(text, variable)
+    for name, flag_value in overrides.items():
+        if name not in _FLAG_NAMES:
+            raise ValueError(f"unknown settings override {name!r}")
+        if flag_value is not None:
+            layers[name] = _Value(flag_value, _FLAG_NAMES[name])
+    return layers, scanner, path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path}: is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigurationError(
+            f"{path}: config file is not readable (permission denied)"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path}: config file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {_one_line(str(exc))}") from None
+
+
+def _flatten_file(document: Mapping[str, Any], path: Path, layers: _Layers) -> Mapping[str, object]:
+    """Put the file's values into ``layers``; return the [scanner] table as is."""
+    known = (*_TOP_LEVEL_KEYS, *_TABLES)
+    for key, value in document.items():
+        _refuse_unknown(key, known, path)
+        if key in _TABLES:
+            if not isinstance(value, dict):
+                raise ConfigurationError(
+                    f"{path}: {_quote(key)} must be a table ([{key}] on its own line)"
+                )
+            continue
+        layers[key] = _Value(value, f"{path}: {_quote(key)}")
+    database = document.get("database", {})
+    for key, value in database.items():
+        _refuse_unknown(key, _DATABASE_KEYS, path, table="database")
+        layers[f"database.{key}"] = _Value(value, f"{path}: {_quote('database.' + key)}")
+    scanner: dict[str, object] = document.get("scanner", {})
+    scanner_keys = tuple(f.name for f in fields(ScannerProfile))
+    for key in scanner:
+        _refuse_unknown(key, scanner_keys, path, table="scanner")
+    return scanner
+
+
+def _refuse_unknown(key: str, known: tuple[str, ...], path: Path, table: str = "") -> None:
+    if key in known:
+        return
+    prefix = f"{table}." if table else ""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {_quote(prefix + close[0])}?)" if close else ""
+    raise ConfigurationError(f"{path}: unknown key {_quote(prefix + _shown(key))}{hint}")
+
+
+# --- turning raw values into typed ones ----------------------------------------------
+
+
+def _get(layers: _Layers, name: str, parse: Callable[[object, str], _T], *, default: _T) -> _T:
+    value = layers.get(name)
+    if value is None:
+        return default
+    return parse(value.raw, value.where)
+
+
+def _database_settings(
+    layers: _Layers, env: Mapping[str, str], application: str
+) -> DatabaseSettings:
+    url = _get(layers, "database.url", _database_url, default=None)
+    defaults = DatabaseSettings(url="")
+    return DatabaseSettings(
+        url=url or default_database_url(env),
+        connect_timeout_s=_get(
+            layers,
+            "database.connect_timeout_s",
+            _positive_int(300, "seconds"),
+            default=defaults.connect_timeout_s,
+        ),
+        statement_timeout_ms=_get(
+            layers,
+            "database.statement_timeout_ms",
+            _positive_int(3_600_000, "milliseconds"),
+            default=defaults.statement_timeout_ms,
+        ),
+        lock_timeout_ms=_get(
+            layers,
+            "database.lock_timeout_ms",
+            _positive_int(3_600_000, "milliseconds"),
+            default=defaults.lock_timeout_ms,
+        ),
+        schema=_get(layers, "database.schema", _schema, default=None),
+        application_name=_printable(application)[:63],
+    )
+
+
+def _product_for(mode: Mode, layers: _Layers) -> str | None:
+    product_value = layers.get("product")
+    mode_where = layers["mode"].where if "mode" in layers else "mode (default checkin)"
+    if mode is Mode.CHECKIN:
+        return None  # the desk checks people in; a product would mean nothing
+    if product_value is None:
+        example = '"lunch-day-1"' if mode is Mode.MEAL else '"ticket:<slug>" or "addon:<slug>"'
+        raise ConfigurationError(
+            f"{mode_where} is {mode.value}, which needs a product: set product = {example} "
+            "(config file, STATION_PRODUCT or --product)"
+        )
+    product = _text(product_value.raw, product_value.where, limit=110)
+    where = product_value.where
+    if mode is Mode.MEAL:
+        if not _SLUG.match(product):
+            raise ConfigurationError(
+                f'{where} must be an add-on slug such as "lunch-day-1" in meal mode '
+                f"(got {_quote(_shown(product))})"
+            )
+        return product
+    prefix = next((p for p in _DOOR_PREFIXES if product.startswith(p)), None)
+    if prefix is None or not _SLUG.match(product[len(prefix) :]):
+        raise ConfigurationError(
+            f'{where} must be "ticket:<slug>" or "addon:<slug>" in door mode '
+            f"(got {_quote(_shown(product))})"
+        )
+    return product
+
+
+def _scanner_profile(table: Mapping[str, object], path: Path | None) -> ScannerProfile:
+    if not table:
+        return ScannerProfile()
+    try:
+        return ScannerProfile.from_mapping(table)
+    except ScanConfigError as exc:
+        raise ConfigurationError(f"{path}: {_one_line(str(exc))}") from None
+
+
+def _text(raw: object, where: str, *, limit: int) -> str:
+    if not isinstance(raw, str):
+        raise ConfigurationError(f"{where} must be text in quotes (got {_shown(repr(raw))})")
+    value = raw.strip()
+    if not value:
+        raise ConfigurationError(f"{where} must not be empty")
+    if has_unsafe_characters(value):
+        raise ConfigurationError(f"{where} must not contain control characters")
+    if len(value) > limit:
+        raise ConfigurationError(f"{where} is too long (at most {limit} characters)")
+    return value
+
+
+def _station_name(raw: object, where: str) -> str:
+    return _text(raw, where, limit=100)
+
+
+def _operator(raw: object, where: str) -> str | None:
+    if isinstance(raw, str) and not raw.strip():
+        return None  # an empty operator means "pick at sign-in"
+    return _text(raw, where, limit=150)
+
+
+def _slug(raw: object, where: str) -> str:
+    value = _text(raw, where, limit=100)
+    if not _SLUG.match(value):
+        raise ConfigurationError(
+            f'{where} must be the conference slug such as "pycon-2026" '
+            f"(letters, digits, - and _; got {_quote(_shown(value))})"
+        )
+    return value
+
+
+def _mode(raw: object, where: str) -> Mode:
+    choices = ", ".join(m.value for m in Mode)
+    if isinstance(raw, str):
+        try:
+            return Mode(raw.strip().lower())
+        except ValueError:
+            pass
+    raise ConfigurationError(f"{where} must be one of {choices} (got {_shown(repr(raw))})")
+
+
+def _boolean(raw: object, where: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ConfigurationError(f"{where} must be true or false (got {_shown(repr(raw))})")
+
+
+def _ascii_borders(raw: object, where: str) -> bool | None:
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return None
+    if isinstance(raw, bool) or (isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE):
+        return _boolean(raw, where)
+    raise ConfigurationError(f'{where} must be "auto", true or false (got {_shown(repr(raw))})')
+
+
+def _number(raw: object, where: str, unit: str) -> float:
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value):
+        raise ConfigurationError(f"{where} must be a number of {unit} (got {_shown(repr(raw))})")
+    return value
+
+
+def _badge_seconds(raw: object, where: str) -> float:
+    value = _number(raw, where, "seconds")
+    if not 0.5 <= value <= 600:
+        raise ConfigurationError(f"{where} must be between 0.5 and 600 seconds (got {value:g})")
+    return value
+
+
+def _positive_int(maximum: int, unit: str) -> Callable[[object, str], int]:
+    def parse(raw: object, where: str) -> int:
+        value: int | None = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
+            value = int(raw)
+        if value is None:
+            raise ConfigurationError(
+                f"{where} must be a whole number of {unit} (got {_shown(repr(raw))})"
+            )
+        if not 1 <= value <= maximum:
+            raise ConfigurationError(
+                f"{where} must be between 1 and {maximum} {unit} (got {value})"
+            )
+        return value
+
+    return parse
+
+
+def _database_url(raw: object, where: str) -> str:
+    value = _text(raw, where, limit=2000)
+    try:
+        parse_url(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc.message}") from None
+    return value
+
+
+def _schema(raw: object, where: str) -> str:
+    value = _text(raw, where, limit=63)
+    if not _SCHEMA.match(value):
+        raise ConfigurationError(
+            f"{where} must be a plain PostgreSQL schema name (letters, digits, _; "
+            f"got {_quote(_shown(value))})"
+        )
+    return value
+
+
+def _pin_hash(raw: object, where: str) -> str:
+    value = _text(raw, where, limit=200)
+    parts = value.split("$")
+    if len(parts) != 3 or parts[0] != "scrypt" or not all(parts[1:]):
+        raise ConfigurationError(
+            f'{where} must be a PIN hash made with `station hash-pin` (starts with "scrypt$")'
+        )
+    return value
+
+
+# --- small helpers --------------------------------------------------------------------
+
+
+def _hostname() -> str:
+    name = _printable(socket.gethostname()).strip()
+    return name[:100] or "station"
+
+
+def _printable(text: str) -> str:
+    """Text without control characters, for names that reach logs and pg_stat_activity."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"'
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """Untrusted text for an error line: printable only, cut short."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

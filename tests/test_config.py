@@ -1,0 +1,306 @@
+"""Settings come from file < environment < flags; every mistake is one line naming its source."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from station.config import ENV_VARIABLES, load_database_settings, load_settings
+from station.domain import Mode
+from station.scanner import ScannerProfile
+from station.services.errors import ConfigurationError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "station.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "station.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refusal(path: Path | None, env: dict[str, str] | None = None, **overrides: object) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, env or {}, overrides)
+    message = caught.value.message
+    assert "\n" not in message, message
+    return message
+
+
+# --- precedence ------------------------------------------------------------------------
+
+
+def test_file_values_are_used(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        conference = "pycon-2026"
+        station = "Door A"
+        mode = "door"
+        product = "addon:tutorial"
+        operator = "Ana"
+        kiosk = true
+        badge_seconds = 4
+        ascii_borders = true
+        [database]
+        url = "postgresql://station@db.example.org/pycon"
+        schema = "station"
+        connect_timeout_s = 7
+        statement_timeout_ms = 1500
+        lock_timeout_ms = 900
+        [scanner]
+        terminator = "tab"
+        """,
+    )
+    settings = load_settings(path, {}, {})
+    assert settings.conference == "pycon-2026"
+    assert settings.station == "Door A"
+    assert settings.mode is Mode.DOOR
+    assert settings.product == "addon:tutorial"
+    assert settings.operator == "Ana"
+    assert settings.kiosk is True
+    assert settings.badge_seconds == 4.0
+    assert settings.ascii_borders is True
+    assert settings.database.url == "postgresql://station@db.example.org/pycon"
+    assert settings.database.schema == "station"
+    assert settings.database.connect_timeout_s == 7
+    assert settings.database.statement_timeout_ms == 1500
+    assert settings.database.lock_timeout_ms == 900
+    assert settings.database.application_name == "station Door A"
+    assert settings.scanner.terminator == "tab"
+
+
+def test_environment_beats_file_and_flags_beat_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        conference = "from-file"
+        station = "File desk"
+        mode = "checkin"
+        kiosk = false
+        [database]
+        url = "sqlite:///file.sqlite3"
+        connect_timeout_s = 9
+        """,
+    )
+    env = {
+        "STATION_CONFERENCE": "from-env",
+        "STATION_NAME": "Env desk",
+        "STATION_MODE": "meal",
+        "STATION_PRODUCT": "lunch-day-1",
+        "STATION_KIOSK": "yes",
+        "STATION_DATABASE_URL": "sqlite:///env.sqlite3",
+        "STATION_CONNECT_TIMEOUT": "3",
+        "STATION_BADGE_SECONDS": "2.5",
+    }
+    from_env = load_settings(path, env, {})
+    assert from_env.conference == "from-env"
+    assert from_env.station == "Env desk"
+    assert from_env.mode is Mode.MEAL
+    assert from_env.product == "lunch-day-1"
+    assert from_env.kiosk is True
+    assert from_env.database.url == "sqlite:///env.sqlite3"
+    assert from_env.database.connect_timeout_s == 3
+    assert from_env.badge_seconds == 2.5
+
+    flags = {
+        "conference": "from-flag",
+        "station": "Flag desk",
+        "mode": "door",
+        "product": "ticket:general",
+        "kiosk": False,
+        "database.url": "sqlite:///flag.sqlite3",
+        "operator": None,  # a flag not given changes nothing
+    }
+    from_flags = load_settings(path, env, flags)
+    assert from_flags.conference == "from-flag"
+    assert from_flags.station == "Flag desk"
+    assert from_flags.mode is Mode.DOOR
+    assert from_flags.product == "ticket:general"
+    assert from_flags.kiosk is False
+    assert from_flags.database.url == "sqlite:///flag.sqlite3"
+    assert from_flags.database.connect_timeout_s == 3
+
+
+def test_station_config_variable_chooses_the_file_and_the_flag_beats_it(tmp_path: Path) -> None:
+    by_env = write(tmp_path, 'conference = "by-env"\n')
+    by_flag = tmp_path / "flag.toml"
+    by_flag.write_text('conference = "by-flag"\n')
+    env = {"STATION_CONFIG": str(by_env)}
+    assert load_settings(None, env, {}).conference == "by-env"
+    assert load_settings(by_flag, env, {}).conference == "by-flag"
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "STATION_CONFERENCE": "democon"}
+    settings = load_settings(None, env, {})
+    assert settings.database.url == f"sqlite:///{tmp_path / 'data' / 'station.sqlite3'}"
+    assert settings.mode is Mode.CHECKIN
+    assert settings.product is None
+    assert settings.operator is None
+    assert settings.kiosk is False
+    assert settings.badge_seconds == 6.0
+    assert settings.ascii_borders is None
+    assert settings.station  # the hostname
+    assert settings.scanner == ScannerProfile()
+
+
+def test_database_only_loading_needs_no_conference(tmp_path: Path) -> None:
+    env = {"STATION_DATA_DIR": str(tmp_path)}
+    database = load_database_settings(None, env, {})
+    assert database.url == f"sqlite:///{tmp_path / 'station.sqlite3'}"
+    assert "No conference" in refusal(None, env)
+
+
+def test_checkin_mode_drops_a_leftover_product() -> None:
+    env = {"STATION_CONFERENCE": "c", "STATION_PRODUCT": "lunch-day-1"}
+    assert load_settings(None, env, {}).product is None
+
+
+def test_empty_operator_means_pick_at_sign_in(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\noperator = ""\n')
+    assert load_settings(path, {}, {}).operator is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("auto", None), ("false", False), ("1", True)])
+def test_ascii_borders_from_environment(raw: str, expected: bool | None) -> None:
+    env = {"STATION_CONFERENCE": "c", "STATION_ASCII_BORDERS": raw}
+    assert load_settings(None, env, {}).ascii_borders is expected
+
+
+def test_the_example_file_loads_and_documents_every_key() -> None:
+    settings = load_settings(EXAMPLE, {}, {})
+    assert settings.conference == "pycon-2026"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^#? ?([a-z_]+) = ", text, flags=re.MULTILINE))
+    top = {"conference", "station", "mode", "product", "operator", "kiosk", "badge_seconds"}
+    top |= {"supervisor_pin_hash", "ascii_borders"}
+    database = {"url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms"}
+    scanner = {f.name for f in fields(ScannerProfile)}
+    assert top | database | scanner <= documented
+    missing = [variable for variable in ENV_VARIABLES if variable not in text]
+    assert not missing
+    assert "[database]" in text and "[scanner]" in text
+
+
+# --- refusals: one line, naming the key and where it came from -------------------------
+
+
+def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\nkisok = true\n')
+    message = refusal(path)
+    assert str(path) in message
+    assert '"kisok"' in message and 'did you mean "kiosk"' in message
+
+
+def test_unknown_key_in_a_table_suggests_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\n[database]\nulr = "sqlite://"\n')
+    message = refusal(path)
+    assert str(path) in message
+    assert '"database.ulr"' in message and 'did you mean "database.url"' in message
+
+
+def test_unknown_scanner_key_suggests_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\n[scanner]\nterminater = "tab"\n')
+    message = refusal(path)
+    assert '"scanner.terminater"' in message and '"scanner.terminator"' in message
+
+
+def test_unknown_key_without_anything_close(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, 'conference = "c"\nzzz = 1\n'))
+    assert '"zzz"' in message and "did you mean" not in message
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "expected"),
+    [
+        ("kiosk = 1", '"kiosk"', "true or false"),
+        ('badge_seconds = "six"', '"badge_seconds"', "number of seconds"),
+        ("badge_seconds = 0", '"badge_seconds"', "between 0.5 and 600"),
+        ("station = 3", '"station"', "text in quotes"),
+        ('station = "  "', '"station"', "must not be empty"),
+        ('station = "Desk\\u001b[2J"', '"station"', "control characters"),
+        ('mode = "lunch"', '"mode"', "checkin, meal, door"),
+        ('conference = "PyCon 2026"', '"conference"', "slug"),
+        ('ascii_borders = "sometimes"', '"ascii_borders"', '"auto", true or false'),
+        ('supervisor_pin_hash = "2468"', '"supervisor_pin_hash"', "station hash-pin"),
+        ("database = 5", '"database"', "must be a table"),
+        ('[database]\nurl = "mysql://x/y"', '"database.url"', "sqlite:// or postgresql://"),
+        ('[database]\nconnect_timeout_s = "5s"', '"database.connect_timeout_s"', "whole number"),
+        ("[database]\nlock_timeout_ms = 0", '"database.lock_timeout_ms"', "between 1 and"),
+        ('[database]\nschema = "a-b"', '"database.schema"', "schema name"),
+        ('[scanner]\nterminator = "space"', "scanner.terminator", "enter, crlf, tab, none"),
+    ],
+)
+def test_bad_values_in_the_file(tmp_path: Path, line: str, key: str, expected: str) -> None:
+    head = "" if line.startswith("conference") else 'conference = "c"\n'
+    path = write(tmp_path, head + line + "\n")
+    message = refusal(path)
+    assert str(path) in message
+    assert key in message
+    assert expected in message
+
+
+def test_meal_mode_without_a_product(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, 'conference = "c"\nmode = "meal"\n'))
+    assert '"mode"' in message and "needs a product" in message
+
+
+def test_door_product_without_prefix(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\nmode = "door"\nproduct = "tutorial"\n')
+    message = refusal(path)
+    assert '"product"' in message and '"ticket:<slug>" or "addon:<slug>"' in message
+
+
+def test_meal_product_with_a_prefix(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\nmode = "meal"\nproduct = "ticket:general"\n')
+    assert "add-on slug" in refusal(path)
+
+
+def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\n\nmode = checkin\n')
+    message = refusal(path)
+    assert str(path) in message and "not valid TOML" in message and "line 3" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    assert f"{path}: config file not found" in refusal(path)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\n')
+    path.write_bytes(b'conference = "\xff"\n')
+    assert "not UTF-8" in refusal(path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("STATION_KIOSK", "maybe", "true or false"),
+        ("STATION_MODE", "bar", "checkin, meal, door"),
+        ("STATION_BADGE_SECONDS", "soon", "number of seconds"),
+        ("STATION_CONNECT_TIMEOUT", "-1", "whole number"),
+        ("STATION_STATEMENT_TIMEOUT_MS", "1.5", "whole number"),
+        ("STATION_LOCK_TIMEOUT_MS", "x", "whole number"),
+        ("STATION_DATABASE_URL", "oracle://db", "sqlite:// or postgresql://"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(variable: str, value: str, expected: str) -> None:
+    message = refusal(None, {"STATION_CONFERENCE": "c", variable: value})
+    assert message.startswith(variable)
+    assert expected in message
+
+
+def test_bad_flag_values_name_the_flag() -> None:
+    message = refusal(None, {"STATION_CONFERENCE": "c"}, mode="door", product="lunch")
+    assert message.startswith("--product")
+
+
+def test_untrusted_text_in_messages_is_printable(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\n"k\\u001b]0;x\\u0007" = 1\n')
+    message = refusal(path)
+    assert "\x1b" not in message and "\x07" not in message
