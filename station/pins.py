@@ -13,9 +13,7 @@ _N, _R, _P = 2**14, 8, 1
 def hash_pin(pin: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return "scrypt${}${}".format(
-        base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
-    )
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def verify_pin(pin: str, stored: str) -> bool:

@@ -30,6 +30,8 @@ class StationError(Exception):
     """Base of every error the station shows to a person."""
 
     reason: Reason = Reason.INVALID_INPUT
+    # Set when the refusal concerns a known attendee, so the scan log can name them.
+    attendee_id: int | None = None
 
     def __init__(self, message: str, *, reason: Reason | None = None) -> None:
         super().__init__(message)

@@ -1,0 +1,143 @@
+"""What every service shares: transactions, error translation, the scan log.
+
+Each public operation runs in one transaction. Database failures of any kind
+(server down, timeouts, lock waits) become ``DatabaseUnavailable`` so the UI
+can say "not recorded" in plain words; a refusal is logged in its own short
+transaction after the refused one has rolled back, so nothing partial stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.models import Conference, ScanLog, utcnow
+from station.services.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    Refusal,
+    StationError,
+)
+from station.services.results import StationContext
+from station.text import display_safe
+
+log = logging.getLogger("station.services")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceRef:
+    id: int
+    slug: str
+    name: str
+    timezone: str
+
+
+class DuplicateClientId(Exception):
+    """A write with this client id already exists (a retry raced its original)."""
+
+
+class ServiceBase:
+    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock = utcnow) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._conferences: dict[str, ConferenceRef] = {}
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One transaction; database trouble surfaces as DatabaseUnavailable."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except StationError:
+            raise
+        except IntegrityError as exc:
+            if "client_id" in str(exc.orig):
+                raise DuplicateClientId from exc
+            log.exception("integrity error")
+            raise DatabaseUnavailable(
+                "The database refused the write — scan NOT recorded, tell a supervisor."
+            ) from exc
+        except (DBAPIError, PoolTimeout, SQLAlchemyError) as exc:
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            raise DatabaseUnavailable() from exc
+
+    def _conference(self, session: Session, slug: str) -> ConferenceRef:
+        ref = self._conferences.get(slug)
+        if ref is None:
+            row = session.execute(
+                select(Conference.id, Conference.slug, Conference.name, Conference.timezone).where(
+                    Conference.slug == slug
+                )
+            ).one_or_none()
+            if row is None:
+                raise ConfigurationError(f"Conference {slug!r} does not exist in this database.")
+            ref = ConferenceRef(row.id, row.slug, display_safe(row.name), row.timezone)
+            self._conferences[slug] = ref
+        return ref
+
+    def _log_scan(
+        self,
+        session: Session,
+        ctx: StationContext,
+        *,
+        action: str,
+        code: str,
+        reason: str,
+        accepted: bool,
+        message: str = "",
+        conference_id: int | None = None,
+        attendee_id: int | None = None,
+    ) -> None:
+        session.execute(
+            insert(ScanLog).values(
+                conference_id=conference_id,
+                attendee_id=attendee_id,
+                scanned_at=self._clock(),
+                station=ctx.station[:100],
+                staff_id=ctx.staff_id,
+                action=action,
+                code=display_safe(code, limit=256),
+                outcome="accepted" if accepted else "refused",
+                reason=str(reason),
+                message=message[:300],
+            )
+        )
+
+    def log_refusal(
+        self, ctx: StationContext, *, action: str, code: str, error: StationError
+    ) -> None:
+        """Record a refused scan; best effort, since the refusal is already shown."""
+        try:
+            with self._transaction() as session:
+                conference_id: int | None
+                try:
+                    conference_id = self._conference(session, ctx.conference).id
+                except ConfigurationError:
+                    conference_id = None
+                self._log_scan(
+                    session,
+                    ctx,
+                    action=action,
+                    code=code,
+                    reason=error.reason,
+                    accepted=False,
+                    message=error.message,
+                    conference_id=conference_id,
+                    attendee_id=error.attendee_id,
+                )
+        except StationError:
+            log.warning("could not log refused scan at %s", ctx.station)
+
+    def _refused(self, ctx: StationContext, action: str, code: str, error: Refusal) -> Refusal:
+        self.log_refusal(ctx, action=action, code=code, error=error)
+        return error

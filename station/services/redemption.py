@@ -1,0 +1,261 @@
+"""Redeeming purchased products (meals, vouchers, tutorials) one unit per scan.
+
+A line item can be redeemed at most ``quantity`` times by its attendee, under
+any interleaving of any number of stations: the line item row is locked
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its write lock at BEGIN)
+and only then are existing redemptions counted, in a separate statement, so
+the count sees every redemption committed before the lock was granted.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from station.codes import normalise_access_code
+from station.models import AddOn, Attendee, OrderLineItem, ProductRedemption
+from station.services import queries
+from station.services.base import ConferenceRef, DuplicateClientId, ServiceBase
+from station.services.checkin import CheckInService, _attention, resolve_product
+from station.services.errors import (
+    ConfigurationError,
+    FullyRedeemed,
+    InvalidInput,
+    NotPurchased,
+    Reason,
+    Refusal,
+)
+from station.services.results import ProductLine, RedemptionResult, StationContext
+from station.text import display_safe
+
+
+class RedemptionService(ServiceBase):
+    """Tracks which purchased add-ons an attendee has used, and refuses overuse."""
+
+    def get_redeemable_products(
+        self, ctx: StationContext, access_code: str
+    ) -> tuple[ProductLine, ...]:
+        """Add-on lines with something left to redeem, in order; empty without an order."""
+        code = normalise_access_code(access_code)
+        with self._transaction() as session:
+            conference = self._conference(session, ctx.conference)
+            attendee = queries.find_attendee(session, conference, code)
+            return tuple(p for p in queries.product_lines(session, attendee) if p.remaining > 0)
+
+    def redeem_product(
+        self,
+        ctx: StationContext,
+        access_code: str,
+        *,
+        line_item_id: int | None = None,
+        product: str | None = None,
+        client_id: uuid.UUID | None = None,
+        note: str = "",
+    ) -> RedemptionResult:
+        """Redeem one unit of a line item, or of the first unused line of an add-on.
+
+        Exactly one of ``line_item_id`` (the picker) or ``product`` (an add-on slug,
+        a meal line's fixed product) says what to redeem.
+        """
+        if (line_item_id is None) == (product is None):
+            raise ConfigurationError("Say exactly one of line_item_id or product to redeem.")
+        client_id = client_id or uuid.uuid4()
+        try:
+            code = normalise_access_code(access_code)
+            try:
+                with self._transaction() as session:
+                    replay = self._replayed(session, ctx, client_id)
+                    if replay is not None:
+                        return replay
+                    return self._redeem(session, ctx, code, line_item_id, product, client_id, note)
+            except DuplicateClientId:
+                with self._transaction() as session:
+                    replay = self._replayed(session, ctx, client_id)
+                    assert replay is not None
+                    return replay
+        except Refusal as refusal:
+            raise self._refused(ctx, "redeem", access_code, refusal) from None
+
+    def _redeem(
+        self,
+        session: Session,
+        ctx: StationContext,
+        code: str,
+        line_item_id: int | None,
+        product: str | None,
+        client_id: uuid.UUID,
+        note: str,
+    ) -> RedemptionResult:
+        conference = self._conference(session, ctx.conference)
+        addon_id: int | None = None
+        if product is not None:
+            _kind, addon_id, product_name = resolve_product(
+                session, conference, "addon:" + product.removeprefix("addon:")
+            )
+        attendee = queries.find_attendee(session, conference, code)
+        refusal = CheckInService.validate_order_status(attendee.order_status, action="redemption")
+        if refusal is not None:
+            refusal.attendee_id = attendee.id
+            raise refusal
+        # Lock the candidate lines first; count only once the locks are ours.
+        candidates = select(
+            OrderLineItem.id, OrderLineItem.quantity, OrderLineItem.description
+        ).where(OrderLineItem.order_id == attendee.order_id, OrderLineItem.addon_id.is_not(None))
+        if line_item_id is not None:
+            candidates = candidates.where(OrderLineItem.id == line_item_id)
+        else:
+            candidates = candidates.where(OrderLineItem.addon_id == addon_id)
+        locked = session.execute(candidates.order_by(OrderLineItem.id).with_for_update()).all()
+        if not locked:
+            if line_item_id is not None:
+                error: Refusal = InvalidInput(
+                    "That product is not on this attendee's order.", reason=Reason.NOT_PURCHASED
+                )
+            else:
+                error = NotPurchased(f"{product_name} was not purchased by this attendee.")
+            error.attendee_id = attendee.id
+            raise error
+        chosen = None
+        total_redeemed = total_quantity = 0
+        for line in locked:
+            redeemed = self._redeemed_count(session, attendee.id, line.id)
+            total_redeemed += redeemed
+            total_quantity += line.quantity
+            if chosen is None and redeemed < line.quantity:
+                chosen = (line, redeemed)
+        name = self._product_name(session, locked[0].id)
+        if chosen is None:
+            raise self._fully_redeemed(session, attendee.id, [line.id for line in locked], name,
+                                       total_redeemed, total_quantity)  # fmt: skip
+        line, redeemed = chosen
+        now = self._clock()
+        session.execute(
+            insert(ProductRedemption).values(
+                client_id=client_id,
+                attendee_id=attendee.id,
+                order_line_item_id=line.id,
+                conference_id=conference.id,
+                redeemed_at=now,
+                staff_id=ctx.staff_id,
+                station=ctx.station[:100],
+                note=note,
+            )
+        )
+        self._log_scan(
+            session,
+            ctx,
+            action="redeem",
+            code=code,
+            reason=Reason.OK,
+            accepted=True,
+            message=name,
+            conference_id=conference.id,
+            attendee_id=attendee.id,
+        )
+        # For a product spread over several lines, report the totals of all of them.
+        return RedemptionResult(
+            client_id=client_id,
+            attendee_name=attendee.name,
+            access_code=attendee.access_code,
+            line_item_id=line.id,
+            product=name,
+            redeemed=(total_redeemed if product is not None else redeemed) + 1,
+            quantity=total_quantity if product is not None else line.quantity,
+            redeemed_at=now,
+            timezone=conference.timezone,
+            attention=_attention(attendee.order_status),
+        )
+
+    @staticmethod
+    def _redeemed_count(session: Session, attendee_id: int, line_item_id: int) -> int:
+        return int(
+            session.scalar(
+                select(func.count(ProductRedemption.id)).where(
+                    ProductRedemption.attendee_id == attendee_id,
+                    ProductRedemption.order_line_item_id == line_item_id,
+                )
+            )
+            or 0
+        )
+
+    @staticmethod
+    def _product_name(session: Session, line_item_id: int) -> str:
+        name = session.scalar(
+            select(AddOn.name)
+            .join(OrderLineItem, OrderLineItem.addon_id == AddOn.id)
+            .where(OrderLineItem.id == line_item_id)
+        )
+        return display_safe(name or "Product", limit=80)
+
+    def _fully_redeemed(
+        self,
+        session: Session,
+        attendee_id: int,
+        line_ids: list[int],
+        name: str,
+        redeemed: int,
+        quantity: int,
+    ) -> FullyRedeemed:
+        last = session.execute(
+            select(ProductRedemption.redeemed_at, ProductRedemption.station)
+            .where(
+                ProductRedemption.attendee_id == attendee_id,
+                ProductRedemption.order_line_item_id.in_(line_ids),
+            )
+            .order_by(ProductRedemption.redeemed_at.desc(), ProductRedemption.id.desc())
+            .limit(1)
+        ).one_or_none()
+        error = FullyRedeemed(
+            f"{name} is fully redeemed ({redeemed}/{quantity}).",
+            product=name,
+            redeemed=redeemed,
+            quantity=quantity,
+            last_redeemed_at=last.redeemed_at if last else None,
+            last_station=display_safe(last.station, limit=60) if last else "",
+        )
+        error.attendee_id = attendee_id
+        return error
+
+    def _replayed(
+        self, session: Session, ctx: StationContext, client_id: uuid.UUID
+    ) -> RedemptionResult | None:
+        original = session.execute(
+            select(
+                ProductRedemption.id,
+                ProductRedemption.attendee_id,
+                ProductRedemption.order_line_item_id,
+                ProductRedemption.redeemed_at,
+            ).where(ProductRedemption.client_id == client_id)
+        ).one_or_none()
+        if original is None:
+            return None
+        conference: ConferenceRef = self._conference(session, ctx.conference)
+        line = session.execute(
+            select(OrderLineItem.quantity).where(OrderLineItem.id == original.order_line_item_id)
+        ).one()
+        redeemed_then = session.scalar(
+            select(func.count(ProductRedemption.id)).where(
+                ProductRedemption.attendee_id == original.attendee_id,
+                ProductRedemption.order_line_item_id == original.order_line_item_id,
+                ProductRedemption.id <= original.id,
+            )
+        )
+        code = session.scalar(
+            select(Attendee.access_code).where(Attendee.id == original.attendee_id)
+        )
+        attendee = queries.find_attendee(session, conference, code or "")
+        return RedemptionResult(
+            client_id=client_id,
+            attendee_name=attendee.name,
+            access_code=attendee.access_code,
+            line_item_id=original.order_line_item_id,
+            product=self._product_name(session, original.order_line_item_id),
+            redeemed=int(redeemed_then or 0),
+            quantity=line.quantity,
+            redeemed_at=original.redeemed_at,
+            timezone=conference.timezone,
+            attention=_attention(attendee.order_status),
+            replayed=True,
+        )
