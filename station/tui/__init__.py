@@ -1,0 +1,1 @@
+"""The station's Textual UI. Imports services' results and errors, never SQLAlchemy."""

@@ -1,0 +1,46 @@
+"""The full-width verdict banner, readable from two metres and without colour."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from station.tui.verdicts import Tone, Verdict, idle
+
+
+class VerdictBanner(Static):
+    """Shows one verdict: a big title line, who it concerns, and what to do."""
+
+    DEFAULT_CLASSES = "-tone-idle"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.verdict: Verdict = idle()
+
+    def on_mount(self) -> None:
+        self.show(self.verdict)
+
+    def show(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        for tone in Tone:
+            self.set_class(tone is verdict.tone, f"-tone-{tone.value}")
+        self.update(render_verdict(verdict))
+
+    @property
+    def text(self) -> str:
+        """The banner as plain text (what a person without colour reads)."""
+        return render_verdict(self.verdict).plain
+
+
+def render_verdict(verdict: Verdict) -> Content:
+    """Plain parts only: every string goes in literally, never as markup."""
+    lines: list[Content] = [Content.styled(verdict.title, "bold")]
+    if verdict.subject:
+        lines.append(Content.styled(verdict.subject, "bold"))
+    if verdict.detail:
+        lines.append(Content(verdict.detail))
+    if verdict.note:
+        lines.append(Content.styled(f"⚠ ATTENTION: {verdict.note}", "bold"))
+    if verdict.advice:
+        lines.append(Content(f"→ {verdict.advice}"))
+    return Content("\n").join(lines)

@@ -1,0 +1,47 @@
+"""Every key binding of the station, in one place.
+
+Kiosk mode (later) changes what quitting needs; keeping the bindings here
+means it only has to look in one file. The app owns every binding
+(``inherit_bindings=False``): nothing quits or opens a palette by surprise.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding, BindingType
+
+APP: list[BindingType] = [
+    Binding("ctrl+q", "request_quit", "Quit", priority=True),
+]
+
+SCAN: list[BindingType] = [
+    # "/" only opens the lookup while the scan field is empty (see ScanScreen.check_action),
+    # so a scanned link such as https://... still types its slashes.
+    Binding("slash", "slash_lookup", "Find", key_display="/", priority=True),
+    Binding("f2", "app.open_lookup", "Find", show=False),
+]
+
+BADGE: list[BindingType] = [
+    Binding("escape", "close", "Back"),
+    Binding("r", "redeem", "Redeem"),
+]
+
+PICKER: list[BindingType] = [
+    Binding("escape", "close", "Back"),
+    *(Binding(str(n), f"pick({n})", f"Redeem {n}", show=False) for n in range(1, 10)),
+]
+
+LOOKUP: list[BindingType] = [
+    Binding("escape", "close", "Back"),
+    Binding("down", "results_down", show=False),
+    Binding("up", "results_up", show=False),
+]
+
+SIGN_IN: list[BindingType] = [
+    Binding("escape", "back", "Back", show=False),
+]
+
+CONFIRM: list[BindingType] = [
+    Binding("y", "answer(True)", "Yes"),
+    Binding("n", "answer(False)", "No"),
+    Binding("escape", "answer(False)", "No", show=False),
+]

@@ -1,0 +1,1 @@
+"""The station's screens: sign-in, scan (home), badge, picker, lookup, confirm."""

@@ -1,0 +1,125 @@
+"""Manual lookup for a lost or unreadable badge: part of a name, email or code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from station.services.results import AttendeeMatch
+from station.tui import keymap
+from station.tui.burst import ScanKeys
+from station.tui.messages import SearchFinished
+
+if TYPE_CHECKING:
+    from station.tui.app import StationApp
+
+DEBOUNCE_S = 0.25
+MIN_QUERY = 2
+
+
+class LookupScreen(Screen[str | None]):
+    """Dismisses with the chosen access code; the app continues as for a scan."""
+
+    BINDINGS = keymap.LOOKUP
+    SCAN_KEYS: ClassVar[ScanKeys] = "field"
+    AUTO_FOCUS = "#lookup-input"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.matches: tuple[AttendeeMatch, ...] = ()
+        self.matches_for = ""
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content("Find an attendee"), id="lookup-title", markup=False)
+        yield Input(placeholder="Part of a name, email or badge code", id="lookup-input")
+        yield Static(Content("Type at least 2 characters."), id="lookup-status", markup=False)
+        yield OptionList(id="lookup-results")
+        yield Footer()
+
+    @property
+    def results(self) -> OptionList:
+        return self.query_one("#lookup-results", OptionList)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#lookup-status", Static).update(Content(text))
+
+    @on(Input.Changed, "#lookup-input")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._debounce is not None:
+            self._debounce.stop()
+        query = event.value.strip()
+        if len(query) < MIN_QUERY:
+            self._show(query, ())
+            self._status("Type at least 2 characters.")
+            return
+        self._status("Searching…")
+        self._debounce = self.set_timer(DEBOUNCE_S, lambda: self._search(query))
+
+    def _search(self, query: str) -> None:
+        cast("StationApp", self.app).search_attendees(query, self)
+
+    def on_search_finished(self, message: SearchFinished) -> None:
+        current = self.query_one("#lookup-input", Input).value.strip()
+        if message.query != current:
+            return  # an older search answered late
+        if message.error is not None:
+            self._show(message.query, ())
+            self._status(message.error.message)
+            return
+        self._show(message.query, message.matches)
+        if not message.matches:
+            self._status("No attendee matches.")
+        else:
+            self._status(f"{len(message.matches)} found — ↑↓ to choose, Enter to continue.")
+
+    def _show(self, query: str, matches: tuple[AttendeeMatch, ...]) -> None:
+        self.matches = matches
+        self.matches_for = query
+        self.results.clear_options()
+        self.results.add_options(match_option(m) for m in matches)
+        if matches:
+            self.results.highlighted = 0
+
+    @on(Input.Submitted, "#lookup-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        index = self.results.highlighted
+        if self.matches and self.matches_for == event.value.strip() and index is not None:
+            self.dismiss(self.matches[index].access_code)
+
+    @on(OptionList.OptionSelected, "#lookup-results")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.matches[event.option_index].access_code)
+
+    def action_results_down(self) -> None:
+        self.results.action_cursor_down()
+
+    def action_results_up(self) -> None:
+        self.results.action_cursor_up()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def match_option(match: AttendeeMatch) -> Option:
+    return Option(
+        Content.assemble(
+            (match.name, "bold"),
+            "  ",
+            match.email,
+            "  ·  ",
+            match.ticket_type,
+            "  ·  ",
+            match.access_code,
+        )
+    )

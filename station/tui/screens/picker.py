@@ -1,0 +1,81 @@
+"""Pick one purchased product to redeem one unit of: number keys, or arrows and Enter."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from station.services.results import ProductLine
+from station.tui import keymap
+from station.tui.burst import ScanKeys
+from station.tui.messages import RedeemRequested
+
+
+class PickerScreen(Screen[None]):
+    BINDINGS = keymap.PICKER
+    SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
+
+    def __init__(self, *, code: str, name: str, products: tuple[ProductLine, ...]) -> None:
+        super().__init__()
+        self.code = code
+        self.attendee_name = name
+        self.products = products
+        self.chosen = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Content.assemble(("Redeem for ", "bold"), (self.attendee_name, "bold")),
+            id="picker-title",
+            markup=False,
+        )
+        if self.products:
+            yield OptionList(*(product_option(n, p) for n, p in self.numbered()), id="picker-list")
+            hint = "Press 1–9, or ↑↓ and Enter, to redeem one unit. Esc: back."
+        else:
+            hint = "Nothing left to redeem on this order. Esc: back."
+        yield Static(Content(hint), id="picker-hint", markup=False)
+        yield Footer()
+
+    def numbered(self) -> list[tuple[int, ProductLine]]:
+        return list(enumerate(self.products, start=1))
+
+    def on_mount(self) -> None:
+        if self.products:
+            options = self.query_one("#picker-list", OptionList)
+            options.highlighted = 0
+            options.focus()
+
+    def action_pick(self, number: int) -> None:
+        if 1 <= number <= len(self.products):
+            self._choose(self.products[number - 1])
+
+    @on(OptionList.OptionSelected, "#picker-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose(self.products[event.option_index])
+
+    def _choose(self, product: ProductLine) -> None:
+        # One choice per picker: a second key press must not redeem a second unit.
+        if self.chosen:
+            return
+        self.chosen = True
+        self.app.post_message(RedeemRequested(self.code, product.line_item_id))
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+def product_option(number: int, product: ProductLine) -> Option:
+    label = Content.assemble(
+        (f"{number}" if number <= 9 else " ", "bold"),
+        "  ",
+        (product.name, "bold"),
+        f"  —  {product.remaining} of {product.quantity} left",
+    )
+    return Option(label, id=f"line-{product.line_item_id}")

@@ -1,0 +1,92 @@
+"""The home screen: one scan field that always has focus, the verdict, the last scans."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from station.tui import keymap
+from station.tui.burst import ScanKeys
+from station.tui.components.banner import VerdictBanner
+from station.tui.components.header import Counters, StationHeader
+from station.tui.components.history import ScanHistory
+from station.tui.messages import ScanSubmitted
+
+if TYPE_CHECKING:
+    from station.tui.app import StationApp
+
+
+class ScanInput(Input):
+    """The scan field. No restrict/max_length: those drop characters silently, and a
+    truncated code can match another badge; the decoder validates on submit."""
+
+
+class ScanScreen(Screen[None]):
+    BINDINGS = keymap.SCAN
+    SCAN_KEYS: ClassVar[ScanKeys] = "field"
+    AUTO_FOCUS = "#scan-input"
+
+    def compose(self) -> ComposeResult:
+        yield StationHeader(id="header")
+        yield Counters(id="counters")
+        yield ScanInput(placeholder="Scan a badge — or press / to search by name", id="scan-input")
+        yield VerdictBanner(id="banner")
+        yield Static(id="working", markup=False)
+        yield ScanHistory(id="history")
+        yield Footer()
+
+    @property
+    def scan_input(self) -> ScanInput:
+        return self.query_one("#scan-input", ScanInput)
+
+    @property
+    def banner(self) -> VerdictBanner:
+        return self.query_one("#banner", VerdictBanner)
+
+    @property
+    def history(self) -> ScanHistory:
+        return self.query_one("#history", ScanHistory)
+
+    @property
+    def counters(self) -> Counters:
+        return self.query_one("#counters", Counters)
+
+    @property
+    def header(self) -> StationHeader:
+        return self.query_one("#header", StationHeader)
+
+    def on_mount(self) -> None:
+        cast("StationApp", self.app).scan_screen_mounted()
+
+    def on_screen_resume(self) -> None:
+        self.scan_input.focus()
+
+    def on_descendant_blur(self) -> None:
+        # Nothing else here may hold focus: a scan must always land in the field.
+        self.call_after_refresh(self._refocus)
+
+    def _refocus(self) -> None:
+        if self.is_current and self.focused is not self.scan_input:
+            self.scan_input.focus()
+
+    @on(Input.Submitted, "#scan-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value
+        self.scan_input.clear()
+        if text.strip():
+            self.app.post_message(ScanSubmitted(text))
+
+    def set_working(self, working: bool) -> None:
+        self.query_one("#working", Static).update(Content("working…" if working else ""))
+
+    async def action_slash_lookup(self) -> None:
+        if self.scan_input.value:
+            raise SkipAction()
+        await self.app.run_action("open_lookup")

@@ -1,0 +1,241 @@
+"""Every word the station says about a scan, in one place.
+
+A verdict must be readable from two metres and without colour (NO_COLOR, a
+monochrome kiosk), so each one carries a symbol and a word as well as a tone.
+Reason codes from the services map to plain language here and nowhere else.
+Nothing in this module renders: it builds plain strings, and the banner shows
+them literally.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from station.services.errors import FullyRedeemed, Reason, StationError
+from station.services.results import (
+    BadgeData,
+    CheckInResult,
+    DoorCheckResult,
+    RedemptionResult,
+)
+from station.text import display_safe
+
+
+class Tone(enum.StrEnum):
+    """Which colour a verdict gets; the CSS class is ``-tone-<value>``."""
+
+    OK = "ok"
+    WARNING = "warning"
+    REFUSED = "refused"
+    OFFLINE = "offline"
+    IDLE = "idle"
+
+
+SYMBOLS = {
+    Tone.OK: "✔",
+    Tone.WARNING: "▲",
+    Tone.REFUSED: "✖",
+    Tone.OFFLINE: "✖",
+    Tone.IDLE: "●",
+}
+
+# Headlines for refusals, by reason: short enough to read at a glance.
+REFUSAL_HEADLINES: dict[Reason, str] = {
+    Reason.NOT_FOUND: "UNKNOWN BADGE",
+    Reason.OTHER_CONFERENCE: "BADGE OF ANOTHER CONFERENCE",
+    Reason.NO_ORDER: "NO ORDER",
+    Reason.UNPAID: "ORDER NOT PAID",
+    Reason.CANCELLED: "ORDER CANCELLED",
+    Reason.REFUNDED: "ORDER REFUNDED",
+    Reason.NOT_PURCHASED: "NOT PURCHASED",
+    Reason.FULLY_REDEEMED: "ALREADY REDEEMED",
+    Reason.INVALID_INPUT: "NOT A BADGE",
+    Reason.CONFIGURATION: "STATION SET UP WRONGLY",
+}
+
+# What the volunteer should do next, by reason.
+REFUSAL_ADVICE: dict[Reason, str] = {
+    Reason.NOT_FOUND: "Send to the help desk.",
+    Reason.OTHER_CONFERENCE: "This badge is for another event.",
+    Reason.NO_ORDER: "Send to the help desk.",
+    Reason.UNPAID: "Send to the help desk.",
+    Reason.CANCELLED: "Send to the help desk.",
+    Reason.REFUNDED: "Send to the help desk.",
+    Reason.NOT_PURCHASED: "Not included in their order.",
+    Reason.FULLY_REDEEMED: "Everything they bought was already used.",
+    Reason.INVALID_INPUT: "Scan again, or press / to look the attendee up.",
+    Reason.CONFIGURATION: "Tell a supervisor: the station settings need fixing.",
+}
+
+OFFLINE_HEADLINE = "NOT RECORDED — database offline, try again"
+OFFLINE_ADVICE = "Nothing was saved. The light turns green when the database is back."
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the banner shows for one scan: all plain, untrusted-safe strings."""
+
+    tone: Tone
+    word: str
+    headline: str
+    subject: str = ""
+    detail: str = ""
+    note: str | None = None
+    """An attention note staff must see even though the scan went through."""
+    advice: str = ""
+    """What to do next, for refusals."""
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.tone]
+
+    @property
+    def title(self) -> str:
+        """The big line: symbol, word and headline, readable without colour."""
+        if self.word in self.headline:
+            return f"{self.symbol} {self.headline}"
+        return f"{self.symbol} {self.word} — {self.headline}"
+
+    @property
+    def rings_bell(self) -> bool:
+        return self.tone in (Tone.REFUSED, Tone.OFFLINE)
+
+    @property
+    def recorded(self) -> bool:
+        return self.tone in (Tone.OK, Tone.WARNING)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(moment: datetime, timezone: str, *, seconds: bool = False) -> str:
+    """A time of day in the conference's zone, the way people at the venue read clocks."""
+    local = moment.astimezone(zone(timezone))
+    return local.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def idle(message: str = "READY — scan a badge") -> Verdict:
+    return Verdict(Tone.IDLE, "READY", message)
+
+
+def choosing(name: str) -> Verdict:
+    return Verdict(Tone.IDLE, "CHOOSE", "CHOOSE what to redeem", name)
+
+
+def nothing_to_redeem(name: str) -> Verdict:
+    """Meal line without a fixed product, and the attendee has nothing left."""
+    return Verdict(
+        Tone.REFUSED,
+        "REFUSED",
+        "NOTHING LEFT TO REDEEM",
+        name,
+        "Every product on this order is used up, or none was bought.",
+        advice=REFUSAL_ADVICE[Reason.FULLY_REDEEMED],
+    )
+
+
+def first_in_text(badge: BadgeData) -> str:
+    """'first in 09:12 at Door B by Ana', from whichever station saw them first."""
+    first = badge.first_check_in
+    if first is None:
+        return "first check-in"
+    text = f"first in {local_time(first.at, badge.timezone)}"
+    if first.station:
+        text += f" at {first.station}"
+    if first.staff_name:
+        text += f" by {first.staff_name}"
+    return text
+
+
+def for_check_in(result: CheckInResult) -> Verdict:
+    badge = result.badge
+    subject = badge.name
+    detail = badge.ticket_type
+    if result.reentry:
+        return Verdict(
+            Tone.WARNING,
+            "RE-ENTRY",
+            f"RE-ENTRY — {first_in_text(badge)}",
+            subject,
+            f"{detail} · entry number {badge.check_in_count}",
+            badge.attention,
+        )
+    return Verdict(Tone.OK, "OK", "OK — CHECKED IN", subject, detail, badge.attention)
+
+
+def for_redemption(result: RedemptionResult) -> Verdict:
+    product = display_safe(result.product, limit=40).upper()
+    left = f"{result.remaining} left"
+    return Verdict(
+        Tone.OK,
+        "OK",
+        f"{product} OK — {left}",
+        result.attendee_name,
+        f"Used {result.redeemed} of {result.quantity}",
+        result.attention,
+    )
+
+
+def for_door(result: DoorCheckResult) -> Verdict:
+    return Verdict(
+        Tone.OK,
+        "ADMITTED",
+        f"ADMITTED — {result.product}",
+        result.attendee_name,
+        "",
+        result.attention,
+    )
+
+
+def for_error(error: StationError, *, code: str = "", timezone: str = "UTC") -> Verdict:
+    """A refusal or failure from a service, or a scan refused before reaching one.
+
+    ``timezone`` is the conference's: times inside errors arrive in UTC.
+    """
+    reason = error.reason
+    if reason is Reason.DATABASE_UNAVAILABLE:
+        return Verdict(
+            Tone.OFFLINE,
+            "NOT RECORDED",
+            OFFLINE_HEADLINE,
+            _code_subject(code),
+            advice=OFFLINE_ADVICE,
+        )
+    headline = REFUSAL_HEADLINES.get(reason, "REFUSED")
+    if isinstance(error, FullyRedeemed):
+        headline = f"ALREADY REDEEMED {error.redeemed}/{error.quantity}"
+        if error.last_redeemed_at is not None:
+            headline += f" — {local_time(error.last_redeemed_at, timezone)}"
+            if error.last_station:
+                headline += f" at {error.last_station}"
+    detail = display_safe(error.message, limit=120)
+    advice = REFUSAL_ADVICE.get(reason, "")
+    return Verdict(Tone.REFUSED, "REFUSED", headline, _code_subject(code), detail, advice=advice)
+
+
+def for_worker_failure(error: BaseException) -> Verdict:
+    """A bug, not a refusal: say so plainly and make clear nothing is known to be saved."""
+    text = display_safe(f"{type(error).__name__}: {error}", limit=100)
+    return Verdict(
+        Tone.OFFLINE,
+        "NOT RECORDED",
+        "NOT RECORDED — unexpected error, try again",
+        "",
+        text,
+        advice="If this repeats, tell a supervisor.",
+    )
+
+
+def _code_subject(code: str) -> str:
+    return f"Badge {display_safe(code, limit=60)}" if code else ""
