@@ -1,0 +1,160 @@
+"""Getting the configured database ready from the command line.
+
+Every failure leaves here as one StationError line a sysadmin can act on
+(which database, what went wrong), never as a driver traceback: a station is
+often set up by someone who did not write it, at a venue, in a hurry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from station.db import DatabaseSettings, current_revision, head_revision, make_engine, parse_url
+from station.services.errors import ConfigurationError, DatabaseUnavailable, StationError
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    current: str | None  # None: empty or missing database
+    head: str | None
+    exists: bool
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def shown_url(settings: DatabaseSettings) -> str:
+    """The URL for messages, password hidden, schema appended when there is one."""
+    try:
+        shown = make_url(settings.url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "(invalid URL)"
+    return f"{shown} (schema {settings.schema})" if settings.schema else shown
+
+
+def is_sqlite(settings: DatabaseSettings) -> bool:
+    return parse_url(settings.url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(settings: DatabaseSettings) -> Path | None:
+    """The file behind a SQLite URL (None for in-memory or other databases)."""
+    url = parse_url(settings.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database)).expanduser()
+
+
+@contextmanager
+def reporting_failures(settings: DatabaseSettings) -> Iterator[None]:
+    """Turn driver, migration and file-system errors into one-line StationErrors."""
+    from alembic.util.exc import CommandError
+
+    where = shown_url(settings)
+    try:
+        yield
+    except StationError:
+        raise
+    except DBAPIError as exc:
+        detail = first_line(str(exc.orig) if exc.orig is not None else str(exc))
+        if exc.connection_invalidated or type(exc).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+        ):
+            raise DatabaseUnavailable(f"Cannot use the database {where}: {detail}") from None
+        raise StationError(f"Database error on {where}: {detail}") from None
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot use the database {where}: {first_line(str(exc))}"
+        ) from None
+    except CommandError as exc:
+        raise StationError(f"Migrating {where} failed: {first_line(str(exc))}") from None
+    except OSError as exc:
+        raise StationError(f"Cannot open the database {where}: {exc.strerror or exc}") from None
+
+
+def first_line(message: str) -> str:
+    """The part of a driver message that says what happened, on one line."""
+    for line in message.strip().splitlines():
+        if line.strip():
+            return " ".join(line.split())[:300]
+    return "unknown error"
+
+
+def open_engine(settings: DatabaseSettings) -> Engine:
+    with reporting_failures(settings):
+        return make_engine(settings)
+
+
+def revisions(settings: DatabaseSettings) -> Revisions:
+    """Where the database stands, without creating a missing SQLite file."""
+    path = sqlite_path(settings)
+    if path is not None and not path.exists():
+        return Revisions(current=None, head=head_revision(), exists=False)
+    engine = open_engine(settings)
+    try:
+        with reporting_failures(settings):
+            return Revisions(current=current_revision(engine), head=head_revision(), exists=True)
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: DatabaseSettings) -> tuple[str | None, str | None]:
+    """Create or upgrade to head (the PostgreSQL schema too); return (before, after)."""
+    from station.db import upgrade
+
+    engine = open_engine(settings)
+    try:
+        with reporting_failures(settings):
+            if settings.schema and engine.dialect.name == "postgresql":
+                with engine.begin() as conn:
+                    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.schema}"'))
+            before = current_revision(engine)
+            upgrade(engine)
+            return before, current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def prepare_for_station(settings: DatabaseSettings) -> None:
+    """SQLite is created and migrated on the spot; PostgreSQL must already be at head.
+
+    A shared PostgreSQL is upgraded deliberately, once, by whoever runs the
+    event; a station quietly migrating it at the venue could break the others.
+    """
+    if is_sqlite(settings):
+        upgrade_database(settings)
+        return
+    state = revisions(settings)
+    if not state.at_head:
+        found = f"at revision {state.current}" if state.current else "empty"
+        raise ConfigurationError(
+            f"The database {shown_url(settings)} is {found}, this station needs revision "
+            f"{state.head}: run `station db upgrade`."
+        )
+
+
+def check_conference(settings: DatabaseSettings, slug: str) -> None:
+    """Refuse early, with the known slugs, when the conference is not in the database."""
+    from station.models import Conference
+
+    engine = open_engine(settings)
+    try:
+        with reporting_failures(settings), engine.connect() as conn:
+            known = list(conn.scalars(select(Conference.slug).order_by(Conference.slug)))
+    finally:
+        engine.dispose()
+    if slug in known:
+        return
+    hint = f"known: {', '.join(known[:10])}" if known else "no conferences yet"
+    raise ConfigurationError(
+        f"Conference {slug!r} is not in the database {shown_url(settings)} ({hint}); "
+        "import attendees first, or try `station demo`."
+    )
