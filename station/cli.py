@@ -35,14 +35,18 @@ EXIT_SETUP = 2
 
 
 class Failure(click.ClickException):
-    """A one-line failure shown as ``station: <message>``."""
+    """Something failed at run time: one line ``station: <message>``, exit code 1."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = EXIT_RUNTIME
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"station: {self.format_message()}", err=True, file=file)
+
+
+class SetupFailure(Failure):
+    """The set-up needs fixing (config, input, schema): exit code 2, like usage errors."""
+
+    exit_code = EXIT_SETUP
 
 
 def _failure_for(exc: BaseException) -> Failure | None:
@@ -52,12 +56,12 @@ def _failure_for(exc: BaseException) -> Failure | None:
     from station.dbadmin import first_line
 
     if isinstance(exc, ConfigurationError | InvalidInput):
-        return Failure(first_line(exc.message), EXIT_SETUP)
+        return SetupFailure(first_line(exc.message))
     if isinstance(exc, StationError):
-        return Failure(first_line(exc.message), EXIT_RUNTIME)
+        return Failure(first_line(exc.message))
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)
-        return Failure(f"Database error: {first_line(str(orig or exc))}", EXIT_RUNTIME)
+        return Failure(f"Database error: {first_line(str(orig or exc))}")
     return None
 
 
@@ -160,7 +164,7 @@ def run(
     check_conference(settings.database, settings.conference)
     run_station = _station_ui()
     if run_station is None:
-        raise Failure("The station UI (station.tui.app) is not available in this install.", 1)
+        raise Failure("The station UI (station.tui.app) is not available in this install.")
     sys.exit(run_station(settings))
 
 
