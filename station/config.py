@@ -73,6 +73,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_KIOSK": "kiosk",
     "STATION_BADGE_SECONDS": "badge_seconds",
     "STATION_ASCII_BORDERS": "ascii_borders",
+    "STATION_SUPERVISOR_PIN_HASH": "supervisor_pin_hash",
 }
 
 # Override (command-line flag) names, for messages: flat name -> flag.
@@ -155,6 +156,13 @@ def load_settings(
         )
     mode = _get(layers, "mode", _mode, default=Mode.CHECKIN)
     product = _product_for(mode, layers)
+    kiosk = _get(layers, "kiosk", _boolean, default=False)
+    pin_hash = _get(layers, "supervisor_pin_hash", _pin_hash, default=None)
+    if kiosk and pin_hash is None:
+        raise ConfigurationError(
+            f"{layers['kiosk'].where} turns kiosk mode on, which needs supervisor_pin_hash "
+            "(make one with `station hash-pin`) so a supervisor can unlock it."
+        )
     return Settings(
         database=database,
         conference=conference,
@@ -162,8 +170,8 @@ def load_settings(
         mode=mode,
         product=product,
         operator=_get(layers, "operator", _operator, default=None),
-        kiosk=_get(layers, "kiosk", _boolean, default=False),
-        supervisor_pin_hash=_get(layers, "supervisor_pin_hash", _pin_hash, default=None),
+        kiosk=kiosk,
+        supervisor_pin_hash=pin_hash,
         badge_seconds=_get(layers, "badge_seconds", _badge_seconds, default=6.0),
         ascii_borders=_get(layers, "ascii_borders", _ascii_borders, default=None),
         scanner=_scanner_profile(scanner_table, path),

@@ -43,6 +43,7 @@ def test_file_values_are_used(tmp_path: Path) -> None:
         product = "addon:tutorial"
         operator = "Ana"
         kiosk = true
+        supervisor_pin_hash = "scrypt$c2FsdA==$ZGlnZXN0"
         badge_seconds = 4
         ascii_borders = true
         [database]
@@ -62,6 +63,7 @@ def test_file_values_are_used(tmp_path: Path) -> None:
     assert settings.product == "addon:tutorial"
     assert settings.operator == "Ana"
     assert settings.kiosk is True
+    assert settings.supervisor_pin_hash == "scrypt$c2FsdA==$ZGlnZXN0"
     assert settings.badge_seconds == 4.0
     assert settings.ascii_borders is True
     assert settings.database.url == "postgresql://station@db.example.org/pycon"
@@ -92,6 +94,7 @@ def test_environment_beats_file_and_flags_beat_environment(tmp_path: Path) -> No
         "STATION_MODE": "meal",
         "STATION_PRODUCT": "lunch-day-1",
         "STATION_KIOSK": "yes",
+        "STATION_SUPERVISOR_PIN_HASH": "scrypt$c2FsdA==$ZGlnZXN0",
         "STATION_DATABASE_URL": "sqlite:///env.sqlite3",
         "STATION_CONNECT_TIMEOUT": "3",
         "STATION_BADGE_SECONDS": "2.5",
@@ -247,6 +250,11 @@ def test_bad_values_in_the_file(tmp_path: Path, line: str, key: str, expected: s
 def test_meal_mode_without_a_product(tmp_path: Path) -> None:
     message = refusal(write(tmp_path, 'conference = "c"\nmode = "meal"\n'))
     assert '"mode"' in message and "needs a product" in message
+
+
+def test_kiosk_without_a_supervisor_pin_hash(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, 'conference = "c"\n'), {"STATION_KIOSK": "1"})
+    assert message.startswith("STATION_KIOSK") and "supervisor_pin_hash" in message
 
 
 def test_door_product_without_prefix(tmp_path: Path) -> None:
