@@ -338,6 +338,22 @@ def hash_pin_command() -> None:
     click.echo(hash_pin(_read_pin(confirm=True)))
 
 
+@contextmanager
+def _staff_sessions(state: CliState) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, made ready first; failures become one line."""
+    from station.db import make_session_factory
+    from station.dbadmin import open_engine, prepare_for_station, reporting_failures
+
+    database = state.database()
+    prepare_for_station(database)
+    engine = open_engine(database)
+    try:
+        with reporting_failures(database):
+            yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @cli.group()
 def staff() -> None:
     """Add and list the operators who sign in at stations."""
@@ -376,17 +392,4 @@ def staff_list(state: CliState) -> None:
         click.echo(f"{row.name:<{width}}  {flags}".rstrip())
 
 
-@contextmanager
-def _staff_sessions(state: CliState) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, made ready first; failures become one line."""
-    from station.db import make_session_factory
-    from station.dbadmin import open_engine, prepare_for_station, reporting_failures
-
-    database = state.database()
-    prepare_for_station(database)
-    engine = open_engine(database)
-    try:
-        with reporting_failures(database):
-            yield make_session_factory(engine)
-    finally:
-        engine.dispose()
+# --- commands that live in other modules: cli.add_command(...) below -------------------
