@@ -105,6 +105,8 @@ class StationApp(App[int], inherit_bindings=False):
         self.ready = False
         """Signed in, scan screen up: what the start-up benchmark waits for."""
         self.handle_hangup = False
+        self.probe_every = PROBE_EVERY_S
+        """While the database is away, how often to knock (tests shorten it)."""
         self.verdict_times: dict[int, float] = {}
         """seq -> monotonic time the verdict was painted (read by the latency benchmark)."""
         self._seq = 0
@@ -380,7 +382,7 @@ class StationApp(App[int], inherit_bindings=False):
             if self.info is None:
                 self._load_station_info()
         elif self._probe_timer is None:
-            self._probe_timer = self.set_interval(PROBE_EVERY_S, self._check_database)
+            self._probe_timer = self.set_interval(self.probe_every, self._check_database)
 
     def _refresh_counts_soon(self) -> None:
         if self._counts_timer is not None:

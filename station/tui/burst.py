@@ -34,6 +34,9 @@ from textual import events
 
 ScanKeys = Literal["field", "bindings", "off"]
 
+# Keys that some sources (Textual's pilot, some drivers) send without a character.
+_KEY_CHARACTERS = {"enter": "\r", "tab": "\t"}
+
 
 @dataclass(slots=True)
 class Decision:
@@ -57,16 +60,25 @@ class BurstRouter:
     """True once the held keys are known to be a code (not bindings, not typing)."""
 
     def text(self) -> str:
-        return "".join(key.character or "" for key in self.held)
+        """The held keys as scanned text; a key that is not text counts as a control
+        character, so the decoder refuses the whole scan instead of a shortened code."""
+        return "".join(
+            (key.character or "\x1b") if not key.is_printable else (key.character or "")
+            for key in self.held
+        )
 
     def _take(self) -> list[events.Key]:
         held, self.held = self.held, []
         self.collecting = False
         return held
 
+    def _hold(self, key: events.Key) -> None:
+        self.held.append(key)
+        self.last = key.time
+
     def feed(self, key: events.Key, kind: ScanKeys, *, bound: bool) -> Decision:
         """Route one key; ``bound`` says whether the current screen binds it."""
-        character = key.character or ""
+        character = key.character or _KEY_CHARACTERS.get(key.key, "")
         within_gap = bool(self.held) and key.time - self.last <= self.gap
         if character and self.is_terminator(character):
             if self.held and (within_gap or self.collecting):
@@ -74,22 +86,27 @@ class BurstRouter:
                 self._take()
                 return Decision(submit=text)
             return Decision(release=self._take(), forward=True)
+        if within_gap:
+            # Mid-burst, even a control key belongs to the scan (and gets it refused).
+            self._hold(key)
+            self.collecting = self.collecting or kind == "bindings"
+            return Decision(start_timer=True)
         if not key.is_printable:
-            if key.key == "escape" and self.collecting:
-                self._take()  # a half-typed code is abandoned, not replayed as keys
+            if not self.collecting:
+                return Decision(release=self._take(), forward=True)
+            if key.key == "backspace":
+                self.held.pop()
+                if not self.held:
+                    self.collecting = False
                 return Decision()
-            return Decision(release=self._take(), forward=True)
-        if within_gap or self.collecting:
-            self.held.append(key)
-            self.last = key.time
-            if kind == "bindings":
-                self.collecting = True
+            self._take()  # Esc, arrows...: a half-typed code is abandoned, never replayed
+            return Decision(forward=key.key != "escape")
+        if self.collecting:
+            self._hold(key)
             return Decision(start_timer=True)
         release = self._take()
-        self.held.append(key)
-        self.last = key.time
-        if kind == "bindings" and not bound:
-            self.collecting = True
+        self._hold(key)
+        self.collecting = kind == "bindings" and not bound
         return Decision(release=release, start_timer=True)
 
     def timeout(self, now: float) -> Decision:

@@ -1,0 +1,196 @@
+"""Drive the real station app (built by make_app, as the CLI does) on real databases.
+
+Scans are fed the way a keyboard-wedge scanner arrives: a burst of key events
+from Textual's own terminal parser, posted through the driver, with no pause
+between keys. Then the test polls the screen until the expected state shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from textual._xterm_parser import XTermParser
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, OptionList
+
+from station.bootstrap import Services
+from station.config import Settings
+from station.db import make_engine, make_session_factory
+from station.domain import Mode
+from station.models import utcnow
+from station.services import CheckInService, RedemptionService, StaffService
+from station.tui.app import StationApp, make_app
+from station.tui.components.banner import VerdictBanner
+from station.tui.components.header import DatabaseLight
+from station.tui.screens.scan import ScanScreen
+from tests.builders import ConferenceBuilder
+from tests.conftest import TestDatabase
+
+TIMEOUT_S = 5.0
+FIXED_NOW = datetime(2025, 5, 16, 8, 30, 0, tzinfo=UTC)  # 10:30 in Europe/Berlin
+
+
+@pytest.fixture(autouse=True)
+def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor makes screenshots differ by the millisecond."""
+    monkeypatch.setattr(Input, "cursor_blink", False)
+
+
+async def wait_for(
+    pilot: Pilot[Any], ready: Callable[[], bool], what: str, timeout: float = TIMEOUT_S
+) -> None:
+    """Poll in short steps until ``ready()``; fail saying what never appeared."""
+    loop_time = pilot.app._loop.time if pilot.app._loop else None
+    assert loop_time is not None
+    deadline = loop_time() + timeout
+    while not ready():
+        if loop_time() > deadline:
+            app = pilot.app
+            shown = banner_text(app) if isinstance(app, StationApp) else "?"
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; "
+                f"screen={type(app.screen).__name__}, banner={shown!r}"
+            )
+        await pilot.pause(0.005)
+
+
+def send_burst(app: StationApp, text: str) -> None:
+    """Exactly what a wedge scanner's keys look like to the app."""
+    driver = app._driver
+    assert driver is not None
+    for event in XTermParser().feed(text):
+        driver.send_message(event)
+
+
+async def scan(
+    pilot: Pilot[Any],
+    text: str,
+    *,
+    until: Callable[[], bool] | None = None,
+    what: str = "the scan's verdict",
+    terminator: str = "\r",
+) -> str:
+    """Scan ``text`` and wait for its verdict (or ``until``); returns the banner text."""
+    app = pilot.app
+    assert isinstance(app, StationApp)
+    seq_before = app._shown_seq
+    send_burst(app, text + terminator)
+    if until is None:
+
+        def until() -> bool:
+            return app._shown_seq > seq_before and not app._in_flight
+
+    await wait_for(pilot, until, what)
+    await pilot.pause()
+    return banner_text(app)
+
+
+def banner_text(app: StationApp) -> str:
+    return app.scan_screen.query_one("#banner", VerdictBanner).text
+
+
+def light_text(app: StationApp) -> str:
+    light = app.scan_screen.query_one("#db-light", DatabaseLight)
+    return str(light.render())
+
+
+def screen_text(app: StationApp) -> str:
+    """Everything the current screen shows, as plain text (what a person reads)."""
+    from textual.widgets import Static
+
+    parts: list[str] = []
+    for widget in app.screen.query(Static):
+        parts.append(str(widget.render()))
+    return "\n".join(parts)
+
+
+def option_texts(screen: Screen[Any], selector: str = "OptionList") -> list[str]:
+    options = screen.query_one(selector, OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def started(pilot: Pilot[Any]) -> StationApp:
+    app = pilot.app
+    assert isinstance(app, StationApp)
+    await wait_for(pilot, lambda: app.ready and isinstance(app.screen, ScanScreen), "sign-in")
+    await wait_for(pilot, lambda: app.info is not None, "station info")
+    return app
+
+
+@dataclass
+class Station:
+    """One test's conference, database and a way to build the app on it."""
+
+    db: TestDatabase
+    conf: ConferenceBuilder
+    settings: Settings
+    clock: Callable[[], datetime] | None = None
+    apps: list[Services] = field(default_factory=list)
+
+    def services(self, settings: Settings | None = None) -> Services:
+        """Services on their own engine, as a separate station process would have."""
+        settings = settings or self.settings
+        engine = make_engine(settings.database)
+        sessions = make_session_factory(engine)
+        clock = self.clock or utcnow
+        services = Services(
+            settings=settings,
+            checkin=CheckInService(sessions, clock=clock),
+            redemption=RedemptionService(sessions, clock=clock),
+            staff=StaffService(sessions, clock=clock),
+            engine=engine,
+        )
+        self.apps.append(services)
+        return services
+
+    def app(self, **changes: Any) -> StationApp:
+        settings = replace(self.settings, **changes)
+        clock = self.clock
+        return make_app(self.services(settings), settings=settings, clock=clock)
+
+    def count(self, model: type, **where: object) -> int:
+        with self.db.sessions() as s:
+            query = select(func.count()).select_from(model)
+            for column, value in where.items():
+                query = query.where(getattr(model, column) == value)
+            return int(s.scalar(query) or 0)
+
+
+def _station(db: TestDatabase) -> Iterator[Station]:
+    conf = ConferenceBuilder(db.sessions)
+    conf.staff("Ana")
+    settings = Settings(
+        database=db.settings,
+        conference=conf.slug,
+        station="Door A",
+        mode=Mode.CHECKIN,
+        operator="Ana",
+        badge_seconds=30.0,
+    )
+    station = Station(db=db, conf=conf, settings=settings)
+    yield station
+    for services in station.apps:
+        services.dispose()
+
+
+@pytest.fixture
+def station(sqlite_database: TestDatabase) -> Iterator[Station]:
+    """The default: SQLite, check-in mode, operator Ana signed in (no PIN)."""
+    yield from _station(sqlite_database)
+
+
+@pytest.fixture
+def pg_station(postgres_database: TestDatabase) -> Iterator[Station]:
+    yield from _station(postgres_database)
+
+
+@pytest.fixture
+def any_station(database: TestDatabase) -> Iterator[Station]:
+    """Runs once on SQLite and once on PostgreSQL."""
+    yield from _station(database)

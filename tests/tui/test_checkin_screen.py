@@ -1,0 +1,153 @@
+"""Check-in mode: a scan checks in, shows the badge, and re-entry is a warning, not an error."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from station.domain import OrderStatus
+from station.models import Attendee, CheckIn, ScanLog
+from station.tui.screens.badge import BadgeScreen
+from station.tui.screens.scan import ScanScreen
+from station.tui.verdicts import Tone
+from tests.tui.conftest import FIXED_NOW, Station, banner_text, scan, screen_text, started, wait_for
+
+
+async def test_scan_checks_in_and_shows_the_badge(station: Station) -> None:
+    built = station.conf.attendee(first_name="Ada", last_name="Lovelace", addons={"lunch": 2})
+    station.clock = lambda: FIXED_NOW
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        shown = await scan(pilot, built.access_code)
+        assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Ada Lovelace"]
+        assert app.scan_screen.banner.verdict.tone is Tone.OK
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        badge = screen_text(app)
+        assert "Ada Lovelace" in badge
+        assert "2/2  lunch" in badge
+        assert "first in 10:30 at Door A by Ana" in badge
+        assert "1 check-in" in badge
+    assert station.count(CheckIn, attendee_id=built.attendee_id) == 1
+    assert station.count(ScanLog, outcome="accepted", action="checkin") == 1
+    with station.db.sessions() as s:
+        row = s.get(Attendee, built.attendee_id)
+        assert row is not None and row.checked_in_at is not None
+
+
+async def test_the_operator_is_recorded_on_every_write(station: Station) -> None:
+    built = station.conf.attendee()
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, built.access_code)
+    with station.db.sessions() as s:
+        check_in = s.query(CheckIn).one()
+        assert app.operator is not None
+        assert check_in.staff_id == app.operator.id
+        assert check_in.station == "Door A"
+
+
+async def test_reentry_says_when_where_and_by_whom_the_first_check_in_was(
+    station: Station,
+) -> None:
+    built = station.conf.attendee(first_name="Ada", last_name="Lovelace")
+    bea = station.conf.staff("Bea")
+    first = datetime(2025, 5, 16, 7, 12, tzinfo=UTC)  # 09:12 in Berlin
+    with station.db.sessions.begin() as s:
+        s.add(
+            CheckIn(
+                client_id=uuid.uuid4(),
+                attendee_id=built.attendee_id,
+                conference_id=station.conf.conference_id,
+                checked_in_at=first,
+                station="Door B",
+                staff_id=bea,
+            )
+        )
+        attendee = s.get(Attendee, built.attendee_id)
+        assert attendee is not None
+        attendee.checked_in_at = first
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        shown = await scan(pilot, built.access_code)
+        assert shown.splitlines()[0] == "▲ RE-ENTRY — first in 09:12 at Door B by Bea"
+        assert app.scan_screen.banner.verdict.tone is Tone.WARNING
+        assert not app.scan_screen.banner.verdict.rings_bell
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        assert "2 check-ins" in screen_text(app)
+    assert station.count(CheckIn, attendee_id=built.attendee_id) == 2
+
+
+async def test_partially_refunded_order_is_admitted_with_an_attention_note(
+    station: Station,
+) -> None:
+    built = station.conf.attendee(status=OrderStatus.PARTIALLY_REFUNDED)
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        shown = await scan(pilot, built.access_code)
+        assert shown.startswith("✔ OK — CHECKED IN")
+        assert "⚠ ATTENTION: Order partially refunded" in shown
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        assert "⚠ ATTENTION: Order partially refunded" in screen_text(app)
+    assert station.count(CheckIn) == 1
+
+
+async def test_badge_closes_after_its_time(station: Station) -> None:
+    built = station.conf.attendee()
+    app = station.app(badge_seconds=0.3)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, built.access_code)
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the badge to close")
+        assert app.scan_screen.scan_input.has_focus
+
+
+async def test_badge_closes_on_escape(station: Station) -> None:
+    built = station.conf.attendee()
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, built.access_code)
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the scan screen")
+        assert app.scan_screen.scan_input.has_focus
+
+
+async def test_next_scan_replaces_the_badge_at_once(station: Station) -> None:
+    ada = station.conf.attendee(first_name="Ada", last_name="Lovelace")
+    bob = station.conf.attendee(first_name="Bob", last_name="Builder")
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, ada.access_code)
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        shown = await scan(pilot, bob.access_code)
+        assert "Bob Builder" in shown
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, BadgeScreen) and app.screen.badge.name == "Bob Builder",
+            "Bob's badge",
+        )
+        assert len(app.screen_stack) == 2  # scan screen + one badge, never a pile
+    assert station.count(CheckIn) == 2
+
+
+async def test_history_lists_the_last_scans_newest_first(station: Station) -> None:
+    codes = [
+        station.conf.attendee(first_name=f"P{n}", last_name="X").access_code for n in range(12)
+    ]
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        for code in codes:
+            await scan(pilot, code)
+        entries = list(app.scan_screen.history.entries)
+        assert len(entries) == 10
+        assert entries[0].who == "P11 X"
+        assert entries[-1].who == "P2 X"
+        assert banner_text(app).startswith("✔ OK")

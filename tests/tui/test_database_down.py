@@ -1,0 +1,74 @@
+"""The database goes away mid-session and comes back: nothing is faked, nothing crashes.
+
+A TCP proxy stands between the station and PostgreSQL; stopping it is a cut
+network cable at the venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import pytest
+
+from station.models import CheckIn, ScanLog
+from station.tui.screens.scan import ScanScreen
+from station.tui.verdicts import Tone
+from tests.tui.conftest import Station, light_text, scan, started, wait_for
+from tests.tui.proxy import TcpProxy
+
+
+@pytest.fixture
+def proxy(pg_station: Station) -> Iterator[TcpProxy]:
+    upstream = urlsplit(pg_station.db.settings.url)
+    tcp = TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432)
+    tcp.start()
+    url = pg_station.db.settings.url.replace(
+        f"{upstream.hostname}:{upstream.port}", f"127.0.0.1:{tcp.port}"
+    )
+    database = replace(pg_station.settings.database, url=url, connect_timeout_s=2)
+    pg_station.settings = replace(pg_station.settings, database=database)
+    yield tcp
+    tcp.stop()
+
+
+@pytest.mark.postgres
+async def test_database_down_shows_not_recorded_then_recovers_by_itself(
+    pg_station: Station, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = pg_station.conf.attendee(first_name="Ada", last_name="Lovelace")
+    bob = pg_station.conf.attendee(first_name="Bob", last_name="B")
+    app = pg_station.app()
+    app.probe_every = 0.2
+    async with app.run_test() as pilot:
+        await started(pilot)
+        rung: list[int] = []
+        monkeypatch.setattr(app, "bell", lambda: rung.append(1))
+        assert light_text(app) == "● DB OK"
+        log_rows = pg_station.count(ScanLog)
+
+        proxy.stop()
+        shown = await scan(pilot, ada.access_code)
+        assert shown.splitlines()[0] == "✖ NOT RECORDED — database offline, try again"
+        assert app.scan_screen.banner.verdict.tone is Tone.OFFLINE
+        assert rung == [1]
+        assert light_text(app) == "● DB OFFLINE"
+        assert isinstance(app.screen, ScanScreen)
+        assert pg_station.count(CheckIn) == 0
+        assert pg_station.count(ScanLog) == log_rows  # not even the scan log
+
+        # Still offline a few probes later, and still answering scans.
+        await pilot.pause(0.5)
+        assert light_text(app) == "● DB OFFLINE"
+        shown = await scan(pilot, bob.access_code)
+        assert shown.startswith("✖ NOT RECORDED")
+
+        proxy.start()
+        await wait_for(pilot, lambda: light_text(app) == "● DB OK", "the light to turn green")
+        assert app.scan_screen.banner.text.startswith("✖ NOT RECORDED")  # no fake success
+
+        shown = await scan(pilot, ada.access_code)
+        assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Ada Lovelace"]
+    assert pg_station.count(CheckIn, attendee_id=ada.attendee_id) == 1
+    assert pg_station.count(CheckIn, attendee_id=bob.attendee_id) == 0
