@@ -1,0 +1,280 @@
+"""Numbers an organiser asks for during the event, per conference.
+
+Attendees and how many are in (as a share of those whose order lets them
+in), each add-on's purchased / redeemed / remaining, each ticket type's
+sales and arrivals, what every station did, and refused scans by reason.
+One read-only snapshot per report (see ``station.reading``), so the numbers
+agree with each other while stations keep scanning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, case, func, select
+
+from station.domain import ACTIVE_ORDER_STATUSES
+from station.models import (
+    AddOn,
+    Attendee,
+    CheckIn,
+    Conference,
+    DoorCheck,
+    Order,
+    OrderLineItem,
+    ProductRedemption,
+    ScanLog,
+    TicketType,
+    utcnow,
+)
+from station.reading import read_connection
+from station.services.errors import ConfigurationError
+
+_ACTIVE = [s.value for s in ACTIVE_ORDER_STATUSES]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFigures:
+    slug: str
+    name: str
+    purchased: int
+    checked_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFigures:
+    slug: str
+    name: str
+    purchased: int
+    redeemed: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationFigures:
+    station: str
+    check_ins: int
+    redemptions: int
+    door_checks: int
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceReport:
+    conference: str
+    name: str
+    timezone: str
+    generated_at: datetime
+    attendees: int
+    active_orders: int  # attendees whose order lets them in (paid, partially refunded)
+    checked_in: int
+    checked_in_active: int
+    tickets: tuple[TicketFigures, ...]
+    products: tuple[ProductFigures, ...]
+    stations: tuple[StationFigures, ...]
+    refused: dict[str, int]
+
+    @property
+    def checked_in_percent(self) -> float | None:
+        """Checked-in share of attendees with an active order (None when there are none)."""
+        if not self.active_orders:
+            return None
+        return round(100 * self.checked_in_active / self.active_orders, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["generated_at"] = self.generated_at.isoformat().replace("+00:00", "Z")
+        data["checked_in_percent"] = self.checked_in_percent
+        return data
+
+
+def build_reports(engine: Engine, conference: str | None = None) -> list[ConferenceReport]:
+    """Reports for one conference, or for every conference when none is named."""
+    with read_connection(engine, minutes=5) as conn:
+        query = select(Conference.id, Conference.slug, Conference.name, Conference.timezone)
+        if conference is not None:
+            query = query.where(Conference.slug == conference)
+        rows = conn.execute(query.order_by(Conference.slug)).all()
+        if conference is not None and not rows:
+            raise ConfigurationError(f"Conference {conference!r} does not exist in this database.")
+        return [_report(conn, r.id, r.slug, r.name, r.timezone) for r in rows]
+
+
+def _report(
+    conn: Connection, conference_id: int, slug: str, name: str, zone: str
+) -> ConferenceReport:
+    active = Order.status.in_(_ACTIVE)
+    in_ = Attendee.checked_in_at.is_not(None)
+    totals = conn.execute(
+        select(
+            func.count(Attendee.id),
+            func.count(case((active, 1))),
+            func.count(case((in_, 1))),
+            func.count(case((and_(active, in_), 1))),
+        )
+        .outerjoin(Order, Order.id == Attendee.order_id)
+        .where(Attendee.conference_id == conference_id)
+    ).one()
+    return ConferenceReport(
+        conference=slug,
+        name=name,
+        timezone=zone,
+        generated_at=utcnow(),
+        attendees=int(totals[0]),
+        active_orders=int(totals[1]),
+        checked_in=int(totals[2]),
+        checked_in_active=int(totals[3]),
+        tickets=_tickets(conn, conference_id),
+        products=_products(conn, conference_id),
+        stations=_stations(conn, conference_id),
+        refused=_refused(conn, conference_id),
+    )
+
+
+def _tickets(conn: Connection, conference_id: int) -> tuple[TicketFigures, ...]:
+    active = Order.status.in_(_ACTIVE)
+    rows = conn.execute(
+        select(
+            TicketType.slug,
+            TicketType.name,
+            func.coalesce(func.sum(case((active, OrderLineItem.quantity), else_=0)), 0),
+            func.count(case((and_(active, Attendee.checked_in_at.is_not(None)), Attendee.id))),
+        )
+        .select_from(TicketType)
+        .outerjoin(OrderLineItem, OrderLineItem.ticket_type_id == TicketType.id)
+        .outerjoin(Order, Order.id == OrderLineItem.order_id)
+        .outerjoin(Attendee, Attendee.order_id == Order.id)
+        .where(TicketType.conference_id == conference_id)
+        .group_by(TicketType.id, TicketType.slug, TicketType.name)
+        .order_by(TicketType.slug)
+    ).all()
+    return tuple(TicketFigures(r[0], r[1], int(r[2]), int(r[3])) for r in rows)
+
+
+def _products(conn: Connection, conference_id: int) -> tuple[ProductFigures, ...]:
+    used = (
+        select(
+            ProductRedemption.order_line_item_id.label("line_id"),
+            func.count().label("n"),
+        )
+        .where(ProductRedemption.conference_id == conference_id)
+        .group_by(ProductRedemption.order_line_item_id)
+        .subquery()
+    )
+    active = Order.status.in_(_ACTIVE)
+    redeemed = func.coalesce(used.c.n, 0)
+    left = case(
+        (and_(active, OrderLineItem.quantity > redeemed), OrderLineItem.quantity - redeemed),
+        else_=0,
+    )
+    rows = conn.execute(
+        select(
+            AddOn.slug,
+            AddOn.name,
+            func.coalesce(func.sum(case((active, OrderLineItem.quantity), else_=0)), 0),
+            func.coalesce(func.sum(redeemed), 0),
+            func.coalesce(func.sum(left), 0),
+        )
+        .select_from(AddOn)
+        .outerjoin(OrderLineItem, OrderLineItem.addon_id == AddOn.id)
+        .outerjoin(Order, Order.id == OrderLineItem.order_id)
+        .outerjoin(used, used.c.line_id == OrderLineItem.id)
+        .where(AddOn.conference_id == conference_id)
+        .group_by(AddOn.id, AddOn.slug, AddOn.name)
+        .order_by(AddOn.slug)
+    ).all()
+    return tuple(ProductFigures(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows)
+
+
+def _stations(conn: Connection, conference_id: int) -> tuple[StationFigures, ...]:
+    counts: dict[str, list[int]] = {}
+    sources: tuple[tuple[Any, Any], ...] = (
+        (CheckIn, CheckIn.conference_id == conference_id),
+        (ProductRedemption, ProductRedemption.conference_id == conference_id),
+        (DoorCheck, DoorCheck.conference_id == conference_id),
+        (ScanLog, and_(ScanLog.conference_id == conference_id, ScanLog.outcome == "refused")),
+    )
+    for position, (model, where) in enumerate(sources):
+        rows = conn.execute(
+            select(model.station, func.count()).where(where).group_by(model.station)
+        ).all()
+        for station, n in rows:
+            counts.setdefault(station, [0, 0, 0, 0])[position] = int(n)
+    return tuple(StationFigures(name, *counts[name]) for name in sorted(counts))
+
+
+def _refused(conn: Connection, conference_id: int) -> dict[str, int]:
+    rows = conn.execute(
+        select(ScanLog.reason, func.count())
+        .where(ScanLog.conference_id == conference_id, ScanLog.outcome == "refused")
+        .group_by(ScanLog.reason)
+        .order_by(func.count().desc(), ScanLog.reason)
+    ).all()
+    return {reason: int(n) for reason, n in rows}
+
+
+def render(report: ConferenceReport) -> Any:
+    """The report as Rich tables; every untrusted string is a Text, never markup."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from station.text import display_safe
+
+    def t(value: str) -> Text:
+        return Text(display_safe(value, limit=60))
+
+    percent = report.checked_in_percent
+    share = (
+        f"{percent:.1f}% of {report.active_orders:,} with an active order"
+        if percent is not None
+        else "-"
+    )
+    title = Text.assemble(t(report.name), " (", t(report.conference), ")")
+    summary = Table(title=title, show_header=False, title_justify="left")
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    summary.add_column("note")
+    summary.add_row("Attendees", f"{report.attendees:,}", "")
+    summary.add_row("Checked in", f"{report.checked_in:,}", share)
+    parts: list[Any] = [summary]
+
+    if report.tickets:
+        tickets = Table(title="Tickets", title_justify="left")
+        for name in ("ticket type", "sold (active)", "checked in"):
+            tickets.add_column(name, justify="left" if name == "ticket type" else "right")
+        for ticket in report.tickets:
+            tickets.add_row(t(ticket.name), f"{ticket.purchased:,}", f"{ticket.checked_in:,}")
+        parts.append(tickets)
+    if report.products:
+        products = Table(title="Add-ons", title_justify="left")
+        for name in ("add-on", "slug", "purchased", "redeemed", "remaining"):
+            products.add_column(name, justify="left" if name in ("add-on", "slug") else "right")
+        for p in report.products:
+            products.add_row(
+                t(p.name), t(p.slug), f"{p.purchased:,}", f"{p.redeemed:,}", f"{p.remaining:,}"
+            )
+        parts.append(products)
+    if report.stations:
+        stations = Table(title="Stations", title_justify="left")
+        for name in ("station", "check-ins", "redemptions", "door checks", "refused"):
+            stations.add_column(name, justify="left" if name == "station" else "right")
+        for s in report.stations:
+            stations.add_row(
+                t(s.station or "(none)"),
+                f"{s.check_ins:,}",
+                f"{s.redemptions:,}",
+                f"{s.door_checks:,}",
+                f"{s.refused:,}",
+            )
+        parts.append(stations)
+    if report.refused:
+        refused = Table(title="Refused scans", title_justify="left")
+        refused.add_column("reason")
+        refused.add_column("scans", justify="right")
+        for reason, count in report.refused.items():
+            refused.add_row(t(reason), f"{count:,}")
+        parts.append(refused)
+    return Group(*parts)
