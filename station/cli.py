@@ -393,3 +393,8 @@ def staff_list(state: CliState) -> None:
 
 
 # --- commands that live in other modules: cli.add_command(...) below -------------------
+from station.cli_data import export_cmd, import_cmd, report_cmd  # noqa: E402
+
+cli.add_command(import_cmd, "import")
+cli.add_command(export_cmd, "export")
+cli.add_command(report_cmd, "report")
