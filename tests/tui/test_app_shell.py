@@ -1,0 +1,135 @@
+"""The app's shell: fits 80×24, quits only on confirmation, shows slow work, stays clean."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.geometry import Region
+from textual.widget import Widget
+
+from station.tui.app import StationApp
+from station.tui.screens.badge import BadgeScreen
+from station.tui.screens.confirm import ConfirmScreen
+from station.tui.screens.lookup import LookupScreen
+from station.tui.screens.picker import PickerScreen
+from station.tui.screens.scan import ScanScreen
+from tests.tui.conftest import Station, scan, send_burst, started, wait_for
+
+TUI = Path(__file__).parents[2] / "station" / "tui"
+SCREEN = Region(0, 0, 80, 24)
+
+
+def assert_fully_visible(app: StationApp, *selectors: str) -> None:
+    for selector in selectors:
+        widget = app.screen.query_one(selector, Widget)
+        region = widget.region
+        assert region.area > 0, f"{selector} is not shown at 80×24"
+        assert SCREEN.contains_region(region), f"{selector} at {region} spills off 80×24"
+
+
+async def test_every_screen_fits_80_by_24(station: Station) -> None:
+    station.conf.addon("lunch", "Lunch")
+    built = station.conf.attendee(addons={"lunch": 2, "extra": 1})
+    app = station.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        assert_fully_visible(app, "#header", "#counters", "#scan-input", "#banner", "Footer")
+        history = app.screen.query_one("#history", Widget)
+        assert history.region.height >= 8, "room for the last scans"
+        await scan(pilot, built.access_code)
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge")
+        assert_fully_visible(
+            app, "#badge-verdict", "#badge-name", "#badge-checkins", "#badge-products", "Footer"
+        )
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        assert_fully_visible(app, "#picker-title", "#picker-list", "#picker-hint", "Footer")
+        await pilot.press("escape", "escape")
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, LookupScreen), "the lookup")
+        assert_fully_visible(app, "#lookup-input", "#lookup-status", "#lookup-results")
+
+
+async def test_ctrl_q_asks_first_and_n_keeps_the_station_running(station: Station) -> None:
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the scan screen")
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    assert app.return_code == 0
+
+
+async def test_a_slow_call_shows_working_and_the_screen_stays_live(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = station.conf.attendee()
+    app = station.app()
+    real = app.services.checkin.check_in
+
+    def slow_check_in(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.6)  # a database far away; the real call follows
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app.services.checkin, "check_in", slow_check_in)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        send_burst(app, built.access_code + "\r")
+        working = app.scan_screen.query_one("#working", Widget)
+        await wait_for(pilot, lambda: "working…" in str(working.render()), "'working…'")
+        assert app.scan_screen.banner.text.startswith("● READY")  # nothing claimed yet
+        await pilot.press(*"abc")  # the UI still takes keys while the call runs
+        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge")
+        assert str(working.render()) == ""
+
+
+async def test_each_scan_gets_a_fresh_client_id(station: Station) -> None:
+    built = station.conf.attendee()
+    app = station.app()
+    seen: list[Any] = []
+    real = app.services.checkin.check_in
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["client_id"])
+        return real(*args, **kwargs)
+
+    app.services.checkin.check_in = recording  # type: ignore[method-assign]
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, built.access_code)
+        await pilot.press("escape")
+        await scan(pilot, built.access_code)
+    assert len(seen) == 2 and seen[0] != seen[1]
+
+
+def test_the_ui_never_imports_sqlalchemy() -> None:
+    offenders = []
+    for path in TUI.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
+    assert offenders == []
+
+
+def test_wording_lives_in_one_module() -> None:
+    """Refusal words appear in verdicts.py and nowhere else in the UI."""
+    for path in TUI.rglob("*.py"):
+        if path.name == "verdicts.py":
+            continue
+        text = path.read_text()
+        for words in ("ORDER CANCELLED", "NOT PURCHASED", "ALREADY REDEEMED", "NOT RECORDED"):
+            assert words not in text, f"{words!r} spelled out in {path.name}"

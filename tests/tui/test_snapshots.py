@@ -1,0 +1,96 @@
+"""Screenshots at 80×24 of the scan screen, badge preview, picker and a refusal.
+
+Times come from fixed clocks and codes from a reset counter, so the images only
+change when the UI does. Update with ``pytest --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from station.domain import OrderStatus
+from station.tui.screens.badge import BadgeScreen
+from station.tui.screens.picker import PickerScreen
+from tests import builders
+from tests.tui.conftest import Station, scan, started, wait_for
+
+SIZE = (80, 24)
+NOW = datetime(2025, 5, 16, 7, 12, 30, tzinfo=UTC)  # 09:12:30 in Berlin
+
+SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture
+def fixed(station: Station, monkeypatch: pytest.MonkeyPatch) -> Station:
+    monkeypatch.setattr(builders, "_counter", itertools.count(1))
+    station.clock = lambda: NOW
+    station.conf.addon("lunch-1", "Lunch Day 1")
+    station.conf.addon("tshirt", "T-Shirt")
+    station.conf.attendee(
+        "ADA1",
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.org",
+        addons={"lunch-1": 3, "tshirt": 1},
+    )
+    station.conf.attendee("GRACE1", first_name="Grace", last_name="Hopper", email="g@example.org")
+    station.conf.attendee(
+        "EVE1", first_name="[@click=app.quit]Eve[/]", last_name="X", status=OrderStatus.CANCELLED
+    )
+    return station
+
+
+def run(*steps: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started(pilot)
+        for step in steps:
+            await step(pilot)
+        await pilot.pause()
+
+    return run_before
+
+
+async def scan_grace_then_ada(pilot: Pilot[Any]) -> None:
+    await scan(pilot, "GRACE1")
+    await pilot.press("escape")
+    await scan(pilot, "ADA1")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, BadgeScreen), "the badge")
+
+
+async def close_badge(pilot: Pilot[Any]) -> None:
+    await pilot.press("escape")
+
+
+async def open_picker(pilot: Pilot[Any]) -> None:
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen), "the picker")
+
+
+async def refused_scan(pilot: Pilot[Any]) -> None:
+    await scan(pilot, "EVE1")
+
+
+def test_scan_screen(fixed: Station, snap_compare: SnapCompare) -> None:
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_grace_then_ada, close_badge))
+
+
+def test_badge_preview(fixed: Station, snap_compare: SnapCompare) -> None:
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_grace_then_ada))
+
+
+def test_picker(fixed: Station, snap_compare: SnapCompare) -> None:
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_grace_then_ada, open_picker))
+
+
+def test_refusal(fixed: Station, snap_compare: SnapCompare) -> None:
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(refused_scan))
