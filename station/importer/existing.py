@@ -237,7 +237,7 @@ def _load_lines(conn: Connection, conference_id: int, snapshot: Snapshot) -> Non
         .order_by(OrderLineItem.id)
     )
     lines = snapshot.lines
-    for line_id, order_id, quantity, description, ticket_type_id, addon_id in rows.tuples():
+    for line_id, order_id, quantity, description, ticket_type_id, addon_id in rows.all():
         kind: ProductKind = "ticket" if ticket_type_id is not None else "addon"
         slug = slugs[(kind, ticket_type_id if ticket_type_id is not None else addon_id)]
         line = ExistingLine(line_id, kind, slug, quantity, description)
