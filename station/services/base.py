@@ -4,6 +4,10 @@ Each public operation runs in one transaction. Database failures of any kind
 (server down, timeouts, lock waits) become ``DatabaseUnavailable`` so the UI
 can say "not recorded" in plain words; a refusal is logged in its own short
 transaction after the refused one has rolled back, so nothing partial stays.
+
+On PostgreSQL the scan hot paths skip the ORM session: each is one statement
+in autocommit (``station.services.hot_sql``), one network round trip, with
+the same results as the general path, which SQLite keeps.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Engine, Row, TextClause, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,30 +51,70 @@ class DuplicateClientId(Exception):
     """A write with this client id already exists (a retry raced its original)."""
 
 
+# SQLSTATEs of a server that is up but could not finish in time: lock and statement
+# timeouts, a deadlock victim, a serialisation failure.
+_BUSY_STATES = frozenset({"55P03", "57014", "40P01", "40001"})
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn every database failure into DatabaseUnavailable, worded for a volunteer."""
+    try:
+        yield
+    except StationError:
+        raise
+    except IntegrityError as exc:
+        if "client_id" in str(exc.orig):
+            raise DuplicateClientId from exc
+        log.exception("integrity error")
+        raise DatabaseUnavailable(
+            "The database refused the write — scan NOT recorded, tell a supervisor."
+        ) from exc
+    except (DBAPIError, PoolTimeout, SQLAlchemyError) as exc:
+        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        log.warning("database unavailable: %s %s", exc.__class__.__name__, state or "")
+        if state in _BUSY_STATES:
+            raise DatabaseUnavailable("Database busy — scan NOT recorded, try again.") from exc
+        raise DatabaseUnavailable() from exc
+
+
 class ServiceBase:
-    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock = utcnow) -> None:
+    """``hot_paths``: None (the default) uses the one-statement paths on PostgreSQL."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Clock = utcnow,
+        hot_paths: bool | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._conferences: dict[str, ConferenceRef] = {}
+        bind = sessions.kw.get("bind")
+        on_postgres = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+        self._hot: Engine | None = None
+        if on_postgres and hot_paths is not False:
+            assert isinstance(bind, Engine)
+            self._hot = bind.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         """One transaction; database trouble surfaces as DatabaseUnavailable."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except StationError:
-            raise
-        except IntegrityError as exc:
-            if "client_id" in str(exc.orig):
-                raise DuplicateClientId from exc
-            log.exception("integrity error")
-            raise DatabaseUnavailable(
-                "The database refused the write — scan NOT recorded, tell a supervisor."
-            ) from exc
-        except (DBAPIError, PoolTimeout, SQLAlchemyError) as exc:
-            log.warning("database unavailable: %s", exc.__class__.__name__)
-            raise DatabaseUnavailable() from exc
+        with database_errors(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement is its own transaction (one round trip)."""
+        assert self._hot is not None
+        with database_errors(), self._hot.connect() as connection:
+            yield connection
+
+    def _hot_row(self, statement: TextClause, **params: object) -> Row[Any]:
+        """Run one hot-path statement; it always returns exactly one row."""
+        with self._autocommit() as connection:
+            return connection.execute(statement, params).one()
 
     def _conference(self, session: Session, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)
@@ -117,6 +162,9 @@ class ServiceBase:
         self, ctx: StationContext, *, action: str, code: str, error: StationError
     ) -> None:
         """Record a refused scan; best effort, since the refusal is already shown."""
+        if self._hot is not None:
+            self._log_refusal_in_one_statement(ctx, action=action, code=code, error=error)
+            return
         try:
             with self._transaction() as session:
                 conference_id: int | None
@@ -134,6 +182,30 @@ class ServiceBase:
                     message=error.message,
                     conference_id=conference_id,
                     attendee_id=error.attendee_id,
+                )
+        except StationError:
+            log.warning("could not log refused scan at %s", ctx.station)
+
+    def _log_refusal_in_one_statement(
+        self, ctx: StationContext, *, action: str, code: str, error: StationError
+    ) -> None:
+        from station.services import hot_sql
+
+        try:
+            with self._autocommit() as connection:
+                connection.execute(
+                    hot_sql.LOG_REFUSAL,
+                    {
+                        "conference": ctx.conference,
+                        "attendee_id": error.attendee_id,
+                        "now": self._clock(),
+                        "station": ctx.station[:100],
+                        "staff_id": ctx.staff_id,
+                        "action": action,
+                        "code": display_safe(code, limit=256),
+                        "reason": str(error.reason),
+                        "message": error.message[:300],
+                    },
                 )
         except StationError:
             log.warning("could not log refused scan at %s", ctx.station)

@@ -27,7 +27,7 @@ from station.models import (
     ScanLog,
     TicketType,
 )
-from station.services import queries
+from station.services import hot_paths, hot_sql, queries
 from station.services.base import ConferenceRef, DuplicateClientId, ServiceBase
 from station.services.errors import (
     ConfigurationError,
@@ -42,6 +42,7 @@ from station.services.results import (
     BadgeData,
     CheckInResult,
     DoorCheckResult,
+    FirstCheckIn,
     StationContext,
     StationCounts,
     StationInfo,
@@ -65,6 +66,11 @@ def parse_product(product: str) -> tuple[str, str]:
     return kind, slug
 
 
+def unknown_product(kind: str, slug: str, conference_slug: str) -> ConfigurationError:
+    label = "Ticket type" if kind == "ticket" else "Add-on"
+    return ConfigurationError(f"{label} {slug!r} does not exist in conference {conference_slug!r}.")
+
+
 def resolve_product(
     session: Session, conference: ConferenceRef, product: str
 ) -> tuple[str, int, str]:
@@ -75,10 +81,7 @@ def resolve_product(
         select(model.id, model.name).where(model.conference_id == conference.id, model.slug == slug)
     ).one_or_none()
     if row is None:
-        label = "Ticket type" if kind == "ticket" else "Add-on"
-        raise ConfigurationError(
-            f"{label} {slug!r} does not exist in conference {conference.slug!r}."
-        )
+        raise unknown_product(kind, slug, conference.slug)
     return kind, row.id, display_safe(row.name, limit=80)
 
 
@@ -124,6 +127,13 @@ class CheckInService(ServiceBase):
 
     def lookup_attendee(self, ctx: StationContext, access_code: str) -> BadgeData:
         code = normalise_access_code(access_code)
+        if self._hot is not None:
+            row = self._hot_row(hot_sql.LOOKUP, conference=ctx.conference, code=code, refusals="{}")
+            if row.conference_id is None:
+                raise hot_paths.unknown_conference(ctx.conference)
+            if row.attendee_id is None:
+                raise queries.not_found(code)
+            return hot_paths.badge(row)
         with self._transaction() as session:
             conference = self._conference(session, ctx.conference)
             attendee = queries.find_attendee(session, conference, code)
@@ -142,6 +152,8 @@ class CheckInService(ServiceBase):
     ) -> CheckInResult:
         """Record a check-in; the first one of an attendee alone sets checked_in_at."""
         client_id = client_id or uuid.uuid4()
+        if self._hot is not None:
+            return self._hot_check_in(ctx, access_code, client_id, note)
         try:
             code = normalise_access_code(access_code)
             try:
@@ -157,6 +169,58 @@ class CheckInService(ServiceBase):
                     return replay
         except Refusal as refusal:
             raise self._refused(ctx, "checkin", access_code, refusal) from None
+
+    def _hot_check_in(
+        self, ctx: StationContext, access_code: str, client_id: uuid.UUID, note: str
+    ) -> CheckInResult:
+        """One statement: look up, decide, write check-in and scan log, return the badge."""
+        try:
+            code = normalise_access_code(access_code)
+        except Refusal as invalid:
+            raise self._refused(ctx, "checkin", access_code, invalid) from None
+        now = self._clock()
+        row = self._hot_row(
+            hot_sql.CHECK_IN,
+            conference=ctx.conference,
+            code=code,
+            refused_code=display_safe(access_code, limit=256),
+            refusals=hot_paths.refusals_json("check-in", self.validate_order_status),
+            not_found_message=queries.not_found(code).message,
+            client_id=client_id,
+            now=now,
+            station=ctx.station[:100],
+            staff_id=ctx.staff_id,
+            note=note,
+        )
+        if row.conference_id is None:
+            raise hot_paths.unknown_conference(ctx.conference)
+        eligible = row.attendee_id is not None and row.refusal is None
+        if row.replay or (eligible and row.check_in_id is None):
+            return self._replay_check_in(ctx, client_id)
+        # Refusals below were logged by the statement itself.
+        if row.attendee_id is None:
+            raise queries.not_found(code)
+        refusal = self.validate_order_status(hot_paths.order_status(row.order_status))
+        if refusal is not None:
+            refusal.attendee_id = row.attendee_id
+            raise refusal
+        own = FirstCheckIn(
+            at=now,
+            station=display_safe(ctx.station[:100], limit=60),
+            staff_name=display_safe(row.staff_name, limit=60) if row.staff_name else None,
+        )
+        return CheckInResult(
+            client_id=client_id,
+            reason=Reason.OK if row.first_time else Reason.REENTRY,
+            checked_in_at=now,
+            badge=hot_paths.badge(row, own_check_in=own),
+        )
+
+    def _replay_check_in(self, ctx: StationContext, client_id: uuid.UUID) -> CheckInResult:
+        with self._transaction() as session:
+            replay = self._replayed_check_in(session, ctx, client_id)
+        assert replay is not None
+        return replay
 
     def _check_in(
         self, session: Session, ctx: StationContext, code: str, client_id: uuid.UUID, note: str
@@ -237,6 +301,8 @@ class CheckInService(ServiceBase):
     ) -> DoorCheckResult:
         """Admit the attendee to a sub-event if their active order includes the product."""
         client_id = client_id or uuid.uuid4()
+        if self._hot is not None:
+            return self._hot_door_check(ctx, access_code, product, client_id)
         try:
             code = normalise_access_code(access_code)
             try:
@@ -252,6 +318,63 @@ class CheckInService(ServiceBase):
                     return replay
         except Refusal as refusal:
             raise self._refused(ctx, "door", access_code, refusal) from None
+
+    def _hot_door_check(
+        self, ctx: StationContext, access_code: str, product: str, client_id: uuid.UUID
+    ) -> DoorCheckResult:
+        """One statement: look up, decide, write door check and scan log."""
+        kind, slug = parse_product(product)
+        try:
+            code = normalise_access_code(access_code)
+        except Refusal as invalid:
+            raise self._refused(ctx, "door", access_code, invalid) from None
+        now = self._clock()
+        row = self._hot_row(
+            hot_sql.DOOR_CHECK,
+            conference=ctx.conference,
+            code=code,
+            refused_code=display_safe(access_code, limit=256),
+            refusals=hot_paths.refusals_json("entry", self.validate_order_status),
+            not_found_message=queries.not_found(code).message,
+            kind=kind,
+            product=slug,
+            client_id=client_id,
+            now=now,
+            station=ctx.station[:100],
+            staff_id=ctx.staff_id,
+        )
+        if row.conference_id is None:
+            raise hot_paths.unknown_conference(ctx.conference)
+        if row.product_id is None:
+            raise unknown_product(kind, slug, ctx.conference)
+        eligible = row.attendee_id is not None and row.refusal is None and row.bought
+        if row.replay or (eligible and row.door_check_id is None):
+            with self._transaction() as session:
+                replay = self._replayed_door_check(session, ctx, client_id, product)
+            assert replay is not None
+            return replay
+        if row.attendee_id is None:
+            raise queries.not_found(code)
+        ineligible = self.validate_order_status(
+            hot_paths.order_status(row.order_status), action="entry"
+        )
+        if ineligible is not None:
+            ineligible.attendee_id = row.attendee_id
+            raise ineligible
+        product_name = display_safe(row.product_name, limit=80)
+        if not row.bought:
+            unbought = NotPurchased(f"{product_name} was not purchased — not admitted.")
+            unbought.attendee_id = row.attendee_id
+            raise self._refused(ctx, "door", access_code, unbought)
+        return DoorCheckResult(
+            client_id=client_id,
+            attendee_name=hot_paths.attendee_name(row),
+            access_code=row.access_code,
+            product=product_name,
+            checked_at=now,
+            timezone=row.timezone,
+            attention=_attention(hot_paths.order_status(row.order_status)),
+        )
 
     def _door_check(
         self, session: Session, ctx: StationContext, code: str, product: str, client_id: uuid.UUID

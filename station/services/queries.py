@@ -70,9 +70,7 @@ def find_attendee(session: Session, conference: ConferenceRef, code: str) -> Att
         .where(Attendee.conference_id == conference.id, Attendee.access_code == code)
     ).one_or_none()
     if row is None:
-        raise AttendeeNotFound(
-            f"Badge {display_safe(code, limit=40)} not found for this conference."
-        )
+        raise not_found(code)
     return AttendeeRow(
         id=row.id,
         access_code=row.access_code,
@@ -85,6 +83,14 @@ def find_attendee(session: Session, conference: ConferenceRef, code: str) -> Att
         email=row.email,
         checked_in_at_set=row.checked_in_at is not None,
     )
+
+
+def not_found(code: str) -> AttendeeNotFound:
+    return AttendeeNotFound(f"Badge {display_safe(code, limit=40)} not found for this conference.")
+
+
+def ticket_name(name: str | None) -> str:
+    return display_safe(name, limit=80) if name else GENERAL_ADMISSION
 
 
 def product_lines(session: Session, attendee: AttendeeRow) -> tuple[ProductLine, ...]:
@@ -136,7 +142,7 @@ def ticket_type_name(session: Session, attendee: AttendeeRow) -> str:
         .order_by(OrderLineItem.id.desc())
         .limit(1)
     )
-    return display_safe(name, limit=80) if name else GENERAL_ADMISSION
+    return ticket_name(name)
 
 
 def first_check_in(session: Session, attendee_id: int) -> tuple[FirstCheckIn | None, int]:

@@ -1,10 +1,17 @@
 """Redeeming purchased products (meals, vouchers, tutorials) one unit per scan.
 
 A line item can be redeemed at most ``quantity`` times by its attendee, under
-any interleaving of any number of stations: the line item row is locked
-(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its write lock at BEGIN)
-and only then are existing redemptions counted, in a separate statement, so
-the count sees every redemption committed before the lock was granted.
+any interleaving of any number of stations: the attendee row is locked
+(``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; SQLite takes its write lock at
+BEGIN) and only then are existing redemptions counted, in a separate
+statement, so the count sees every redemption committed before the lock was
+granted. Locking the attendee rather than the line items keeps the station's
+database role away from UPDATE rights on orders. The client id is looked for
+again under the lock, so a retry that raced its original is answered as a
+replay, not refused as fully redeemed.
+
+On PostgreSQL the same steps run inside one function call (migration 0002),
+one round trip per scan.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ from sqlalchemy.orm import Session
 
 from station.codes import normalise_access_code
 from station.models import AddOn, Attendee, OrderLineItem, ProductRedemption
-from station.services import queries
+from station.services import hot_paths, hot_sql, queries
 from station.services.base import ConferenceRef, DuplicateClientId, ServiceBase
-from station.services.checkin import CheckInService, _attention, resolve_product
+from station.services.checkin import (
+    CheckInService,
+    _attention,
+    resolve_product,
+    unknown_product,
+)
 from station.services.errors import (
     ConfigurationError,
     FullyRedeemed,
@@ -39,6 +51,14 @@ class RedemptionService(ServiceBase):
     ) -> tuple[ProductLine, ...]:
         """Add-on lines with something left to redeem, in order; empty without an order."""
         code = normalise_access_code(access_code)
+        if self._hot is not None:
+            row = self._hot_row(hot_sql.LOOKUP, conference=ctx.conference, code=code, refusals="{}")
+            if row.conference_id is None:
+                raise hot_paths.unknown_conference(ctx.conference)
+            if row.attendee_id is None:
+                raise queries.not_found(code)
+            products = hot_paths.badge(row).products
+            return tuple(p for p in products if p.remaining > 0)
         with self._transaction() as session:
             conference = self._conference(session, ctx.conference)
             attendee = queries.find_attendee(session, conference, code)
@@ -62,6 +82,8 @@ class RedemptionService(ServiceBase):
         if (line_item_id is None) == (product is None):
             raise ConfigurationError("Say exactly one of line_item_id or product to redeem.")
         client_id = client_id or uuid.uuid4()
+        if self._hot is not None:
+            return self._hot_redeem(ctx, access_code, line_item_id, product, client_id, note)
         try:
             code = normalise_access_code(access_code)
             try:
@@ -77,6 +99,93 @@ class RedemptionService(ServiceBase):
                     return replay
         except Refusal as refusal:
             raise self._refused(ctx, "redeem", access_code, refusal) from None
+
+    def _hot_redeem(
+        self,
+        ctx: StationContext,
+        access_code: str,
+        line_item_id: int | None,
+        product: str | None,
+        client_id: uuid.UUID,
+        note: str,
+    ) -> RedemptionResult:
+        """One call of station_redeem(): look up, lock, count, write, log."""
+        try:
+            code = normalise_access_code(access_code)
+        except Refusal as invalid:
+            raise self._refused(ctx, "redeem", access_code, invalid) from None
+        addon = product.removeprefix("addon:") if product is not None else None
+        now = self._clock()
+        row = self._hot_row(
+            hot_sql.REDEEM,
+            conference=ctx.conference,
+            code=code,
+            refused_code=display_safe(access_code, limit=256),
+            addon=addon,
+            line_item_id=line_item_id,
+            client_id=client_id,
+            now=now,
+            station=ctx.station[:100],
+            staff_id=ctx.staff_id,
+            note=note,
+            refusals=hot_paths.refusals_json("redemption", CheckInService.validate_order_status),
+            not_found_message=queries.not_found(code).message,
+        )
+        outcome = row.r_outcome
+        if outcome == "replay":
+            with self._transaction() as session:
+                replay = self._replayed(session, ctx, client_id)
+            assert replay is not None
+            return replay
+        if outcome == "no_conference":
+            raise hot_paths.unknown_conference(ctx.conference)
+        if outcome == "no_product":
+            raise unknown_product("addon", addon or "", ctx.conference)
+        if outcome == "not_found":  # logged by the function, as is "refused"
+            raise queries.not_found(code)
+        status = hot_paths.order_status(row.r_order_status)
+        if outcome == "refused":
+            refusal = CheckInService.validate_order_status(status, action="redemption")
+            assert refusal is not None
+            refusal.attendee_id = row.r_attendee_id
+            raise refusal
+        name = display_safe(row.r_product_name or "Product", limit=80)
+        error: Refusal
+        if outcome == "not_purchased":
+            if line_item_id is not None:
+                error = InvalidInput(
+                    "That product is not on this attendee's order.", reason=Reason.NOT_PURCHASED
+                )
+            else:
+                error = NotPurchased(f"{name} was not purchased by this attendee.")
+            error.attendee_id = row.r_attendee_id
+            raise self._refused(ctx, "redeem", access_code, error)
+        if outcome == "fully_redeemed":
+            error = FullyRedeemed(
+                f"{name} is fully redeemed ({row.r_redeemed}/{row.r_quantity}).",
+                product=name,
+                redeemed=int(row.r_redeemed),
+                quantity=int(row.r_quantity),
+                last_redeemed_at=(
+                    hot_paths.utc(row.r_last_redeemed_at) if row.r_last_redeemed_at else None
+                ),
+                last_station=display_safe(row.r_last_station or "", limit=60),
+            )
+            error.attendee_id = row.r_attendee_id
+            raise self._refused(ctx, "redeem", access_code, error)
+        assert outcome == "ok", outcome
+        return RedemptionResult(
+            client_id=client_id,
+            attendee_name=_name(row.r_first_name, row.r_last_name, row.r_username),
+            access_code=row.r_access_code,
+            line_item_id=row.r_line_item_id,
+            product=name,
+            redeemed=int(row.r_redeemed),
+            quantity=int(row.r_quantity),
+            redeemed_at=now,
+            timezone=row.r_timezone,
+            attention=_attention(status),
+        )
 
     def _redeem(
         self,
@@ -99,7 +208,12 @@ class RedemptionService(ServiceBase):
         if refusal is not None:
             refusal.attendee_id = attendee.id
             raise refusal
-        # Lock the candidate lines first; count only once the locks are ours.
+        # Lock the attendee first; count only once the lock is ours.
+        session.execute(
+            select(Attendee.id).where(Attendee.id == attendee.id).with_for_update(key_share=True)
+        )
+        if self._replayed(session, ctx, client_id) is not None:
+            raise DuplicateClientId  # a retry of this scan committed while we waited
         candidates = select(
             OrderLineItem.id, OrderLineItem.quantity, OrderLineItem.description
         ).where(OrderLineItem.order_id == attendee.order_id, OrderLineItem.addon_id.is_not(None))
@@ -107,7 +221,7 @@ class RedemptionService(ServiceBase):
             candidates = candidates.where(OrderLineItem.id == line_item_id)
         else:
             candidates = candidates.where(OrderLineItem.addon_id == addon_id)
-        locked = session.execute(candidates.order_by(OrderLineItem.id).with_for_update()).all()
+        locked = session.execute(candidates.order_by(OrderLineItem.id)).all()
         if not locked:
             if line_item_id is not None:
                 error: Refusal = InvalidInput(
@@ -259,3 +373,8 @@ class RedemptionService(ServiceBase):
             attention=_attention(attendee.order_status),
             replayed=True,
         )
+
+
+def _name(first_name: str, last_name: str, username: str) -> str:
+    return queries.AttendeeRow(0, "", None, None, None, first_name, last_name, username, "",
+                               False).name  # fmt: skip

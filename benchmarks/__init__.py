@@ -1,0 +1,1 @@
+"""Benchmarks for the station's database layer (run them; they print figures)."""
