@@ -77,7 +77,12 @@ def test_concurrent_retries_of_one_write_record_it_once(
         built = world.conf.attendee(addons={"voucher": 3})
         client_id = uuid.uuid4()
 
-        def redeem(index: int, engine: Engine, code: str = built.access_code) -> int:
+        def redeem(
+            index: int,
+            engine: Engine,
+            code: str = built.access_code,
+            client_id: uuid.UUID = client_id,
+        ) -> int:
             service = RedemptionService(make_session_factory(engine))
             ctx = StationContext(world.ctx.conference, "Meal line")
             return service.redeem_product(
@@ -103,3 +108,49 @@ def test_simultaneous_first_check_ins_agree_on_who_was_first(
         outcomes = race(stations, check_in)
         assert Counter(outcomes) == {Reason.OK: 1, Reason.REENTRY: WORKERS - 1}
         assert world.count(CheckIn, attendee_id=built.attendee_id) == WORKERS
+
+
+@pytest.mark.parametrize("hot_paths", [None, False], ids=["hot", "general"])
+def test_retries_racing_for_the_last_unit_replay_instead_of_refusing(
+    world: World, stations: list[Engine], hot_paths: bool | None
+) -> None:
+    """The retries queue behind the original's lock, then must see it as theirs."""
+    for _ in range(ROUNDS // 2):
+        built = world.conf.attendee(addons={"voucher": 1})
+        client_id = uuid.uuid4()
+
+        def redeem(
+            index: int,
+            engine: Engine,
+            code: str = built.access_code,
+            client_id: uuid.UUID = client_id,
+        ) -> tuple[int, int]:
+            service = RedemptionService(make_session_factory(engine), hot_paths=hot_paths)
+            ctx = StationContext(world.ctx.conference, f"Meal line {index}")
+            result = service.redeem_product(ctx, code, product="voucher", client_id=client_id)
+            return result.redeemed, result.quantity
+
+        outcomes = race(stations, redeem)
+        assert outcomes == [(1, 1)] * WORKERS
+        assert world.count(ProductRedemption, attendee_id=built.attendee_id) == 1
+
+
+@pytest.mark.parametrize("hot_paths", [None, False], ids=["hot", "general"])
+def test_stations_on_both_paths_at_once_never_oversell(
+    world: World, stations: list[Engine], hot_paths: bool | None
+) -> None:
+    """Half the stations on the one-statement path, half on the general one, same line."""
+    for round_number in range(ROUNDS // 2):
+        built = world.conf.attendee(addons={"voucher": 2})
+
+        def redeem(index: int, engine: Engine, code: str = built.access_code) -> str:
+            mixed = hot_paths if index % 2 else (None if hot_paths is False else False)
+            service = RedemptionService(make_session_factory(engine), hot_paths=mixed)
+            service.redeem_product(StationContext(world.ctx.conference, f"S{index}"), code,
+                                   product="voucher")  # fmt: skip
+            return "ok"
+
+        outcomes = race(stations, redeem)
+        kinds = Counter(o if isinstance(o, str) else type(o).__name__ for o in outcomes)
+        assert kinds == {"ok": 2, "FullyRedeemed": WORKERS - 2}, f"round {round_number}: {kinds}"
+        assert world.count(ProductRedemption, attendee_id=built.attendee_id) == 2
