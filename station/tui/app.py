@@ -9,9 +9,7 @@ shown as done only when its service call returned a result.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 import time
 import uuid
@@ -27,6 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from station import terminal
 from station.domain import Mode
 from station.scanner import ScanRejected, decode_scan, is_terminator
 from station.services.errors import (
@@ -36,7 +35,6 @@ from station.services.errors import (
     StationError,
 )
 from station.services.results import (
-    BadgeData,
     CheckInResult,
     DoorCheckResult,
     RedemptionResult,
@@ -45,7 +43,7 @@ from station.services.results import (
     StationInfo,
 )
 from station.text import display_safe
-from station.tui import keymap, verdicts
+from station.tui import keymap, kiosk, verdicts
 from station.tui.burst import BurstRouter, ScanKeys
 from station.tui.components.header import DatabaseLight
 from station.tui.messages import (
@@ -80,7 +78,6 @@ Clock = Callable[[], datetime]
 WORKING_AFTER_S = 0.2
 PROBE_EVERY_S = 2.0
 COUNTS_AFTER_S = 0.3
-ASCII_TERMS = frozenset({"linux", "vt100", "vt102", "vt220", "dumb"})
 
 
 def _utcnow() -> datetime:
@@ -105,6 +102,7 @@ class StationApp(App[int], inherit_bindings=False):
         self.ready = False
         """Signed in, scan screen up: what the start-up benchmark waits for."""
         self.handle_hangup = False
+        self.exit_signals: terminal.ExitOnSignal | None = None
         self.probe_every = PROBE_EVERY_S
         """While the database is away, how often to knock (tests shorten it)."""
         self.verdict_times: dict[int, float] = {}
@@ -116,6 +114,7 @@ class StationApp(App[int], inherit_bindings=False):
         self._probe_timer: Timer | None = None
         self._counts_timer: Timer | None = None
         self._burst_timer: Timer | None = None
+        self._badge_screen: BadgeScreen | None = None
         profile = settings.scanner
         self.router = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
@@ -129,6 +128,13 @@ class StationApp(App[int], inherit_bindings=False):
         return ScanScreen()
 
     @property
+    def badge_screen(self) -> BadgeScreen:
+        if self._badge_screen is None:
+            self._badge_screen = BadgeScreen()
+            self.install_screen(self._badge_screen, name="badge")
+        return self._badge_screen
+
+    @property
     def scan_screen(self) -> ScanScreen:
         screen = self.screen_stack[0]
         assert isinstance(screen, ScanScreen)
@@ -139,14 +145,15 @@ class StationApp(App[int], inherit_bindings=False):
         return self.info.timezone if self.info else "UTC"
 
     def on_mount(self) -> None:
-        ascii_borders = self.settings.ascii_borders
-        if ascii_borders is None:
-            ascii_borders = os.environ.get("TERM", "") in ASCII_TERMS
-        self.set_class(ascii_borders, "-ascii")
+        # Terminal, signals and kiosk: see station.terminal and station.tui.kiosk.
+        traits = terminal.detect_terminal(ascii_borders=self.settings.ascii_borders)
+        self.set_class(traits.ascii_borders, "-ascii")
         if self.handle_hangup:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.exit)
+            self.exit_signals = terminal.install_exit_signals(
+                self, grace_s=_exit_grace_s(self.settings)
+            )
+        if self.settings.kiosk:
+            kiosk.lock_down(self)
         self.push_screen(SignInScreen(preset=self.settings.operator), self._signed_in)
         self._load_station_info()
 
@@ -289,9 +296,8 @@ class StationApp(App[int], inherit_bindings=False):
             and message.ticket.seq == self._seq
             and isinstance(self.screen, ScanScreen)
         ):
-            self.push_screen(
-                BadgeScreen(result.badge, verdict, seconds=self.settings.badge_seconds)
-            )
+            self.badge_screen.show(result.badge, verdict, seconds=self.settings.badge_seconds)
+            self.push_screen(self.badge_screen)
         self._refresh_counts_soon()
 
     def on_scan_failed(self, message: ScanFailed) -> None:
@@ -355,11 +361,20 @@ class StationApp(App[int], inherit_bindings=False):
         screen = self.screen
         if not isinstance(screen, BadgeScreen):
             return
-        badge: BadgeData = screen.badge
+        badge = screen.badge
+        if badge is None:
+            return
         products = tuple(p for p in badge.products if p.remaining > 0)
         self.push_screen(PickerScreen(code=badge.access_code, name=badge.name, products=products))
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if self.settings.kiosk:
+            kiosk.quiet_cursor(event.widget)
+
     def action_request_quit(self) -> None:
+        if self.settings.kiosk:
+            kiosk.request_quit(self, self.settings.supervisor_pin_hash)
+            return
         if isinstance(self.screen, ConfirmScreen):
             return
         self.push_screen(ConfirmScreen("Quit the station?"), self._quit_answered)
@@ -588,12 +603,11 @@ def make_app(services: Services, *, settings: Settings, clock: Clock | None = No
 
 def run_station(settings: Settings) -> int:
     """Run the station on this terminal; 2 without a terminal or with bad settings."""
-    if not all(stream.isatty() for stream in (sys.stdin, sys.stdout, sys.stderr)):
-        print(
-            "station needs a terminal on stdin, stdout and stderr (over SSH use ssh -t).",
-            file=sys.stderr,
-        )
-        return 2
+    refused = terminal.refuse_without_terminal()
+    if refused is not None:
+        return refused
+    if settings.kiosk:
+        kiosk.harden_environment(os.environ)
     from station.bootstrap import build_services
 
     try:
@@ -608,3 +622,9 @@ def run_station(settings: Settings) -> int:
         return app.return_code or 0
     finally:
         services.dispose()
+
+
+def _exit_grace_s(settings: Settings) -> float:
+    """How long a hung-up station may finish its database call before it is ended anyway."""
+    database = settings.database
+    return database.connect_timeout_s + database.statement_timeout_ms / 1000 + 2.0
