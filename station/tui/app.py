@@ -35,6 +35,7 @@ from station.services.errors import (
     StationError,
 )
 from station.services.results import (
+    BadgeData,
     CheckInResult,
     DoorCheckResult,
     RedemptionResult,
@@ -114,7 +115,6 @@ class StationApp(App[int], inherit_bindings=False):
         self._probe_timer: Timer | None = None
         self._counts_timer: Timer | None = None
         self._burst_timer: Timer | None = None
-        self._badge_screen: BadgeScreen | None = None
         profile = settings.scanner
         self.router = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
@@ -126,13 +126,6 @@ class StationApp(App[int], inherit_bindings=False):
 
     def get_default_screen(self) -> Screen[None]:
         return ScanScreen()
-
-    @property
-    def badge_screen(self) -> BadgeScreen:
-        if self._badge_screen is None:
-            self._badge_screen = BadgeScreen()
-            self.install_screen(self._badge_screen, name="badge")
-        return self._badge_screen
 
     @property
     def scan_screen(self) -> ScanScreen:
@@ -296,8 +289,9 @@ class StationApp(App[int], inherit_bindings=False):
             and message.ticket.seq == self._seq
             and isinstance(self.screen, ScanScreen)
         ):
-            self.badge_screen.show(result.badge, verdict, seconds=self.settings.badge_seconds)
-            self.push_screen(self.badge_screen)
+            self.push_screen(
+                BadgeScreen(result.badge, verdict, seconds=self.settings.badge_seconds)
+            )
         self._refresh_counts_soon()
 
     def on_scan_failed(self, message: ScanFailed) -> None:
@@ -361,9 +355,7 @@ class StationApp(App[int], inherit_bindings=False):
         screen = self.screen
         if not isinstance(screen, BadgeScreen):
             return
-        badge = screen.badge
-        if badge is None:
-            return
+        badge: BadgeData = screen.badge
         products = tuple(p for p in badge.products if p.remaining > 0)
         self.push_screen(PickerScreen(code=badge.access_code, name=badge.name, products=products))
 
