@@ -85,6 +85,8 @@ class ConferenceReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for key in ("tickets", "products", "stations"):
+            data[key] = list(data[key])
         data["generated_at"] = self.generated_at.isoformat().replace("+00:00", "Z")
         data["checked_in_percent"] = self.checked_in_percent
         return data

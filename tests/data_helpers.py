@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,3 +52,35 @@ def dump(db: TestDatabase) -> dict[str, list[tuple[Any, ...]]]:
             table.name: sorted((tuple(row) for row in conn.execute(select(table)).all()), key=repr)
             for table in Base.metadata.sorted_tables
         }
+
+
+def station_command() -> list[str]:
+    """The installed `station` script next to this Python, else `python -m station`."""
+    script = shutil.which("station", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "station"]
+
+
+def station_env(db: TestDatabase, tmp_path: Path) -> dict[str, str]:
+    """A clean environment pointing the command at the test's database (and schema)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
+    env["STATION_DATA_DIR"] = str(tmp_path / "data")
+    env["STATION_DATABASE_URL"] = db.settings.url
+    if db.settings.schema:
+        env["STATION_DATABASE_SCHEMA"] = db.settings.schema
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "120"
+    return env
+
+
+def run_station(
+    db: TestDatabase, tmp_path: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*station_command(), *args],
+        cwd=tmp_path,
+        env=station_env(db, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
