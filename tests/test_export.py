@@ -292,3 +292,12 @@ def test_exports_stream_in_batches(database: TestDatabase) -> None:
     assert first[0] == start
     assert remaining == 2499
     assert seen and seen[0].get("stream_results") is True and seen[0].get("yield_per") == 1000
+
+
+def test_command_choices_match_the_exporter() -> None:
+    """cli_data spells the choices out (no SQLAlchemy at start-up); they must not drift."""
+    import station.cli_data
+    import station.exporter
+
+    assert station.cli_data.KINDS == station.exporter.KINDS
+    assert station.cli_data.FORMATS == station.exporter.FORMATS

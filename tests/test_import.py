@@ -545,3 +545,54 @@ def test_preload_for_another_conference_is_refused(database: TestDatabase) -> No
 def test_preload_that_is_not_json_names_the_line(database: TestDatabase, tmp_path: Path) -> None:
     message = refused_file(database, tmp_path, '{\n  "conference": "x",\n  oops\n}')
     assert message.startswith("line 3: not valid JSON")
+
+
+# --- the progress bar: long imports, terminals only --------------------------------------
+
+
+def long_file(tmp_path: Path, rows: int = 3000) -> Path:
+    lines = [
+        f"P-{n},First{n},Last{n},p{n}@example.org,O-{n},paid,Pass,Lunch:1\n" for n in range(rows)
+    ]
+    return write_file(tmp_path, HEADER + "".join(lines))
+
+
+def test_progress_bar_is_drawn_on_a_terminal(database: TestDatabase, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.data_helpers import station_command, station_env
+
+    path = long_file(tmp_path)
+    controller, terminal = pty.openpty()
+    env = station_env(database, tmp_path) | {"TERM": "xterm-256color"}
+    args = [*station_command(), "import", str(path), "--conference", "big", "--create"]
+    process = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=terminal, text=True
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out, _ = process.communicate(timeout=60)
+    os.close(controller)
+    assert process.returncode == 0, drawn
+    assert b"Comparing" in drawn and b"3000/3000" in drawn
+    assert b"Writing" in drawn and b"15002/15002" in drawn  # 3,000 x (person, order, ...)
+    assert "attendees: 3,000 created" in out
+
+
+def test_no_progress_bar_without_a_terminal(database: TestDatabase, tmp_path: Path) -> None:
+    from tests.data_helpers import run_station
+
+    result = run_station(database, tmp_path, "import", str(long_file(tmp_path)), "--create",
+                         "--conference", "big")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
