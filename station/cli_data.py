@@ -104,6 +104,9 @@ def import_cmd(
         parsed = read_file(file, kind)
     except ImportFileError as exc:
         raise DataFailure(f"{label} {exc.problem}; nothing was imported.") from None
+    except OSError as exc:
+        shown = click.format_filename(file)
+        raise DataFailure(f"cannot read {shown}: {exc.strerror or exc}") from None
     for notice in parsed.notices:
         click.echo(f"{label} {notice}", err=True)
     options = ImportOptions(

@@ -20,7 +20,7 @@ from station.importer.apply import Writer
 from station.importer.csv_source import read_csv
 from station.importer.plan import Counts, Planner
 from station.importer.preload_json import read_preload
-from station.importer.records import ImportFileError, ParsedFile, Problem
+from station.importer.records import ParsedFile, Problem
 from station.models import Conference, utcnow
 from station.services.errors import ConfigurationError
 
@@ -71,11 +71,12 @@ class ImportReport:
 
 
 def read_file(path: Path, kind: str = "auto") -> ParsedFile:
-    """Parse a CSV or preload JSON file (``kind`` auto: by extension, else by content)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(Problem(1, f"cannot read {path}: {exc.strerror}")) from None
+    """Parse a CSV or preload JSON file (``kind`` auto: by extension, else by content).
+
+    Raises ImportFileError for a file that cannot be used at all, OSError when it
+    cannot be read.
+    """
+    data = path.read_bytes()  # OSError (missing, unreadable) is the caller's to report
     if kind == "auto":
         looks_json = data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
         kind = "preload" if path.suffix.lower() == ".json" or looks_json else "csv"
