@@ -398,3 +398,7 @@ from station.cli_data import export_cmd, import_cmd, report_cmd  # noqa: E402
 cli.add_command(import_cmd, "import")
 cli.add_command(export_cmd, "export")
 cli.add_command(report_cmd, "report")
+from station.cli_db import bench_cmd, grant_station_role_cmd  # noqa: E402
+
+db.add_command(grant_station_role_cmd, "grant-station-role")
+cli.add_command(bench_cmd, "bench")
