@@ -1,0 +1,400 @@
+"""Benchmark the station's scan paths on PostgreSQL; prints figures, asserts nothing.
+
+    python -m benchmarks.pg_bench            # or: station bench
+    python -m benchmarks.pg_bench --million  # adds the 1,000,000-attendee lookup
+
+Seeds its own schemas (dropped afterwards unless --keep), then measures, per
+flow, on one connection: round trips per scan (counted on the wire by a TCP
+proxy, see benchmarks/tcp_proxy.py), scans per second and latency
+percentiles; the same with N concurrent station processes, including a
+contended run where all of them redeem the same line items at once (and the
+number of units oversold, which must be 0); lookup latency at 1k, 100k (and
+1M) attendees; and the check-in flow through a proxy that adds venue-network
+delay. The naive ORM path (``hot_paths=False``) is measured alongside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from benchmarks.pg_seed import CONFERENCE, access_code, drop_schema, fresh_schema, line_ids, seed
+from benchmarks.tcp_proxy import running_proxy
+from station.db import DatabaseSettings, make_engine, make_session_factory
+from station.services import CheckInService, RedemptionService
+from station.services.errors import StationError
+from station.services.results import StationContext
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+CTX = StationContext(CONFERENCE, "Bench desk", 1)
+
+
+@dataclass
+class Timing:
+    label: str
+    latencies: list[float]  # seconds
+    wall: float
+    errors: int = 0
+    round_trips: float | None = None
+
+    @property
+    def ops(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+
+
+# --- one scan of each flow --------------------------------------------------------------
+
+
+class Flows:
+    """The scans a station makes, on one engine; ``hot_paths=False`` is the ORM path."""
+
+    def __init__(self, engine: Engine, hot_paths: bool | None = None) -> None:
+        sessions = make_session_factory(engine)
+        self.checkin = CheckInService(sessions, hot_paths=hot_paths)
+        self.redemption = RedemptionService(sessions, hot_paths=hot_paths)
+
+    def scan(self, flow: str, i: int) -> None:
+        code = access_code(i)
+        if flow == "check-in":
+            self.checkin.check_in(CTX, code)
+        elif flow == "meal redeem":
+            self.redemption.redeem_product(CTX, code, product="lunch")
+        elif flow == "door check":
+            self.checkin.record_door_check(CTX, code, product="ticket:general")
+        elif flow == "unknown code":
+            with contextlib.suppress(StationError):
+                self.checkin.check_in(CTX, f"NOSUCH{i}")
+        elif flow == "lookup":
+            self.checkin.lookup_attendee(CTX, code)
+        elif flow == "voucher (contended)":
+            self.redemption.redeem_product(CTX, code, product="voucher")
+        else:
+            raise ValueError(flow)
+
+
+FLOWS = ("check-in", "meal redeem", "door check", "unknown code", "lookup")
+
+
+def timed(label: str, scan: Callable[[int], None], indexes: Sequence[int]) -> Timing:
+    latencies = []
+    errors = 0
+    started = time.perf_counter()
+    for i in indexes:
+        t0 = time.perf_counter()
+        try:
+            scan(i)
+        except StationError:
+            errors += 1
+        latencies.append(time.perf_counter() - t0)
+    return Timing(label, latencies, time.perf_counter() - started, errors)
+
+
+class Attendees:
+    """Hands out attendees no flow has used yet, so every scan is a first."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.next = 1
+
+    def take(self, n: int) -> range:
+        if self.next + n - 1 > self.total:
+            raise SystemExit(f"not enough attendees seeded for {n} more scans")
+        taken = range(self.next, self.next + n)
+        self.next += n
+        return taken
+
+
+# --- concurrent stations ----------------------------------------------------------------
+
+
+def _station_process(
+    settings: DatabaseSettings,
+    flow: str,
+    indexes: list[int],
+    barrier: Any,
+    results: Any,
+) -> None:
+    engine = make_engine(settings)
+    flows = Flows(engine)
+    flows.scan("lookup", indexes[0])  # connect before the start line
+    barrier.wait()
+    timing = timed(flow, lambda i: flows.scan(flow, i), indexes)
+    results.put((timing.latencies, timing.errors, time.perf_counter()))
+    engine.dispose()
+
+
+def concurrent(
+    settings: DatabaseSettings, flow: str, per_station: list[list[int]], label: str
+) -> Timing:
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(len(per_station) + 1)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_station_process, args=(settings, flow, idx, barrier, results))
+        for idx in per_station
+    ]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    started = time.perf_counter()
+    latencies: list[float] = []
+    errors = 0
+    ended = started
+    for _ in procs:
+        got, errs, end = results.get(timeout=600)
+        latencies += got
+        errors += errs
+        ended = max(ended, end)
+    for p in procs:
+        p.join()
+    return Timing(label, latencies, ended - started, errors)
+
+
+def oversold(engine: Engine, attendee_ids: Sequence[int]) -> tuple[int, int]:
+    """(units redeemed, units oversold) over the vouchers of these attendees."""
+    vouchers = [line_ids(i)[2] for i in attendee_ids]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT li.quantity, count(pr.id) AS used FROM order_line_item li "
+                "LEFT JOIN product_redemption pr ON pr.order_line_item_id = li.id "
+                "WHERE li.id = ANY(:ids) GROUP BY li.id, li.quantity"
+            ),
+            {"ids": vouchers},
+        ).all()
+    return sum(r.used for r in rows), sum(max(0, r.used - r.quantity) for r in rows)
+
+
+# --- round trips ------------------------------------------------------------------------
+
+
+def proxied(settings: DatabaseSettings, port: int) -> DatabaseSettings:
+    url = make_url(settings.url).set(host="127.0.0.1", port=port)
+    return replace(settings, url=url.render_as_string(hide_password=False))
+
+
+def count_round_trips(
+    settings: DatabaseSettings, attendees: Attendees, hot_paths: bool | None
+) -> dict[str, float]:
+    real = make_url(settings.url)
+    counted: dict[str, float] = {}
+    with running_proxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
+        engine = make_engine(proxied(settings, proxy.port))
+        flows = Flows(engine, hot_paths)
+        for flow in FLOWS:
+            for i in attendees.take(5):  # warm-up: connect, prepare
+                flows.scan(flow, i)
+            sample = attendees.take(50)
+            before = proxy.round_trips
+            for i in sample:
+                flows.scan(flow, i)
+            counted[flow] = (proxy.round_trips - before) / len(sample)
+        engine.dispose()
+    return counted
+
+
+# --- printing ---------------------------------------------------------------------------
+
+
+def header(title: str) -> None:
+    print(f"\n{title}\n{'-' * len(title)}")
+
+
+def table(rows: list[Timing], *, trips: bool = False) -> None:
+    head = f"{'flow':<34}{'scans':>7}{'scans/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+    if trips:
+        head += f"{'trips':>7}"
+    print(head)
+    for t in rows:
+        line = (
+            f"{t.label:<34}{len(t.latencies):>7}{t.ops:>9.0f}"
+            f"{t.pct(50):>8.2f}{t.pct(95):>8.2f}{t.pct(99):>8.2f}"
+        )
+        if trips:
+            line += f"{t.round_trips:>7.2f}" if t.round_trips is not None else f"{'':>7}"
+        if t.errors:
+            line += f"   ({t.errors} refused)"
+        print(line)
+
+
+def machine(engine: Engine) -> str:
+    with engine.connect() as conn:
+        version = str(conn.scalar(text("SHOW server_version")))
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores{mem}, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, PostgreSQL {version}"
+    )
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="station bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("STATION_BENCH_DATABASE_URL", DEFAULT_URL),
+        help=f"PostgreSQL server to use (default $STATION_BENCH_DATABASE_URL or {DEFAULT_URL})",
+    )
+    parser.add_argument("--attendees", type=int, default=100_000)
+    parser.add_argument(
+        "--million", action="store_true", help="seed 1,000,000 attendees and measure lookups there"
+    )
+    parser.add_argument("--scans", type=int, default=3000, help="scans per flow, one connection")
+    parser.add_argument("--stations", type=int, default=16, help="concurrent station processes")
+    parser.add_argument("--delay-ms", type=float, default=10.0, help="proxy delay each way")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark schemas")
+    args = parser.parse_args(argv)
+    n_scans, n_stations = args.scans, args.stations
+
+    schema = f"station_bench_{uuid.uuid4().hex[:6]}"
+    schemas = [schema]
+    started = time.perf_counter()
+    try:
+        settings = fresh_schema(args.url, schema)
+        engine = make_engine(settings)
+        print(f"machine: {machine(engine)}")
+        seconds = seed(engine, args.attendees)
+        print(f"seeded {args.attendees:,} attendees (COPY) in {seconds:.1f} s into schema {schema}")
+        attendees = Attendees(args.attendees)
+
+        header("Round trips per scan (counted through a TCP proxy, warm connection)")
+        hot_trips = count_round_trips(settings, attendees, None)
+        orm_trips = count_round_trips(settings, attendees, False)
+        print(f"{'flow':<16}{'hot path':>10}{'ORM path':>10}")
+        for flow in FLOWS:
+            print(f"{flow:<16}{hot_trips[flow]:>10.2f}{orm_trips[flow]:>10.2f}")
+
+        header("One connection (one station), scans/s and latency")
+        flows = Flows(engine)
+        orm = Flows(engine, hot_paths=False)
+        for flow in FLOWS:  # warm-up
+            for i in attendees.take(20):
+                flows.scan(flow, i)
+                orm.scan(flow, attendees.take(1)[0])
+        rows = []
+        for flow in FLOWS:
+            t = timed(flow, lambda i, f=flow: flows.scan(f, i), attendees.take(n_scans))
+            t.round_trips = hot_trips[flow]
+            rows.append(t)
+        for flow in ("check-in", "meal redeem"):
+            t = timed(
+                f"{flow} (ORM path)",
+                lambda i, f=flow: orm.scan(f, i),
+                attendees.take(max(n_scans // 3, 100)),
+            )
+            t.round_trips = orm_trips[flow]
+            rows.append(t)
+        table(rows, trips=True)
+
+        header(f"{n_stations} concurrent station processes, one connection each")
+        engine.dispose()
+        rows = []
+        per = max(n_scans // n_stations, 50)
+        for flow in ("check-in", "meal redeem", "door check"):
+            slices = [list(attendees.take(per)) for _ in range(n_stations)]
+            rows.append(concurrent(settings, flow, slices, f"{flow} x{n_stations}"))
+        contended = list(attendees.take(100))
+        timing = concurrent(
+            settings,
+            "voucher (contended)",
+            [contended] * n_stations,
+            f"voucher, all on 100 attendees x{n_stations}",
+        )
+        rows.append(timing)
+        table(rows)
+        redeemed, over = oversold(engine, contended)
+        print(
+            f"contended: {n_stations} stations x 100 attendees with 3 vouchers each: "
+            f"{redeemed} redeemed (max {3 * len(contended)}), {timing.errors} refused, "
+            f"OVERSOLD: {over}"
+        )
+
+        header("Lookup p50 by conference size (one connection)")
+        sizes = [(1_000, None), (args.attendees, settings)]
+        if args.million:
+            sizes.append((1_000_000, None))
+        lookups: list[tuple[int, Timing]] = []
+        for size, existing in sizes:
+            if existing is None:
+                other = f"{schema}_{size}"
+                schemas.append(other)
+                existing = fresh_schema(args.url, other)
+                seeding = make_engine(existing)
+                took = seed(seeding, size)
+                seeding.dispose()
+                print(f"  (seeded {size:,} attendees in {took:.1f} s)")
+            look_engine = make_engine(existing)
+            look = Flows(look_engine)
+            step = max(size // 2000, 1)
+            picks = list(range(1, size + 1, step))[:2000]
+            for i in picks[:200]:
+                look.scan("lookup", i)
+            lookups.append((size, timed("lookup", lambda i, f=look: f.scan("lookup", i), picks)))
+            look_engine.dispose()
+        base = lookups[0][1].pct(50)
+        for size, t in lookups:
+            print(
+                f"{size:>10,} attendees: p50 {t.pct(50):.3f} ms  p95 {t.pct(95):.3f} ms  "
+                f"({t.pct(50) / base:.2f}x of 1k)"
+            )
+
+        rtt = 2 * args.delay_ms
+        header(f"Through a proxy adding {args.delay_ms:g} ms each way (RTT {rtt:g} ms)")
+        real = make_url(settings.url)
+        with running_proxy(
+            real.host or "127.0.0.1", real.port or 5432, delay_ms=args.delay_ms
+        ) as proxy:
+            slow = make_engine(proxied(settings, proxy.port))
+            hot = Flows(slow)
+            naive = Flows(slow, hot_paths=False)
+            for flow in ("check-in", "meal redeem"):
+                for i in attendees.take(5):
+                    hot.scan(flow, i)
+                    naive.scan(flow, attendees.take(1)[0])
+            rows = [
+                timed("check-in", lambda i: hot.scan("check-in", i), attendees.take(200)),
+                timed("meal redeem", lambda i: hot.scan("meal redeem", i), attendees.take(200)),
+                timed(
+                    "check-in (ORM path)", lambda i: naive.scan("check-in", i), attendees.take(40)
+                ),
+            ]
+            slow.dispose()
+        table(rows)
+        print(
+            f"target: check-in p95 <= 2 x RTT + 10 ms = {2 * rtt + 10:g} ms "
+            f"(measured {rows[0].pct(95):.1f} ms)"
+        )
+        print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
+    finally:
+        if not args.keep:
+            for name in schemas:
+                drop_schema(args.url, name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
