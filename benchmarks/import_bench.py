@@ -17,10 +17,10 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from station.db import DatabaseSettings, make_engine, upgrade
-from station.importer import ImportOptions, import_parsed, read_file
+from station.importer import ImportOptions, ImportReport, import_parsed, read_file
 from station.models import Attendee, OrderLineItem
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -59,13 +59,38 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
-def timed_import(engine: object, path: Path) -> tuple[float, float, object]:
-    started = time.perf_counter()
+def timed_import(engine: Engine, path: Path) -> tuple[dict[str, float], ImportReport]:
+    """Seconds per phase (reading, comparing, writing, total) and the import's report."""
+    marks: dict[str, float] = {"start": time.perf_counter()}
+
+    def progress(stage: str, _done: int, _total: int) -> None:
+        marks.setdefault(stage, time.perf_counter())
+
     parsed = read_file(path)
-    parsed_at = time.perf_counter()
-    report = import_parsed(engine, parsed, ImportOptions("bench", create=True, name="Bench"))  # type: ignore[arg-type]
-    finished = time.perf_counter()
-    return parsed_at - started, finished - started, report
+    marks["Comparing"] = time.perf_counter()
+    options = ImportOptions("bench", create=True, name="Bench")
+    report = import_parsed(engine, parsed, options, progress)
+    marks["end"] = time.perf_counter()
+    writing = marks.get("Writing", marks["end"])
+    phases = {
+        "reading": marks["Comparing"] - marks["start"],
+        "comparing": writing - marks["Comparing"],
+        "writing": marks["end"] - writing,
+        "total": marks["end"] - marks["start"],
+    }
+    return phases, report
+
+
+def _memory_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return 0.0
+
+
+def _server_version(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("SHOW server_version").scalar_one()).split()[0]
 
 
 def main() -> None:
@@ -85,14 +110,19 @@ def main() -> None:
             path = args.keep_file or Path(tmp) / "attendees.csv"
             write_csv(path, args.rows)
             size_mb = path.stat().st_size / 1e6
-            print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-            print(f"file: {args.rows:,} rows, {size_mb:.1f} MB; database: PostgreSQL schema {schema}")
+            print(
+                f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB, "
+                f"Python {platform.python_version()}, PostgreSQL {_server_version(engine)}"
+            )
+            print(f"file: {args.rows:,} rows, {size_mb:.1f} MB; schema {schema}")
             for label in ("first import", "re-import (unchanged)"):
-                parse_s, total_s, report = timed_import(engine, path)
-                counts = report.counts["attendees"]  # type: ignore[attr-defined]
+                phases, report = timed_import(engine, path)
+                counts = report.counts["attendees"]
+                total = phases["total"]
                 print(
-                    f"{label:>22}: {total_s:6.2f} s total ({parse_s:.2f} s parsing), "
-                    f"{args.rows / total_s:,.0f} rows/s; attendees created {counts.created:,}, "
+                    f"{label:>22}: {total:6.2f} s, {args.rows / total:,.0f} rows/s "
+                    f"(reading {phases['reading']:.2f} s, comparing {phases['comparing']:.2f} s, "
+                    f"writing {phases['writing']:.2f} s); attendees created {counts.created:,}, "
                     f"unchanged {counts.unchanged:,}"
                 )
         with engine.connect() as conn:

@@ -31,13 +31,15 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
         return []
     if conn.dialect.name == "postgresql":
         name = conn.dialect.identifier_preparer.format_table(table)
-        rows = conn.execute(
+        # One row holding an array: fetching 100,000 single-value rows costs seconds.
+        ids = conn.execute(
             text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+                "SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id'))) "
+                "FROM generate_series(1, :n)"
             ),
             {"table": name, "n": count},
-        )
-        return sorted(int(r[0]) for r in rows)
+        ).scalar_one()
+        return sorted(int(i) for i in ids)
     start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
     return list(range(start, start + count))
 

@@ -10,6 +10,7 @@ refused as a whole with a message that says what was detected.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 
@@ -51,6 +52,7 @@ def read_csv(data: bytes) -> ParsedFile:
             Problem(1, "the file is UTF-16 encoded; save it as 'CSV UTF-8' and import again")
         )
     text = data.decode("utf-8", errors="surrogateescape")
+    check_bytes = _UNDECODABLE.search(text) is not None  # look row by row only if needed
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -79,7 +81,7 @@ def read_csv(data: bytes) -> ParsedFile:
             continue
         rows += 1
         try:
-            record = _record(line, row, len(header), positions)
+            record = _record(line, row, len(header), positions, check_bytes)
         except BadValue as exc:
             problems.append(Problem(line, str(exc)))
             continue
@@ -138,34 +140,27 @@ def _other_delimiter(header_cell: str) -> str | None:
     return best if counts[best] else None
 
 
-def _record(line: int, row: list[str], width: int, at: dict[str, int]) -> AttendeeRecord:
+def _record(
+    line: int, row: list[str], width: int, at: dict[str, int], check_bytes: bool
+) -> AttendeeRecord:
     if len(row) != width:
         raise BadValue(
             f"expected {width} fields, found {len(row)} (a value containing a comma must be "
             "in double quotes)"
         )
-    for index, value in enumerate(row):
-        match = _UNDECODABLE.search(value)
-        if match:
-            byte = ord(match.group()) - 0xDC00
-            raise BadValue(
-                f"not valid UTF-8 (byte 0x{byte:02X} in field {index + 1}); "
-                "save the file as 'CSV UTF-8'"
-            )
-
-    def cell(column: str) -> str:
-        return row[at[column]]
-
-    code = fields.access_code(cell("access_code"))
-    reference = fields.text(cell("order_reference"), "order_reference", fields.MAX_REFERENCE)
-    status = fields.order_status(cell("order_status"))
-    products: list[WantedProduct] = []
-    if cell("ticket_type").strip():
-        name, slug = fields.product_name(cell("ticket_type"), "ticket_type")
-        products.append(WantedProduct("ticket", slug, name, 1, name))
-    for name, slug, count in fields.addons(cell("addons")):
-        if count:
-            products.append(WantedProduct("addon", slug, name, count, name))
+    if check_bytes:
+        for index, value in enumerate(row):
+            match = _UNDECODABLE.search(value)
+            if match:
+                byte = ord(match.group()) - 0xDC00
+                raise BadValue(
+                    f"not valid UTF-8 (byte 0x{byte:02X} in field {index + 1}); "
+                    "save the file as 'CSV UTF-8'"
+                )
+    code = fields.access_code(row[at["access_code"]])
+    reference = fields.text(row[at["order_reference"]], "order_reference", fields.MAX_REFERENCE)
+    status = fields.order_status(row[at["order_status"]])
+    products = _products(row[at["ticket_type"]], row[at["addons"]])
     if reference and status is None:
         raise BadValue(f"order_reference {fields.shown(reference)} has no order_status")
     if status is not None and not reference:
@@ -175,10 +170,23 @@ def _record(line: int, row: list[str], width: int, at: dict[str, int]) -> Attend
     return AttendeeRecord(
         line=line,
         access_code=code,
-        first_name=fields.text(cell("first_name"), "first_name", fields.MAX_NAME),
-        last_name=fields.text(cell("last_name"), "last_name", fields.MAX_NAME),
-        email=fields.text(cell("email"), "email", fields.MAX_EMAIL),
+        first_name=fields.text(row[at["first_name"]], "first_name", fields.MAX_NAME),
+        last_name=fields.text(row[at["last_name"]], "last_name", fields.MAX_NAME),
+        email=fields.text(row[at["email"]], "email", fields.MAX_EMAIL),
         order_reference=reference or None,
         order_status=status,
-        products=tuple(products),
+        products=products,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _products(ticket_type: str, addons: str) -> tuple[WantedProduct, ...]:
+    """The product lines of a row; cached, since big files repeat a few combinations."""
+    products: list[WantedProduct] = []
+    if ticket_type.strip():
+        name, slug = fields.product_name(ticket_type, "ticket_type")
+        products.append(WantedProduct("ticket", slug, name, 1, name))
+    for name, slug, count in fields.addons(addons):
+        if count:
+            products.append(WantedProduct("addon", slug, name, count, name))
+    return tuple(products)

@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Integer, String, any_, func, literal, select
+from sqlalchemy.dialects import postgresql
 
 from station.domain import OrderStatus
 from station.importer.records import PRELOAD_NOTE, AttendeeRecord, ProductKind
@@ -36,6 +37,23 @@ _T = TypeVar("_T")
 def chunked(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def matching(
+    conn: Connection, column: Any, values: Sequence[Any], element: Any
+) -> Iterator[ColumnElement[bool]]:
+    """``column IN values`` conditions, as few as the database allows.
+
+    PostgreSQL takes the whole list as one array parameter (``= ANY(:array)``),
+    which keeps the SQL text short: psycopg parses long statements in Python.
+    Elsewhere the list is cut into IN lists of CHUNK parameters.
+    """
+    if conn.dialect.name == "postgresql":
+        for part in chunked(values, 50_000):
+            yield column == any_(literal(list(part), postgresql.ARRAY(element)))
+        return
+    for part in chunked(values):
+        yield column.in_(part)
 
 
 def username_for(code: str) -> str:
@@ -140,13 +158,10 @@ def load_redeemed(conn: Connection, conference_id: int, line_ids: Iterable[int])
     """Redeemed units per line, read AFTER those lines are locked (see lock_lines)."""
     wanted = sorted(set(line_ids))
     counts: dict[int, int] = {}
-    for chunk in chunked(wanted):
+    for condition in matching(conn, ProductRedemption.order_line_item_id, wanted, Integer()):
         rows = conn.execute(
             select(ProductRedemption.order_line_item_id, func.count())
-            .where(
-                ProductRedemption.conference_id == conference_id,
-                ProductRedemption.order_line_item_id.in_(chunk),
-            )
+            .where(ProductRedemption.conference_id == conference_id, condition)
             .group_by(ProductRedemption.order_line_item_id)
         )
         counts.update({line_id: int(n) for line_id, n in rows.all()})
@@ -163,10 +178,8 @@ def lock_lines(conn: Connection, line_ids: Iterable[int]) -> None:
     if conn.dialect.name != "postgresql":
         return
     wanted = sorted(set(line_ids))
-    for chunk in chunked(wanted):
-        conn.execute(
-            select(OrderLineItem.id).where(OrderLineItem.id.in_(chunk)).with_for_update()
-        ).all()
+    for condition in matching(conn, OrderLineItem.id, wanted, Integer()):
+        conn.execute(select(OrderLineItem.id).where(condition).with_for_update()).all()
 
 
 def _load_products(conn: Connection, conference_id: int, snapshot: Snapshot) -> None:
@@ -250,11 +263,11 @@ def _load_lines(conn: Connection, conference_id: int, snapshot: Snapshot) -> Non
 def _load_foreign_codes(
     conn: Connection, conference: ConferenceRow | None, codes: Sequence[str], snapshot: Snapshot
 ) -> None:
-    for chunk in chunked(codes):
+    for condition in matching(conn, Attendee.access_code, codes, String()):
         query = (
             select(Attendee.access_code, Conference.slug)
             .join(Conference, Conference.id == Attendee.conference_id)
-            .where(Attendee.access_code.in_(chunk))
+            .where(condition)
         )
         if conference is not None:
             query = query.where(Attendee.conference_id != conference.id)
@@ -263,11 +276,11 @@ def _load_foreign_codes(
 
 
 def _load_people(conn: Connection, usernames: Sequence[str], snapshot: Snapshot) -> None:
-    for chunk in chunked(usernames):
+    for condition in matching(conn, Person.username, usernames, String()):
         rows = conn.execute(
             select(
                 Person.id, Person.username, Person.first_name, Person.last_name, Person.email
-            ).where(Person.username.in_(chunk))
+            ).where(condition)
         ).all()
         for r in rows:
             snapshot.people[r.username] = ExistingPerson(r.id, r.first_name, r.last_name, r.email)

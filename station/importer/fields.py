@@ -48,6 +48,7 @@ def access_code(raw: str) -> str:
     return code
 
 
+@functools.lru_cache(maxsize=256)
 def order_status(raw: str) -> OrderStatus | None:
     value = raw.strip().lower()
     if not value:
