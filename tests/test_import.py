@@ -596,3 +596,23 @@ def test_no_progress_bar_without_a_terminal(database: TestDatabase, tmp_path: Pa
                          "--conference", "big")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_a_duplicate_of_a_bad_row_is_still_reported(database: TestDatabase, tmp_path: Path) -> None:
+    content = (
+        HEADER
+        + "A-1,Ada,L,a@example.org,R-1,payed,Pass,\n"
+        + "a-1,Ann,L,ann@example.org,R-3,paid,Pass,\n"
+    )
+    first, second = refused(database, tmp_path, content)
+    assert first.startswith("line 2: unknown order_status 'payed'")
+    assert second == "line 3: access_code A-1 already appears on line 2"
+
+
+def test_preload_duplicate_code_names_both_lines(database: TestDatabase, tmp_path: Path) -> None:
+    twice = PRELOAD_JSON.read_text(encoding="utf-8").replace('"PL-0004"', '"pl-0001"')
+    report = import_into(database, write_file(tmp_path, twice, "preload.json"), conference=None)
+    assert [str(p) for p in report.problems] == [
+        "line 53: access_code PL-0001 already appears on line 8"
+    ]
+    assert not report.written

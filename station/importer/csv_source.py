@@ -80,18 +80,18 @@ def read_csv(data: bytes) -> ParsedFile:
         if not any(cell.strip() for cell in row):
             continue
         rows += 1
+        code = _code_of(row, len(header), positions)
+        if code is not None:  # a duplicate is reported even when the first row is bad
+            earlier = first_line_of.setdefault(code, line)
+            if earlier != line:
+                problems.append(
+                    Problem(line, f"access_code {code} already appears on line {earlier}")
+                )
+                continue
         try:
-            record = _record(line, row, len(header), positions, check_bytes)
+            records.append(_record(line, row, len(header), positions, check_bytes))
         except BadValue as exc:
             problems.append(Problem(line, str(exc)))
-            continue
-        earlier = first_line_of.setdefault(record.access_code, line)
-        if earlier != line:
-            problems.append(
-                Problem(line, f"access_code {record.access_code} already appears on line {earlier}")
-            )
-            continue
-        records.append(record)
     return ParsedFile(
         kind="csv",
         records=tuple(records),
@@ -138,6 +138,16 @@ def _other_delimiter(header_cell: str) -> str | None:
     counts = {d: header_cell.count(d) for d in (";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
+
+
+def _code_of(row: list[str], width: int, at: dict[str, int]) -> str | None:
+    """The row's access code if it is a valid one, else None (the row check says why)."""
+    if len(row) != width:
+        return None
+    try:
+        return fields.access_code(row[at["access_code"]])
+    except BadValue:
+        return None
 
 
 def _record(

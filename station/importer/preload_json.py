@@ -76,19 +76,20 @@ def read_preload(data: bytes) -> ParsedFile:
     first_line_of: dict[str, int] = {}
     for index, item in enumerate(attendees):
         line = lines[index] if lines is not None else 1
+        prefix = "" if located else f"attendee #{index + 1}: "
+        code = _code_of(item)
+        if code is not None:  # a duplicate is reported even when the first one is bad
+            earlier = first_line_of.setdefault(code, line)
+            if earlier != line:
+                where = f"line {earlier}" if located else "an earlier attendee"
+                problems.append(
+                    Problem(line, f"{prefix}access_code {code} already appears on {where}")
+                )
+                continue
         try:
-            record = reader.record(line, item)
+            records.append(reader.record(line, item))
         except BadValue as exc:
-            prefix = "" if located else f"attendee #{index + 1}: "
             problems.append(Problem(line, prefix + str(exc)))
-            continue
-        earlier = first_line_of.setdefault(record.access_code, line)
-        if earlier != line:
-            problems.append(
-                Problem(line, f"access_code {record.access_code} already appears on line {earlier}")
-            )
-            continue
-        records.append(record)
     return ParsedFile(
         kind="preload",
         records=tuple(records),
@@ -97,6 +98,15 @@ def read_preload(data: bytes) -> ParsedFile:
         generated_at=generated_at,
         rows_read=len(attendees),
     )
+
+
+def _code_of(item: object) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("access_code"), str):
+        return None
+    try:
+        return fields.access_code(item["access_code"])
+    except BadValue:
+        return None
 
 
 def _load(data: bytes) -> Any:
