@@ -150,6 +150,7 @@ def run(
     kiosk: bool | None,
 ) -> None:
     """Run a station on the configured database."""
+    _require_terminal()
     from station.dbadmin import check_conference, prepare_for_station
 
     settings = state.settings(
@@ -166,6 +167,15 @@ def run(
     if run_station is None:
         raise Failure("The station UI (station.tui.app) is not available in this install.")
     sys.exit(run_station(settings))
+
+
+def _require_terminal() -> None:
+    """Without a terminal (``ssh`` without ``-t``) the UI would spin: refuse before all else."""
+    from station.terminal import refuse_without_terminal
+
+    refused = refuse_without_terminal()
+    if refused is not None:
+        sys.exit(refused)
 
 
 def _station_ui() -> Callable[[Settings], int] | None:
