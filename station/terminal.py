@@ -21,6 +21,7 @@ Nothing here imports Textual or SQLAlchemy: the checks run before either loads.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import re
@@ -41,6 +42,7 @@ __all__ = [
     "has_terminal",
     "install_exit_signals",
     "is_linux_console",
+    "quiet_dead_terminal",
     "refuse_without_terminal",
 ]
 
@@ -183,4 +185,25 @@ def install_exit_signals(
     running = loop or asyncio.get_running_loop()
     for signum in EXIT_SIGNALS:
         running.add_signal_handler(signum, handler, signum)
+    atexit.unregister(quiet_dead_terminal)
+    atexit.register(quiet_dead_terminal)
     return handler
+
+
+def quiet_dead_terminal() -> None:
+    """Let the process end with its own status when the terminal has gone away.
+
+    After a hangup, writing to the terminal fails; Python's last flush of
+    stdout/stderr would then turn a clean exit into status 120. Runs at exit,
+    before that flush: a stream that cannot be flushed is pointed at /dev/null.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
