@@ -28,7 +28,7 @@ from sqlalchemy import func, select, text
 from station import terminal
 from station.models import Attendee, CheckIn, ScanLog
 from tests.builders import Built, ConferenceBuilder
-from tests.conftest import TestDatabase
+from tests.conftest import TestDatabase as Database
 from tests.ssh.harness import PtyStation, pty_station, station_argv, station_env
 
 EXIT_WITHIN_S = 1.0
@@ -128,7 +128,7 @@ def test_the_watchdog_ends_a_process_whose_exit_stalls() -> None:
 
 @dataclass
 class Seeded:
-    db: TestDatabase
+    db: Database
     conference: str
     ada: Built
 
@@ -156,7 +156,7 @@ class Seeded:
 
 
 @pytest.fixture
-def seeded(database: TestDatabase) -> Iterator[Seeded]:
+def seeded(database: Database) -> Iterator[Seeded]:
     conf = ConferenceBuilder(database.sessions)
     conf.staff("Ana")
     ada = conf.attendee("ADA00001", first_name="Ada", last_name="Lovelace")
@@ -164,7 +164,7 @@ def seeded(database: TestDatabase) -> Iterator[Seeded]:
 
 
 @pytest.fixture
-def seeded_sqlite(sqlite_database: TestDatabase) -> Iterator[Seeded]:
+def seeded_sqlite(sqlite_database: Database) -> Iterator[Seeded]:
     conf = ConferenceBuilder(sqlite_database.sessions)
     conf.staff("Ana")
     ada = conf.attendee("ADA00001", first_name="Ada", last_name="Lovelace")
@@ -252,7 +252,7 @@ def test_a_closed_terminal_ends_the_station(seeded_sqlite: Seeded) -> None:
 class _WriteBlocker:
     """Holds the lock the station's check-in needs, from another connection."""
 
-    def __init__(self, db: TestDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._sqlite: sqlite3.Connection | None = None
         self._pg: Any = None
