@@ -111,6 +111,20 @@ class ServiceBase:
         with database_errors(), self._hot.connect() as connection:
             yield connection
 
+    def _hot_conference(self, slug: str) -> ConferenceRef:
+        """The station's conference, read once per service (one round trip the first time)."""
+        ref = self._conferences.get(slug)
+        if ref is None:
+            from station.services import hot_sql
+
+            with self._autocommit() as connection:
+                row = connection.execute(hot_sql.CONFERENCE, {"conference": slug}).one_or_none()
+            if row is None:
+                raise ConfigurationError(f"Conference {slug!r} does not exist in this database.")
+            ref = ConferenceRef(row.id, row.slug, display_safe(row.name), row.timezone)
+            self._conferences[slug] = ref
+        return ref
+
     def _hot_row(self, statement: TextClause, **params: object) -> Row[Any]:
         """Run one hot-path statement; it always returns exactly one row."""
         with self._autocommit() as connection:

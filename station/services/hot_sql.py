@@ -39,13 +39,22 @@ _PARAMETER_TYPES = {
     "action": "text",
     "reason": "text",
     "message": "text",
+    "conference_id": "integer",
+    "day_start": "timestamptz",
+    "day_end": "timestamptz",
 }
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)\b")
+_COMMENT = re.compile(r"--[^\n]*")
 
 
 def text(sql: str) -> TextClause:
-    """A statement whose ``:name`` parameters are each cast to their declared type."""
-    return _text(_PARAMETER.sub(lambda m: f"CAST(:{m[1]} AS {_PARAMETER_TYPES[m[1]]})", sql))
+    """A statement whose ``:name`` parameters are each cast to their declared type.
+
+    Comments and runs of white space go: psycopg caches the parsing of a query
+    only up to 4 KB, and the check-in statement is just under that once compact.
+    """
+    compact = " ".join(_COMMENT.sub("", sql).split())
+    return _text(_PARAMETER.sub(lambda m: f"CAST(:{m[1]} AS {_PARAMETER_TYPES[m[1]]})", compact))
 
 
 # The attendee behind a code in the station's conference, with what decides the scan:
@@ -119,7 +128,11 @@ CHECK_IN: TextClause = text(
     f"""
 WITH {_CONFERENCE_AND_ATTENDEE},
 prior AS (
-    SELECT ci.id FROM check_in ci WHERE ci.client_id = :client_id
+    -- A retry of a recorded scan: the original, and whether it was a re-entry.
+    SELECT ci.id, ci.attendee_id, ci.checked_in_at,
+           EXISTS (SELECT 1 FROM check_in e
+                    WHERE e.attendee_id = ci.attendee_id AND e.id < ci.id) AS earlier
+      FROM check_in ci WHERE ci.client_id = :client_id
 ),
 go AS (
     SELECT att.id FROM att WHERE att.refusal IS NULL AND NOT EXISTS (SELECT 1 FROM prior)
@@ -156,7 +169,9 @@ logged AS (
     RETURNING id
 )
 SELECT {_ATTENDEE_COLUMNS},
-       EXISTS (SELECT 1 FROM prior) AS replay,
+       prior.id IS NOT NULL AS replay,
+       prior.attendee_id AS prior_attendee_id, prior.checked_in_at AS prior_at,
+       prior.earlier AS prior_earlier,
        ins.id AS check_in_id,
        EXISTS (SELECT 1 FROM first_time) AS first_time,
        (SELECT s.name FROM staff s WHERE s.id = :staff_id) AS staff_name
@@ -164,6 +179,7 @@ SELECT {_ATTENDEE_COLUMNS},
   LEFT JOIN conf ON true
   LEFT JOIN att ON true
   LEFT JOIN ins ON true
+  LEFT JOIN prior ON true
   {_BADGE}
 """
 )
@@ -187,7 +203,7 @@ decided AS (
       FROM att
 ),
 prior AS (
-    SELECT dc.id FROM door_check dc WHERE dc.client_id = :client_id
+    SELECT dc.id, dc.attendee_id, dc.checked_at FROM door_check dc WHERE dc.client_id = :client_id
 ),
 ins AS (
     INSERT INTO door_check (client_id, attendee_id, conference_id, ticket_type_id, addon_id,
@@ -224,7 +240,8 @@ SELECT conf.id AS conference_id, conf.timezone,
        att.username, att.refusal,
        product.id AS product_id, product.name AS product_name,
        decided.bought,
-       EXISTS (SELECT 1 FROM prior) AS replay,
+       prior.id IS NOT NULL AS replay,
+       prior.attendee_id AS prior_attendee_id, prior.checked_at AS prior_at,
        ins.id AS door_check_id
   FROM (SELECT 1) AS one
   LEFT JOIN conf ON true
@@ -232,7 +249,25 @@ SELECT conf.id AS conference_id, conf.timezone,
   LEFT JOIN att ON true
   LEFT JOIN decided ON true
   LEFT JOIN ins ON true
+  LEFT JOIN prior ON true
 """
+)
+
+COUNTS: TextClause = text(
+    """
+SELECT (SELECT count(*) FROM scan_log s
+         WHERE s.conference_id = :conference_id AND s.station = :station
+           AND s.outcome = 'accepted'
+           AND s.scanned_at >= :day_start AND s.scanned_at < :day_end) AS station_today,
+       count(a.checked_in_at) AS conference_checked_in,
+       count(*) AS conference_attendees
+  FROM attendee a
+ WHERE a.conference_id = :conference_id
+"""
+)
+
+CONFERENCE: TextClause = text(
+    "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = :conference"
 )
 
 REDEEM: TextClause = text(

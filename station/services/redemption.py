@@ -132,7 +132,21 @@ class RedemptionService(ServiceBase):
             not_found_message=queries.not_found(code).message,
         )
         outcome = row.r_outcome
-        if outcome == "replay":
+        if outcome == "replay" and row.r_conference_id is not None:
+            return RedemptionResult(
+                client_id=client_id,
+                attendee_name=_name(row.r_first_name, row.r_last_name, row.r_username),
+                access_code=row.r_access_code,
+                line_item_id=row.r_line_item_id,
+                product=display_safe(row.r_product_name or "Product", limit=80),
+                redeemed=int(row.r_redeemed),
+                quantity=int(row.r_quantity),
+                redeemed_at=hot_paths.utc(row.r_redeemed_at),
+                timezone=row.r_timezone,
+                attention=_attention(hot_paths.order_status(row.r_order_status)),
+                replayed=True,
+            )
+        if outcome == "replay":  # of an attendee outside this conference: the general way
             with self._transaction() as session:
                 replay = self._replayed(session, ctx, client_id)
             assert replay is not None
@@ -182,7 +196,7 @@ class RedemptionService(ServiceBase):
             product=name,
             redeemed=int(row.r_redeemed),
             quantity=int(row.r_quantity),
-            redeemed_at=now,
+            redeemed_at=hot_paths.utc(row.r_redeemed_at),
             timezone=row.r_timezone,
             attention=_attention(status),
         )

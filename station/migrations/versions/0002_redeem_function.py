@@ -38,6 +38,49 @@ LANGUAGE sql IMMUTABLE AS $$
 $$
 """
 
+# The result of an earlier redemption, rebuilt for a retry of it: the count is of the
+# attendee's redemptions of that line up to and including it. Without a conference
+# of that slug holding the attendee, the caller falls back to the general path.
+ORIGINAL = r"""
+CREATE OR REPLACE FUNCTION station_redeem_original(
+    p_client_id uuid,
+    p_conference text,
+    OUT r_outcome text,
+    OUT r_conference_id integer,
+    OUT r_timezone text,
+    OUT r_attendee_id integer,
+    OUT r_access_code text,
+    OUT r_first_name text,
+    OUT r_last_name text,
+    OUT r_username text,
+    OUT r_order_status text,
+    OUT r_product_name text,
+    OUT r_line_item_id integer,
+    OUT r_redeemed bigint,
+    OUT r_quantity bigint,
+    OUT r_last_redeemed_at timestamptz,
+    OUT r_last_station text,
+    OUT r_redeemed_at timestamptz
+)
+LANGUAGE sql STABLE AS $$
+    SELECT 'replay'::text, c.id, c.timezone::text, a.id, a.access_code::text,
+           p.first_name::text, p.last_name::text, p.username::text, o.status::text,
+           ad.name::text, li.id,
+           (SELECT count(*) FROM product_redemption e
+             WHERE e.attendee_id = pr.attendee_id
+               AND e.order_line_item_id = pr.order_line_item_id AND e.id <= pr.id),
+           li.quantity::bigint, NULL::timestamptz, NULL::text, pr.redeemed_at
+      FROM product_redemption pr
+      JOIN attendee a ON a.id = pr.attendee_id
+      JOIN person p ON p.id = a.person_id
+      LEFT JOIN "order" o ON o.id = a.order_id
+      JOIN order_line_item li ON li.id = pr.order_line_item_id
+      LEFT JOIN addon ad ON ad.id = li.addon_id
+      LEFT JOIN conference c ON c.slug = p_conference AND c.id = a.conference_id
+     WHERE pr.client_id = p_client_id
+$$
+"""
+
 REDEEM = r"""
 CREATE OR REPLACE FUNCTION station_redeem(
     p_conference text,
@@ -66,7 +109,8 @@ CREATE OR REPLACE FUNCTION station_redeem(
     OUT r_redeemed bigint,
     OUT r_quantity bigint,
     OUT r_last_redeemed_at timestamptz,
-    OUT r_last_station text
+    OUT r_last_station text,
+    OUT r_redeemed_at timestamptz
 )
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -82,10 +126,14 @@ DECLARE
     v_quantity bigint := 0;
     v_inserted integer;
 BEGIN
-    -- A retry of a scan already recorded: the caller rebuilds the original result.
+    -- A retry of a scan already recorded: answer with the original.
     PERFORM 1 FROM product_redemption pr WHERE pr.client_id = p_client_id;
     IF FOUND THEN
-        r_outcome := 'replay';
+        SELECT * INTO STRICT r_outcome, r_conference_id, r_timezone, r_attendee_id, r_access_code,
+               r_first_name, r_last_name, r_username, r_order_status, r_product_name,
+               r_line_item_id, r_redeemed, r_quantity, r_last_redeemed_at, r_last_station,
+               r_redeemed_at
+          FROM station_redeem_original(p_client_id, p_conference);
         RETURN;
     END IF;
 
@@ -137,7 +185,11 @@ BEGIN
     -- Looked at again under the lock: a concurrent retry of this scan may have just committed.
     PERFORM 1 FROM product_redemption pr WHERE pr.client_id = p_client_id;
     IF FOUND THEN
-        r_outcome := 'replay';
+        SELECT * INTO STRICT r_outcome, r_conference_id, r_timezone, r_attendee_id, r_access_code,
+               r_first_name, r_last_name, r_username, r_order_status, r_product_name,
+               r_line_item_id, r_redeemed, r_quantity, r_last_redeemed_at, r_last_station,
+               r_redeemed_at
+          FROM station_redeem_original(p_client_id, p_conference);
         RETURN;
     END IF;
 
@@ -200,6 +252,7 @@ BEGIN
             p_code, 'accepted', 'ok', station_display_safe(r_product_name, 80));
 
     r_line_item_id := v_chosen;
+    r_redeemed_at := p_now;
     IF v_addon_id IS NOT NULL THEN
         -- A product spread over several lines reports the totals of all of them.
         r_redeemed := v_used + 1;
@@ -220,6 +273,7 @@ def upgrade() -> None:
         return
     # Sent as is: no bind-parameter parsing of the function bodies.
     bind.exec_driver_sql(DISPLAY_SAFE)
+    bind.exec_driver_sql(ORIGINAL)
     bind.exec_driver_sql(REDEEM)
 
 
@@ -230,4 +284,5 @@ def downgrade() -> None:
         "DROP FUNCTION IF EXISTS station_redeem(text, text, text, text, integer, uuid, "
         "timestamptz, text, integer, text, jsonb, text)"
     )
+    op.execute("DROP FUNCTION IF EXISTS station_redeem_original(uuid, text)")
     op.execute("DROP FUNCTION IF EXISTS station_display_safe(text, integer)")
