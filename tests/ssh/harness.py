@@ -5,8 +5,9 @@ from the kernel, what a terminal actually shows. So the station runs as its own
 process, exactly as ``station run`` (``python -m station run``), configured by
 a TOML file and environment variables, never by test hooks.
 
-Missing tools (tmux, sshd, ssh) skip a test with the reason, unless ``CI`` is
-set: then they fail, because CI must prove these paths work.
+Missing tools (tmux, sshd, ssh) skip a test with the reason, unless ``CI`` or
+``STATION_REQUIRE_SSH=1`` is set (``.ci/run`` sets it): then they fail, because
+CI must prove these paths work.
 """
 
 from __future__ import annotations
@@ -40,13 +41,17 @@ PYTHON = sys.executable
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 
 
+def must_not_skip() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("STATION_REQUIRE_SSH") == "1"
+
+
 def require_tools(*names: str) -> None:
-    """Skip without the tools, or fail when CI is set: CI must not skip these paths."""
+    """Skip without the tools, or fail in CI: CI must not skip these paths."""
     missing = [name for name in names if shutil.which(name) is None and not Path(name).exists()]
     if not missing:
         return
     message = f"needs {', '.join(missing)} (apt-get install openssh-server openssh-client tmux)"
-    if os.environ.get("CI"):
+    if must_not_skip():
         pytest.fail(f"{message}; CI must run this test")
     pytest.skip(message)
 
