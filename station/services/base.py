@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, TextClause, insert, select
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection, Engine, TextClause, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,8 +72,8 @@ def database_errors() -> Iterator[None]:
         raise DatabaseUnavailable(
             "The database refused the write — scan NOT recorded, tell a supervisor."
         ) from exc
-    except (DBAPIError, PoolTimeout, SQLAlchemyError) as exc:
-        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    except (DBAPIError, PoolTimeout, SQLAlchemyError, psycopg.Error) as exc:
+        state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
         log.warning("database unavailable: %s %s", exc.__class__.__name__, state or "")
         if state in _BUSY_STATES:
             raise DatabaseUnavailable("Database busy — scan NOT recorded, try again.") from exc
@@ -125,10 +127,26 @@ class ServiceBase:
             self._conferences[slug] = ref
         return ref
 
-    def _hot_row(self, statement: TextClause, **params: object) -> Row[Any]:
-        """Run one hot-path statement; it always returns exactly one row."""
+    def _hot_row(self, statement: TextClause, **params: object) -> Any:
+        """Run one hot-path statement; it always returns exactly one row (a named tuple).
+
+        Straight through psycopg on the pooled connection: SQLAlchemy's statement
+        and result machinery would cost more client time than the server takes.
+        """
+        from station.services import hot_sql
+
+        sql = hot_sql.for_psycopg(statement)
         with self._autocommit() as connection:
-            return connection.execute(statement, params).one()
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            try:
+                with driver.cursor(row_factory=namedtuple_row) as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone()
+            except psycopg.Error as exc:
+                if driver.closed or driver.broken:
+                    connection.invalidate(exc)  # and the pool replaces it
+                raise
 
     def _conference(self, session: Session, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)

@@ -15,6 +15,7 @@ writes nothing and is answered from the original.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from sqlalchemy import TextClause
 from sqlalchemy import text as _text
@@ -45,6 +46,14 @@ _PARAMETER_TYPES = {
 }
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)\b")
 _COMMENT = re.compile(r"--[^\n]*")
+
+
+@cache
+def for_psycopg(statement: TextClause) -> str:
+    """The statement as psycopg takes it (``%(name)s`` parameters), compiled once."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    return str(statement.compile(dialect=dialect()))  # type: ignore[no-untyped-call]
 
 
 def text(sql: str) -> TextClause:
