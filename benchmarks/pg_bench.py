@@ -259,9 +259,13 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STATION_BENCH_DATABASE_URL", DEFAULT_URL),
         help=f"PostgreSQL server to use (default $STATION_BENCH_DATABASE_URL or {DEFAULT_URL})",
     )
-    parser.add_argument("--attendees", type=int, default=100_000)
     parser.add_argument(
-        "--million", action="store_true", help="seed 1,000,000 attendees and measure lookups there"
+        "--attendees", type=int, default=100_000, help="conference the flows run on (100,000)"
+    )
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also seed a 1,000,000-attendee conference and measure lookups there",
     )
     parser.add_argument("--scans", type=int, default=3000, help="scans per flow, one connection")
     parser.add_argument("--stations", type=int, default=16, help="concurrent station processes")

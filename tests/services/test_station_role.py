@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
+from station.cli import cli
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.db_roles import grant_station_role, station_role_sql
 from station.services import CheckInService, RedemptionService, StaffService
@@ -30,7 +32,11 @@ def station_role(
     """(admin engine, engine connected as a fresh station role) on this run's schema."""
     role = f"station_test_{uuid.uuid4().hex[:10]}"
     admin = make_engine(postgres_schema)
-    grant_station_role(admin, role, postgres_schema.schema)
+    # Granted through the command a DBA would run.
+    env = {"STATION_DATABASE_URL": PG_URL, "STATION_DATABASE_SCHEMA": postgres_schema.schema or ""}
+    ran = CliRunner().invoke(cli, ["db", "grant-station-role", role], env=env)
+    assert ran.exit_code == 0, ran.output
+    assert f"Role {role} can now run stations" in ran.output
     url = make_url(PG_URL).set(username=role, password=None)
     station = make_engine(replace(postgres_schema, url=url.render_as_string(hide_password=False)))
     try:
@@ -111,3 +117,36 @@ def test_role_sql_refuses_names_that_would_need_quoting() -> None:
     for bad in ('x"; DROP TABLE "order', "Upper", "with space", ""):
         with pytest.raises(ConfigurationError):
             station_role_sql(bad)
+
+
+def test_granting_twice_is_harmless_and_takes_back_extra_rights(
+    station_role: tuple[Engine, Engine],
+) -> None:
+    admin, station = station_role
+    role = make_url(str(station.url)).username or ""
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'GRANT DELETE ON scan_log TO "{role}"')
+    schema = _schema_of(station)
+    grant_station_role(admin, role, schema)
+    ConferenceBuilder(make_session_factory(admin)).attendee()
+    with pytest.raises(ProgrammingError, match="permission denied"), station.begin() as conn:
+        conn.execute(text("DELETE FROM scan_log"))
+
+
+def _schema_of(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.scalar(text("SELECT current_schema()")))
+
+
+def test_print_sql_shows_the_grants_without_running_them() -> None:
+    ran = CliRunner().invoke(
+        cli,
+        ["db", "grant-station-role", "door_a", "--print-sql"],
+        env={"STATION_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+    )
+    assert ran.exit_code == 0, ran.output
+    assert (
+        'GRANT UPDATE (checked_in_at, updated_at) ON "public".attendee TO "door_a";' in ran.output
+    )
+    assert "DELETE" not in ran.output
+    assert "order_line_item" in ran.output and "INSERT" in ran.output
