@@ -35,7 +35,6 @@ from station.services.errors import (
     StationError,
 )
 from station.services.results import (
-    BadgeData,
     CheckInResult,
     DoorCheckResult,
     RedemptionResult,
@@ -79,6 +78,7 @@ Clock = Callable[[], datetime]
 WORKING_AFTER_S = 0.2
 PROBE_EVERY_S = 2.0
 COUNTS_AFTER_S = 0.3
+BADGE_WAIT_S = 0.05
 
 
 def _utcnow() -> datetime:
@@ -115,6 +115,10 @@ class StationApp(App[int], inherit_bindings=False):
         self._probe_timer: Timer | None = None
         self._counts_timer: Timer | None = None
         self._burst_timer: Timer | None = None
+        self._badge_screen: BadgeScreen | None = None
+        self._badge_wait: Timer | None = None
+        self.verdict: Verdict = verdicts.idle()
+        """The verdict of the latest scan (what the banner on top shows)."""
         profile = settings.scanner
         self.router = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
@@ -126,6 +130,13 @@ class StationApp(App[int], inherit_bindings=False):
 
     def get_default_screen(self) -> Screen[None]:
         return ScanScreen()
+
+    @property
+    def badge_screen(self) -> BadgeScreen:
+        if self._badge_screen is None:
+            self._badge_screen = BadgeScreen()
+            self.install_screen(self._badge_screen, name="badge")
+        return self._badge_screen
 
     @property
     def scan_screen(self) -> ScanScreen:
@@ -196,22 +207,32 @@ class StationApp(App[int], inherit_bindings=False):
             if self.router.held:
                 await self._replay(self.router.timeout(float("inf")).release)
             return False
-        bound = key.key in self.screen.active_bindings
+        # Looking up the screen's bindings costs; only a held first key needs it.
+        bound = kind == "bindings" and not self.router.held and self._is_bound(key)
         decision = self.router.feed(key, kind, bound=bound)
         await self._replay(decision.release)
-        if decision.start_timer:
-            if self._burst_timer is not None:
-                self._burst_timer.stop()
+        if decision.start_timer and self._burst_timer is None:
             self._burst_timer = self.set_timer(self.router.gap, self._burst_pause)
         if decision.submit is not None:
             self.handle_scan_text(decision.submit)
         return not decision.forward
+
+    def _is_bound(self, key: events.Key) -> bool:
+        return key.key in self.screen.active_bindings
 
     async def _replay(self, keys: list[events.Key]) -> None:
         for key in keys:
             await super().on_event(key)
 
     async def _burst_pause(self) -> None:
+        """One timer per held run of keys, re-armed until the keys really pause."""
+        self._burst_timer = None
+        if not self.router.held:
+            return
+        waited = time.monotonic() - self.router.last
+        if waited < self.router.gap:
+            self._burst_timer = self.set_timer(self.router.gap - waited, self._burst_pause)
+            return
         decision = self.router.timeout(time.monotonic())
         await self._replay(decision.release)
         if decision.submit is not None:
@@ -226,7 +247,7 @@ class StationApp(App[int], inherit_bindings=False):
         """Everything a scanner typed ends here, whichever screen was showing."""
         if not self.ready:
             return
-        self._return_to_scan_screen()
+        self._leave_overlays()
         profile = self.settings.scanner
         try:
             decoded = decode_scan(text, profile, conference_slug=self.settings.conference)
@@ -279,19 +300,34 @@ class StationApp(App[int], inherit_bindings=False):
         while isinstance(self.screen, BadgeScreen | PickerScreen | LookupScreen):
             self.pop_screen()
 
+    def _leave_overlays(self) -> None:
+        """A scan arrived: close the picker or lookup; a badge preview waits, emptied,
+        for the next badge (switching screens twice per scan would double its latency)."""
+        while isinstance(self.screen, PickerScreen | LookupScreen):
+            self.pop_screen()
+        if isinstance(self.screen, BadgeScreen):
+            if self.settings.mode is not Mode.CHECKIN:
+                self.pop_screen()
+            elif self._badge_wait is None:
+                # Empty it unless the answer beats a blink; the old badge never
+                # stays up for the new person, and a fast scan paints only once.
+                self._badge_wait = self.set_timer(BADGE_WAIT_S, self._badge_waiting)
+
+    def _badge_waiting(self) -> None:
+        self._badge_wait = None
+        if self._in_flight and isinstance(self.screen, BadgeScreen):
+            self.screen.waiting(verdicts.checking(""))
+
     def on_scan_succeeded(self, message: ScanSucceeded) -> None:
         self._set_online(True)
         result = message.result
         verdict, who = _verdict_for_result(result)
-        self._finish(message.ticket, verdict, who)
-        if (
-            isinstance(result, CheckInResult)
-            and message.ticket.seq == self._seq
-            and isinstance(self.screen, ScanScreen)
-        ):
-            self.push_screen(
-                BadgeScreen(result.badge, verdict, seconds=self.settings.badge_seconds)
-            )
+        badge = isinstance(result, CheckInResult) and message.ticket.seq == self._seq
+        self._finish(message.ticket, verdict, who, keep_badge=badge)
+        if isinstance(result, CheckInResult) and badge:
+            self.badge_screen.show(result.badge, verdict, seconds=self.settings.badge_seconds)
+            if isinstance(self.screen, ScanScreen):
+                self.push_screen(self.badge_screen)
         self._refresh_counts_soon()
 
     def on_scan_failed(self, message: ScanFailed) -> None:
@@ -308,7 +344,7 @@ class StationApp(App[int], inherit_bindings=False):
             verdict = verdicts.nothing_to_redeem(name)
             self._finish(ticket, verdict, name)
             return
-        self._finish(ticket, verdicts.choosing(name), name, record=False)
+        self._finish(ticket, verdicts.choosing(name), name, record=False, keep_badge=True)
         if ticket.seq == self._seq and isinstance(self.screen, ScanScreen):
             self.push_screen(PickerScreen(code=ticket.code, name=name, products=message.products))
 
@@ -317,19 +353,33 @@ class StationApp(App[int], inherit_bindings=False):
         self.start_code(message.code, line_item_id=message.line_item_id)
 
     def _finish(
-        self, ticket: ScanTicket, verdict: Verdict, who: str, *, record: bool = True
+        self,
+        ticket: ScanTicket,
+        verdict: Verdict,
+        who: str,
+        *,
+        record: bool = True,
+        keep_badge: bool = False,
     ) -> None:
         """The one place a scan's outcome reaches the screen."""
         self._in_flight.pop(ticket.seq, None)
+        if self._badge_wait is not None and not self._in_flight:
+            self._badge_wait.stop()
+            self._badge_wait = None
+        if ticket.seq == self._seq and not keep_badge and isinstance(self.screen, BadgeScreen):
+            self.pop_screen()  # the emptied badge preview gives way to the verdict
         screen = self.scan_screen
+        entry: tuple[str, str] | None = None
         if record:
             when = verdicts.local_time(ticket.at, self.timezone, seconds=True)
-            screen.history.record(when, display_safe(who, limit=40), verdict)
+            entry = (when, display_safe(who, limit=40))
         if ticket.seq >= self._shown_seq:
             self._shown_seq = ticket.seq
-            screen.banner.show(verdict)
-            seq = ticket.seq
-            self.call_after_refresh(self._painted, seq)
+            self.verdict = verdict
+            screen.show_outcome(verdict, entry)
+            self.call_after_refresh(self._painted, ticket.seq)
+        elif entry is not None:
+            screen.show_outcome(screen.verdict, entry)
         if verdict.rings_bell:
             self.bell()
         if not self._in_flight:
@@ -355,7 +405,9 @@ class StationApp(App[int], inherit_bindings=False):
         screen = self.screen
         if not isinstance(screen, BadgeScreen):
             return
-        badge: BadgeData = screen.badge
+        badge = screen.badge
+        if badge is None:
+            return
         products = tuple(p for p in badge.products if p.remaining > 0)
         self.push_screen(PickerScreen(code=badge.access_code, name=badge.name, products=products))
 
@@ -416,7 +468,8 @@ class StationApp(App[int], inherit_bindings=False):
         if isinstance(error, DatabaseUnavailable):
             self._set_online(False)
         elif error is not None:
-            self.scan_screen.banner.show(verdicts.for_error(error))
+            self.verdict = verdicts.for_error(error)
+            self.scan_screen.show_outcome(self.verdict, None)
 
     # ---------------------------------------------------- failures, one place
 
@@ -434,7 +487,8 @@ class StationApp(App[int], inherit_bindings=False):
         if ticket is not None:
             self._finish(ticket, verdict, f"Badge {ticket.code}")
         else:
-            self.scan_screen.banner.show(verdict)
+            self.verdict = verdict
+            self.scan_screen.show_outcome(verdict, None)
             self.bell()
 
     # ---------------------------------------------------------------- workers

@@ -129,6 +129,10 @@ def idle(message: str = "READY — scan a badge") -> Verdict:
     return Verdict(Tone.IDLE, "READY", message)
 
 
+def checking(code: str) -> Verdict:
+    return Verdict(Tone.IDLE, "CHECKING", "CHECKING…", _code_subject(code))
+
+
 def choosing(name: str) -> Verdict:
     return Verdict(Tone.IDLE, "CHOOSE", "CHOOSE what to redeem", name)
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 
 from station.bootstrap import Services
 from station.config import Settings
@@ -28,6 +28,7 @@ from station.services import CheckInService, RedemptionService, StaffService
 from station.tui.app import StationApp, make_app
 from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import DatabaseLight
+from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.scan import ScanScreen
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
@@ -92,6 +93,9 @@ async def scan(
 
 
 def banner_text(app: StationApp) -> str:
+    """The verdict banner a person sees now: the badge preview's, or the scan screen's."""
+    if isinstance(app.screen, BadgeScreen):
+        return app.screen.query_one("#badge-verdict", VerdictBanner).text
     return app.scan_screen.query_one("#banner", VerdictBanner).text
 
 
@@ -102,12 +106,21 @@ def light_text(app: StationApp) -> str:
 
 def screen_text(app: StationApp) -> str:
     """Everything the current screen shows, as plain text (what a person reads)."""
-    from textual.widgets import Static
-
     parts: list[str] = []
     for widget in app.screen.query(Static):
         parts.append(str(widget.render()))
     return "\n".join(parts)
+
+
+def badge_shown(app: StationApp, name: str | None = None) -> bool:
+    """The badge preview is up and filled in (for ``name``, if given)."""
+    screen = app.screen
+    if not isinstance(screen, BadgeScreen) or screen.badge is None:
+        return False
+    shown = screen.query("#badge-name")
+    if not shown:
+        return False
+    return name is None or str(shown.first(Static).render()) == name
 
 
 def option_texts(screen: Screen[Any], selector: str = "OptionList") -> list[str]:

@@ -12,12 +12,19 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from station.tui.app import StationApp
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
-from tests.tui.conftest import Station, scan, send_burst, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    badge_shown,
+    banner_text,
+    scan,
+    send_burst,
+    started,
+    wait_for,
+)
 
 TUI = Path(__file__).parents[2] / "station" / "tui"
 SCREEN = Region(0, 0, 80, 24)
@@ -41,7 +48,7 @@ async def test_every_screen_fits_80_by_24(station: Station) -> None:
         history = app.screen.query_one("#history", Widget)
         assert history.region.height >= 8, "room for the last scans"
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge")
         assert_fully_visible(
             app, "#badge-verdict", "#badge-name", "#badge-checkins", "#badge-products", "Footer"
         )
@@ -87,9 +94,9 @@ async def test_a_slow_call_shows_working_and_the_screen_stays_live(
         send_burst(app, built.access_code + "\r")
         working = app.scan_screen.query_one("#working", Widget)
         await wait_for(pilot, lambda: "working…" in str(working.render()), "'working…'")
-        assert app.scan_screen.banner.text.startswith("● READY")  # nothing claimed yet
+        assert banner_text(app).startswith("● READY")  # nothing claimed yet
         await pilot.press(*"abc")  # the UI still takes keys while the call runs
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge")
         assert str(working.render()) == ""
 
 

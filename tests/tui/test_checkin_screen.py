@@ -7,10 +7,18 @@ from datetime import UTC, datetime
 
 from station.domain import OrderStatus
 from station.models import Attendee, CheckIn, ScanLog
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
-from tests.tui.conftest import FIXED_NOW, Station, banner_text, scan, screen_text, started, wait_for
+from tests.tui.conftest import (
+    FIXED_NOW,
+    Station,
+    badge_shown,
+    banner_text,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 
 
 async def test_scan_checks_in_and_shows_the_badge(station: Station) -> None:
@@ -21,8 +29,8 @@ async def test_scan_checks_in_and_shows_the_badge(station: Station) -> None:
         await started(pilot)
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Ada Lovelace"]
-        assert app.scan_screen.banner.verdict.tone is Tone.OK
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        assert app.verdict.tone is Tone.OK
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         badge = screen_text(app)
         assert "Ada Lovelace" in badge
         assert "2/2  lunch" in badge
@@ -73,9 +81,9 @@ async def test_reentry_says_when_where_and_by_whom_the_first_check_in_was(
         await started(pilot)
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == "▲ RE-ENTRY — first in 09:12 at Door B by Bea"
-        assert app.scan_screen.banner.verdict.tone is Tone.WARNING
-        assert not app.scan_screen.banner.verdict.rings_bell
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        assert app.verdict.tone is Tone.WARNING
+        assert not app.verdict.rings_bell
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         assert "2 check-ins" in screen_text(app)
     assert station.count(CheckIn, attendee_id=built.attendee_id) == 2
 
@@ -90,7 +98,7 @@ async def test_partially_refunded_order_is_admitted_with_an_attention_note(
         shown = await scan(pilot, built.access_code)
         assert shown.startswith("✔ OK — CHECKED IN")
         assert "⚠ ATTENTION: Order partially refunded" in shown
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         assert "⚠ ATTENTION: Order partially refunded" in screen_text(app)
     assert station.count(CheckIn) == 1
 
@@ -101,7 +109,7 @@ async def test_badge_closes_after_its_time(station: Station) -> None:
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the badge to close")
         assert app.scan_screen.scan_input.has_focus
 
@@ -112,7 +120,7 @@ async def test_badge_closes_on_escape(station: Station) -> None:
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the scan screen")
         assert app.scan_screen.scan_input.has_focus
@@ -125,12 +133,12 @@ async def test_next_scan_replaces_the_badge_at_once(station: Station) -> None:
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, ada.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         shown = await scan(pilot, bob.access_code)
         assert "Bob Builder" in shown
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, BadgeScreen) and app.screen.badge.name == "Bob Builder",
+            lambda: badge_shown(app) and app.screen.badge.name == "Bob Builder",
             "Bob's badge",
         )
         assert len(app.screen_stack) == 2  # scan screen + one badge, never a pile

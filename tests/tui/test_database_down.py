@@ -15,7 +15,7 @@ import pytest
 from station.models import CheckIn, ScanLog
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
-from tests.tui.conftest import Station, light_text, scan, started, wait_for
+from tests.tui.conftest import Station, banner_text, light_text, scan, started, wait_for
 from tests.tui.proxy import TcpProxy
 
 
@@ -51,7 +51,7 @@ async def test_database_down_shows_not_recorded_then_recovers_by_itself(
         proxy.stop()
         shown = await scan(pilot, ada.access_code)
         assert shown.splitlines()[0] == "✖ NOT RECORDED — database offline, try again"
-        assert app.scan_screen.banner.verdict.tone is Tone.OFFLINE
+        assert app.verdict.tone is Tone.OFFLINE
         assert rung == [1]
         assert light_text(app) == "● DB OFFLINE"
         assert isinstance(app.screen, ScanScreen)
@@ -66,7 +66,7 @@ async def test_database_down_shows_not_recorded_then_recovers_by_itself(
 
         proxy.start()
         await wait_for(pilot, lambda: light_text(app) == "● DB OK", "the light to turn green")
-        assert app.scan_screen.banner.text.startswith("✖ NOT RECORDED")  # no fake success
+        assert banner_text(app).startswith("✖ NOT RECORDED")  # no fake success
 
         shown = await scan(pilot, ada.access_code)
         assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Ada Lovelace"]

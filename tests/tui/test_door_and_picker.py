@@ -6,10 +6,18 @@ from dataclasses import replace
 
 from station.domain import Mode, OrderStatus
 from station.models import DoorCheck, ProductRedemption
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
-from tests.tui.conftest import Station, option_texts, scan, screen_text, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    badge_shown,
+    banner_text,
+    option_texts,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 
 
 def door(station: Station, product: str) -> None:
@@ -64,7 +72,7 @@ async def test_picker_from_the_badge_redeems_one_unit_with_a_number_key(station:
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
         assert option_texts(app.screen) == [
@@ -74,12 +82,10 @@ async def test_picker_from_the_badge_redeems_one_unit_with_a_number_key(station:
         await pilot.press("1")
         await wait_for(
             pilot,
-            lambda: (
-                isinstance(app.screen, ScanScreen) and "LUNCH OK" in app.scan_screen.banner.text
-            ),
+            lambda: isinstance(app.screen, ScanScreen) and "LUNCH OK" in banner_text(app),
             "the lunch redemption",
         )
-        assert app.scan_screen.banner.text.splitlines()[0] == "✔ LUNCH OK — 1 left"
+        assert banner_text(app).splitlines()[0] == "✔ LUNCH OK — 1 left"
     assert station.count(ProductRedemption, order_line_item_id=built.line_items["lunch"]) == 1
     assert station.count(ProductRedemption) == 1
 
@@ -92,17 +98,17 @@ async def test_picker_arrows_and_enter_and_escape(station: Station) -> None:
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "back to the badge")
+        await wait_for(pilot, lambda: badge_shown(app), "back to the badge")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker again")
         await pilot.press("down", "enter")
         await wait_for(
             pilot,
-            lambda: "T-SHIRT OK" in app.scan_screen.banner.text,
+            lambda: "T-SHIRT OK" in banner_text(app),
             "the t-shirt redemption",
         )
     assert station.count(ProductRedemption, order_line_item_id=built.line_items["tshirt"]) == 1

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from station.models import CheckIn
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.screens.sign_in import SignInScreen
-from tests.tui.conftest import Station, option_texts, scan, screen_text, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    badge_shown,
+    banner_text,
+    option_texts,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 
 
 async def test_lookup_by_part_of_a_name_checks_the_attendee_in(station: Station) -> None:
@@ -24,8 +32,8 @@ async def test_lookup_by_part_of_a_name_checks_the_attendee_in(station: Station)
             f"Ada Lovelace  ada@example.org  ·  general  ·  {ada.access_code}"
         ]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
-        assert app.scan_screen.banner.text.startswith("✔ OK — CHECKED IN\nAda Lovelace")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
+        assert banner_text(app).startswith("✔ OK — CHECKED IN\nAda Lovelace")
     assert station.count(CheckIn, attendee_id=ada.attendee_id) == 1
 
 

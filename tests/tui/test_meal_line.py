@@ -15,7 +15,7 @@ from station.models import ProductRedemption, ScanLog
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
-from tests.tui.conftest import Station, scan, screen_text, started, wait_for
+from tests.tui.conftest import Station, banner_text, scan, screen_text, started, wait_for
 
 
 def meal(station: Station) -> None:
@@ -58,7 +58,7 @@ async def test_meal_double_redemption_is_refused_with_when_and_where(
         assert rung == []
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == ("✖ REFUSED — ALREADY REDEEMED 1/1 — 12:03 at Station A")
-        assert app.scan_screen.banner.verdict.tone is Tone.REFUSED
+        assert app.verdict.tone is Tone.REFUSED
         assert rung == [1]
     assert any_station.count(ProductRedemption, attendee_id=built.attendee_id) == 1
     assert any_station.count(ScanLog, outcome="refused", reason="fully_redeemed") == 1
@@ -93,11 +93,9 @@ async def test_meal_line_without_a_fixed_product_asks_what_to_redeem(station: St
         await pilot.press("2")
         await wait_for(
             pilot,
-            lambda: (
-                isinstance(app.screen, ScanScreen) and "TSHIRT OK" in app.scan_screen.banner.text
-            ),
+            lambda: isinstance(app.screen, ScanScreen) and "TSHIRT OK" in banner_text(app),
             "the t-shirt redemption",
         )
-        assert app.scan_screen.banner.text.splitlines()[0] == "✔ TSHIRT OK — 0 left"
+        assert banner_text(app).splitlines()[0] == "✔ TSHIRT OK — 0 left"
     assert station.count(ProductRedemption, order_line_item_id=built.line_items["tshirt"]) == 1
     assert station.count(ProductRedemption, order_line_item_id=built.line_items["lunch-1"]) == 0

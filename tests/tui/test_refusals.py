@@ -44,7 +44,7 @@ async def test_orders_that_do_not_admit_are_refused_in_plain_words(
         assert shown.splitlines()[0] == headline
         assert f"Badge {built.access_code}" in shown
         assert "Send to the help desk." in shown
-        assert app.scan_screen.banner.verdict.tone is Tone.REFUSED
+        assert app.verdict.tone is Tone.REFUSED
         assert bells == [1]
         assert isinstance(app.screen, ScanScreen)  # no badge preview for a refusal
     assert station.count(CheckIn) == 0

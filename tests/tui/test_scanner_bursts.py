@@ -7,11 +7,10 @@ its Enter must never pick a highlighted item.
 from __future__ import annotations
 
 from station.models import CheckIn, ProductRedemption
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
-from tests.tui.conftest import Station, scan, started, wait_for
+from tests.tui.conftest import Station, badge_shown, banner_text, scan, started, wait_for
 
 
 async def test_burst_on_the_picker_checks_in_the_next_badge_and_redeems_nothing(
@@ -25,14 +24,14 @@ async def test_burst_on_the_picker_checks_in_the_next_badge_and_redeems_nothing(
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, ada.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
         shown = await scan(pilot, bob.access_code.lower())
         assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Bob B"]
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, BadgeScreen) and app.screen.badge.name == "Bob B",
+            lambda: badge_shown(app) and app.screen.badge.name == "Bob B",
             "Bob's badge",
         )
     assert station.count(ProductRedemption) == 0
@@ -46,12 +45,12 @@ async def test_burst_on_the_badge_preview_fires_no_binding(station: Station) -> 
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, ada.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         shown = await scan(pilot, rex.access_code)
         assert "Rex R" in shown
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, BadgeScreen) and app.screen.badge.name == "Rex R",
+            lambda: badge_shown(app) and app.screen.badge.name == "Rex R",
             "Rex's badge",
         )
         assert not any(isinstance(s, PickerScreen) for s in app.screen_stack)
@@ -81,9 +80,9 @@ async def test_a_code_typed_by_hand_on_the_badge_screen_is_a_scan(station: Stati
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, ada.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         await pilot.press(*"bob7", "enter")  # slow keys: a person, not a scanner
-        await wait_for(pilot, lambda: "Bob B" in app.scan_screen.banner.text, "Bob's check-in")
+        await wait_for(pilot, lambda: "Bob B" in banner_text(app), "Bob's check-in")
     assert station.count(CheckIn, attendee_id=bob.attendee_id) == 1
 
 
@@ -108,5 +107,5 @@ async def test_typing_by_hand_into_the_scan_field_and_enter_scans(station: Stati
             pilot, lambda: app.scan_screen.scan_input.value == "ada1", "typed text in the field"
         )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "Ada's badge")
+        await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
     assert station.count(CheckIn, attendee_id=ada.attendee_id) == 1

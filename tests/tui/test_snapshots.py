@@ -15,10 +15,10 @@ import pytest
 from textual.pilot import Pilot
 
 from station.domain import OrderStatus
-from station.tui.screens.badge import BadgeScreen
+from station.tui.app import StationApp
 from station.tui.screens.picker import PickerScreen
 from tests import builders
-from tests.tui.conftest import Station, scan, started, wait_for
+from tests.tui.conftest import Station, badge_shown, scan, started, wait_for
 
 SIZE = (80, 24)
 NOW = datetime(2025, 5, 16, 7, 12, 30, tzinfo=UTC)  # 09:12:30 in Berlin
@@ -51,16 +51,32 @@ def run(*steps: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]
         await started(pilot)
         for step in steps:
             await step(pilot)
-        await pilot.pause()
+        await settled(pilot)
 
     return run_before
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Wait out the counters' refresh, which lands 0.3 s after a scan."""
+    app = pilot.app
+    assert isinstance(app, StationApp)
+    await wait_for(
+        pilot,
+        lambda: (
+            app._counts_timer is None
+            and not app._in_flight
+            and all(w.is_finished for w in app.workers if w.group in ("status", "scan"))
+        ),
+        "the counters to settle",
+    )
+    await pilot.pause()
 
 
 async def scan_grace_then_ada(pilot: Pilot[Any]) -> None:
     await scan(pilot, "GRACE1")
     await pilot.press("escape")
     await scan(pilot, "ADA1")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, BadgeScreen), "the badge")
+    await wait_for(pilot, lambda: badge_shown(pilot.app), "the badge")
 
 
 async def close_badge(pilot: Pilot[Any]) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 
 from station.domain import Mode
-from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
-from tests.tui.conftest import Station, option_texts, scan, screen_text, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    badge_shown,
+    option_texts,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 
 TRICKY = [
     ("[bold]Bob[/]", "Builder"),
@@ -33,7 +40,7 @@ async def test_markup_in_names_shows_literally_everywhere(
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[1] == name
         assert app.scan_screen.history.entries[0].who == name
-        await wait_for(pilot, lambda: isinstance(app.screen, BadgeScreen), "the badge preview")
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         badge = screen_text(app)
         assert name in badge
         assert "1/1  [blink]Lunch[/]" in badge

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from station.tui.verdicts import Tone, Verdict, idle
+from station.tui.verdicts import Verdict, idle
 
 
 class VerdictBanner(Static):
@@ -18,13 +18,15 @@ class VerdictBanner(Static):
         self.verdict: Verdict = idle()
 
     def on_mount(self) -> None:
-        self.show(self.verdict)
+        self.update(render_verdict(self.verdict), layout=False)
 
     def show(self, verdict: Verdict) -> None:
-        self.verdict = verdict
-        for tone in Tone:
-            self.set_class(tone is verdict.tone, f"-tone-{tone.value}")
-        self.update(render_verdict(verdict))
+        # One class swap and no layout pass: the banner's size never changes, and a
+        # scan's latency is mostly the repaint.
+        old, self.verdict = self.verdict, verdict
+        if old.tone is not verdict.tone:
+            self.set_classes(f"-tone-{verdict.tone.value}")  # one style pass, not two
+        self.update(render_verdict(verdict), layout=False)
 
     @property
     def text(self) -> str:

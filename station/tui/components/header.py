@@ -56,7 +56,7 @@ class StationHeader(Horizontal):
         ]
         if operator:
             parts += [" · op: ", operator]
-        self.query_one("#where", Static).update(Content.assemble(*parts))
+        self.query_one("#where", Static).update(Content.assemble(*parts), layout=False)
 
 
 class Counters(Static):
@@ -67,7 +67,7 @@ class Counters(Static):
 
     def show(self, counts: StationCounts | None) -> None:
         if counts is None:
-            self.update(Content("This station today: –   Conference checked in: –"))
+            self.update(Content("This station today: –   Conference checked in: –"), layout=False)
             return
         self.update(
             Content.assemble(
@@ -75,5 +75,6 @@ class Counters(Static):
                 (str(counts.station_today), "bold"),
                 "   Conference checked in: ",
                 (f"{counts.conference_checked_in} / {counts.conference_attendees}", "bold"),
-            )
+            ),
+            layout=False,
         )

@@ -39,8 +39,12 @@ class ScanHistory(DataTable[Content]):
         self.add_column(Text("Who"), key="who", width=24)
         self.add_column(Text("Verdict"), key="verdict", width=42)
 
-    def record(self, when: str, who: str, verdict: Verdict) -> None:
+    def record(self, when: str, who: str, verdict: Verdict, *, redraw: bool = True) -> None:
         self.entries.appendleft(HistoryEntry(when, who, verdict))
+        if redraw:
+            self.redraw()
+
+    def redraw(self) -> None:
         self.clear()
         for entry in self.entries:
             self.add_row(Content(entry.when), Content(entry.who), Content(entry.outcome))

@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from station.domain import OrderStatus
 from station.services.results import BadgeData
 from station.tui import keymap
 from station.tui.burst import ScanKeys
@@ -19,36 +19,88 @@ from station.tui.verdicts import Verdict, first_in_text
 
 
 class BadgeScreen(Screen[None]):
-    """Closes after ``seconds``, at once on the next scan (the app does that), or on Esc."""
+    """Closes after ``seconds``, at once on the next scan (the app does that), or on Esc.
+
+    One instance lives for the whole session and is refilled for each badge:
+    composing a screen per scan costs more than the database call does.
+    """
 
     BINDINGS = keymap.BADGE
     # No free-text field here: every printable key belongs to a scan (see station.tui.burst).
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
 
-    def __init__(self, badge: BadgeData, verdict: Verdict, *, seconds: float) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.badge = badge
-        self.verdict = verdict
-        self.seconds = seconds
+        self.badge: BadgeData | None = None
+        self.verdict: Verdict | None = None
+        self.seconds = 6.0
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield VerdictBanner(id="badge-verdict")
         with Vertical(id="badge-card"):
-            yield Static(Content(self.badge.name), id="badge-name", markup=False)
-            yield Static(render_ticket(self.badge), id="badge-ticket", markup=False)
-            if self.badge.attention:
-                yield Static(
-                    Content(f"⚠ ATTENTION: {self.badge.attention}"),
-                    id="badge-attention",
-                    markup=False,
-                )
-            yield Static(render_check_ins(self.badge), id="badge-checkins", markup=False)
-            yield Static(render_products(self.badge), id="badge-products", markup=False)
+            yield Static(id="badge-name", markup=False)
+            yield Static(id="badge-ticket", markup=False)
+            yield Static(id="badge-attention", markup=False)
+            yield Static(id="badge-checkins", markup=False)
+            yield Static(id="badge-products", markup=False)
         yield Footer()
 
+    def show(self, badge: BadgeData, verdict: Verdict, *, seconds: float) -> None:
+        """Fill the screen for this badge; call before (re)pushing it."""
+        self.badge = badge
+        self.verdict = verdict
+        self.seconds = seconds
+        if self.is_mounted:
+            self._fill()
+        if self.is_current:
+            self._restart_timer()
+
+    def waiting(self, verdict: Verdict) -> None:
+        """The next scan is on its way: never leave the last person's badge up meanwhile."""
+        self.badge = None
+        self.query_one("#badge-verdict", VerdictBanner).show(verdict)
+        for selector in ("#badge-name", "#badge-ticket", "#badge-checkins", "#badge-products"):
+            self.query_one(selector, Static).update(Content(""), layout=False)
+        attention = self.query_one("#badge-attention", Static)
+        attention.update(Content(""), layout=False)
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
     def on_mount(self) -> None:
-        self.query_one("#badge-verdict", VerdictBanner).show(self.verdict)
-        self.set_timer(self.seconds, self._expire, name="badge-timeout")
+        self._fill()
+
+    def _fill(self) -> None:
+        badge, verdict = self.badge, self.verdict
+        if badge is None or verdict is None or not self.query("#badge-name"):
+            return  # nothing to show yet, or the app is closing before compose finished
+        self.query_one("#badge-verdict", VerdictBanner).show(verdict)
+        # Every field has a fixed height (see station.tcss), so no layout pass per badge.
+        self.query_one("#badge-name", Static).update(Content(badge.name), layout=False)
+        self.query_one("#badge-ticket", Static).update(render_ticket(badge), layout=False)
+        attention = self.query_one("#badge-attention", Static)
+        if attention.display != bool(badge.attention):
+            attention.display = bool(badge.attention)
+        attention.update(
+            Content(f"⚠ ATTENTION: {badge.attention}" if badge.attention else ""), layout=False
+        )
+        self.query_one("#badge-checkins", Static).update(render_check_ins(badge), layout=False)
+        self.query_one("#badge-products", Static).update(render_products(badge), layout=False)
+
+    def on_screen_resume(self) -> None:
+        # Back from the picker, or shown for a new badge: the full time again.
+        self._restart_timer()
+
+    def _restart_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.seconds, self._expire, name="badge-timeout")
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
 
     def _expire(self) -> None:
         if self.is_current:
@@ -69,8 +121,6 @@ def render_ticket(badge: BadgeData) -> Content:
         parts += ["  ·  ", badge.order_status.label]
     if badge.order_status is None:
         parts += ["  ·  no order"]
-    elif badge.order_status is not OrderStatus.PAID:
-        parts += [("  (check the order)", "bold")]
     parts += ["  ·  ", badge.access_code]
     return Content.assemble(*parts)
 

@@ -17,6 +17,7 @@ from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import Counters, StationHeader
 from station.tui.components.history import ScanHistory
 from station.tui.messages import ScanSubmitted
+from station.tui.verdicts import Verdict, idle
 
 if TYPE_CHECKING:
     from station.tui.app import StationApp
@@ -31,6 +32,11 @@ class ScanScreen(Screen[None]):
     BINDINGS = keymap.SCAN
     SCAN_KEYS: ClassVar[ScanKeys] = "field"
     AUTO_FOCUS = "#scan-input"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdict: Verdict = idle()
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield StationHeader(id="header")
@@ -66,6 +72,26 @@ class ScanScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.scan_input.focus()
+        # Catch up with what happened while a badge preview covered this screen.
+        if self._stale:
+            self._stale = False
+            self.banner.show(self.verdict)
+            self.history.redraw()
+
+    def show_outcome(self, verdict: Verdict, entry: tuple[str, str] | None) -> None:
+        """Show a scan's verdict (and add ``entry`` = (time, who) to the history).
+
+        While covered by the badge preview, only remember it: repainting a hidden
+        screen would slow down the badge the volunteer is looking at.
+        """
+        self.verdict = verdict
+        visible = self.is_current
+        if entry is not None:
+            self.history.record(*entry, verdict, redraw=visible)
+        if visible:
+            self.banner.show(verdict)
+        else:
+            self._stale = True
 
     def on_descendant_blur(self) -> None:
         # Nothing else here may hold focus: a scan must always land in the field.
@@ -84,7 +110,9 @@ class ScanScreen(Screen[None]):
             self.app.post_message(ScanSubmitted(text))
 
     def set_working(self, working: bool) -> None:
-        self.query_one("#working", Static).update(Content("working…" if working else ""))
+        self.query_one("#working", Static).update(
+            Content("working…" if working else ""), layout=False
+        )
 
     async def action_slash_lookup(self) -> None:
         if self.scan_input.value:
