@@ -208,6 +208,15 @@ def for_error(error: StationError, *, code: str = "", timezone: str = "UTC") -> 
     ``timezone`` is the conference's: times inside errors arrive in UTC.
     """
     reason = error.reason
+    if reason is Reason.CONFIGURATION:
+        return Verdict(
+            Tone.OFFLINE,
+            "NOT READY",
+            "NOT READY — this station is set up wrongly",
+            _code_subject(code),
+            display_safe(error.message, limit=120),
+            advice=REFUSAL_ADVICE[reason],
+        )
     if reason is Reason.DATABASE_UNAVAILABLE:
         return Verdict(
             Tone.OFFLINE,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 
+from station.domain import Mode
+from station.models import ProductRedemption
 from station.tui.app import StationApp
 from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
@@ -117,6 +121,40 @@ async def test_each_scan_gets_a_fresh_client_id(station: Station) -> None:
         await pilot.press("escape")
         await scan(pilot, built.access_code)
     assert len(seen) == 2 and seen[0] != seen[1]
+
+
+async def test_a_station_set_up_wrongly_says_so_and_records_nothing(station: Station) -> None:
+    built = station.conf.attendee(addons={"lunch": 1})
+    app = station.app(mode=Mode.MEAL, product="no-such-addon")
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.ready, "sign-in")
+        await wait_for(
+            pilot, lambda: "NOT READY" in banner_text(app), "the set-up problem on the banner"
+        )
+        assert "Add-on 'no-such-addon' does not exist" in banner_text(app)
+        shown = await scan(pilot, built.access_code)
+        assert shown.startswith("✖ NOT READY — this station is set up wrongly")
+    assert station.count(ProductRedemption) == 0
+
+
+def test_run_station_refuses_to_start_without_a_terminal(station: Station) -> None:
+    script = (
+        "import sys; from station.config import Settings; from station.db import DatabaseSettings;"
+        "from station.tui.app import run_station;"
+        f"sys.exit(run_station(Settings(database=DatabaseSettings(url={station.db.settings.url!r}),"
+        "conference='pycon-test', station='X')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=TUI.parents[1],
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "terminal" in done.stderr
 
 
 def test_the_ui_never_imports_sqlalchemy() -> None:

@@ -18,7 +18,8 @@ from station.services.results import RedemptionResult
 from station.tui import verdicts
 from station.tui.verdicts import Tone
 
-REFUSALS = [r for r in Reason if r not in (Reason.OK, Reason.REENTRY, Reason.DATABASE_UNAVAILABLE)]
+NOT_REFUSALS = (Reason.OK, Reason.REENTRY, Reason.DATABASE_UNAVAILABLE, Reason.CONFIGURATION)
+REFUSALS = [r for r in Reason if r not in NOT_REFUSALS]
 
 
 @pytest.mark.parametrize("reason", REFUSALS)
@@ -36,6 +37,15 @@ def test_database_unavailable_says_not_recorded() -> None:
     verdict = verdicts.for_error(DatabaseUnavailable(), code="ABC")
     assert verdict.title == "✖ NOT RECORDED — database offline, try again"
     assert verdict.rings_bell and not verdict.recorded
+
+
+def test_a_station_set_up_wrongly_says_not_ready() -> None:
+    verdict = verdicts.for_error(
+        StationError("Add-on 'x' does not exist.", reason=Reason.CONFIGURATION)
+    )
+    assert verdict.title == "✖ NOT READY — this station is set up wrongly"
+    assert verdict.detail == "Add-on 'x' does not exist."
+    assert not verdict.recorded
 
 
 def test_fully_redeemed_shows_time_in_the_conference_zone_and_station() -> None:
