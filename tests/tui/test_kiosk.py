@@ -7,7 +7,11 @@ ctrl+\\ arrive as keys, exactly as here.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from station.pins import hash_pin
@@ -41,11 +45,25 @@ def kiosk_app(station: Station, pin_hash: str | None) -> StationApp:
     return station.app(kiosk=True, supervisor_pin_hash=pin_hash)
 
 
+async def settled(pilot: Pilot[Any]) -> StationApp:
+    """Started, and the first counts are in: no worker is left to report after the test."""
+    app = await started(pilot)
+    await wait_for(
+        pilot,
+        lambda: (
+            re.search(r"checked in: \d", str(app.scan_screen.counters.render())) is not None
+            and all(worker.is_finished for worker in app.workers)
+        ),
+        "the first counts",
+    )
+    return app
+
+
 async def test_control_keys_leave_the_station_scanning(station: Station, pin_hash: str) -> None:
     built = station.conf.attendee(first_name="Ada", last_name="Lovelace")
     app = kiosk_app(station, pin_hash)
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         for key in HARMLESS_KEYS:
             await pilot.press(key)
             if isinstance(app.screen, SupervisorPinScreen):  # ctrl+q asks, Esc answers no
@@ -55,6 +73,14 @@ async def test_control_keys_leave_the_station_scanning(station: Station, pin_has
             assert isinstance(app.screen, ScanScreen), (key, type(app.screen).__name__)
         # ...and the station still scans.
         assert "CHECKED IN" in await scan(pilot, built.access_code)
+        await wait_for(
+            pilot,
+            lambda: (
+                "today: 1" in str(app.scan_screen.counters.render())
+                and all(worker.is_finished for worker in app.workers)
+            ),
+            "the counts after the scan",
+        )
     assert app.return_code is None or app.return_code == 0
 
 
@@ -63,7 +89,7 @@ async def test_ctrl_q_asks_for_the_pin_and_the_right_one_quits(
 ) -> None:
     app = kiosk_app(station, pin_hash)
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, SupervisorPinScreen), "PIN prompt")
         await pilot.press(*PIN, "enter")
@@ -74,7 +100,7 @@ async def test_ctrl_q_asks_for_the_pin_and_the_right_one_quits(
 async def test_a_wrong_pin_does_not_quit(station: Station, pin_hash: str) -> None:
     app = kiosk_app(station, pin_hash)
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, SupervisorPinScreen), "PIN prompt")
         prompt = app.screen
@@ -95,7 +121,7 @@ async def test_a_wrong_pin_does_not_quit(station: Station, pin_hash: str) -> Non
 async def test_without_a_configured_pin_nothing_quits(station: Station) -> None:
     app = kiosk_app(station, None)
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert app.is_running
@@ -107,7 +133,7 @@ async def test_without_a_configured_pin_nothing_quits(station: Station) -> None:
 async def test_outside_kiosk_ctrl_q_still_asks_a_plain_question(station: Station) -> None:
     app = station.app()
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert not isinstance(app.screen, SupervisorPinScreen)
@@ -118,7 +144,7 @@ async def test_outside_kiosk_ctrl_q_still_asks_a_plain_question(station: Station
 async def test_no_blinking_cursor_and_no_animation(station: Station, pin_hash: str) -> None:
     app = kiosk_app(station, pin_hash)
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         assert app.animation_level == "none"
         assert _focused_input(app).id == "scan-input"
         assert not _focused_input(app).cursor_blink
@@ -140,7 +166,7 @@ async def test_no_blinking_cursor_and_no_animation(station: Station, pin_hash: s
 async def test_outside_kiosk_the_cursor_blinks(station: Station) -> None:
     app = station.app()
     async with app.run_test() as pilot:
-        await started(pilot)
+        await settled(pilot)
         assert _focused_input(app).cursor_blink  # so the test above can fail
 
 
