@@ -145,6 +145,11 @@ class StationApp(App[int], inherit_bindings=False):
         return screen
 
     @property
+    def closing_down(self) -> bool:
+        """Results can still arrive while the app shuts down; then there is no screen."""
+        return not self.screen_stack or not isinstance(self.screen_stack[0], ScanScreen)
+
+    @property
     def timezone(self) -> str:
         return self.info.timezone if self.info else "UTC"
 
@@ -292,6 +297,8 @@ class StationApp(App[int], inherit_bindings=False):
         return ticket
 
     def _show_working(self) -> None:
+        if self.closing_down:
+            return
         self._working_timer = None
         if self._in_flight:
             self.scan_screen.set_working(True)
@@ -314,11 +321,15 @@ class StationApp(App[int], inherit_bindings=False):
                 self._badge_wait = self.set_timer(BADGE_WAIT_S, self._badge_waiting)
 
     def _badge_waiting(self) -> None:
+        if self.closing_down:
+            return
         self._badge_wait = None
         if self._in_flight and isinstance(self.screen, BadgeScreen):
             self.screen.waiting(verdicts.checking(""))
 
     def on_scan_succeeded(self, message: ScanSucceeded) -> None:
+        if self.closing_down:
+            return
         self._set_online(True)
         result = message.result
         verdict, who = _verdict_for_result(result)
@@ -331,12 +342,16 @@ class StationApp(App[int], inherit_bindings=False):
         self._refresh_counts_soon()
 
     def on_scan_failed(self, message: ScanFailed) -> None:
+        if self.closing_down:
+            return
         error = message.error
         self._set_online(not isinstance(error, DatabaseUnavailable))
         verdict = verdicts.for_error(error, code=message.ticket.code, timezone=self.timezone)
         self._finish(message.ticket, verdict, f"Badge {message.ticket.code}")
 
     def on_products_loaded(self, message: ProductsLoaded) -> None:
+        if self.closing_down:
+            return
         self._set_online(True)
         ticket = message.ticket
         name = message.badge.name if message.badge else ticket.code
@@ -349,6 +364,8 @@ class StationApp(App[int], inherit_bindings=False):
             self.push_screen(PickerScreen(code=ticket.code, name=name, products=message.products))
 
     def on_redeem_requested(self, message: RedeemRequested) -> None:
+        if self.closing_down:
+            return
         self._return_to_scan_screen()
         self.start_code(message.code, line_item_id=message.line_item_id)
 
@@ -453,6 +470,8 @@ class StationApp(App[int], inherit_bindings=False):
         self._check_database()
 
     def on_database_checked(self, message: DatabaseChecked) -> None:
+        if self.closing_down:
+            return
         if message.counts is not None:
             self._set_online(True)
             self.scan_screen.counters.show(message.counts)
@@ -460,6 +479,8 @@ class StationApp(App[int], inherit_bindings=False):
             self._set_online(False)
 
     def on_station_info_loaded(self, message: StationInfoLoaded) -> None:
+        if self.closing_down:
+            return
         if message.info is not None:
             self.info = message.info
             self._show_header()
@@ -482,6 +503,8 @@ class StationApp(App[int], inherit_bindings=False):
             self._show_failure(event.worker.error, None)
 
     def _show_failure(self, error: BaseException, ticket: ScanTicket | None) -> None:
+        if self.closing_down:
+            return
         verdict = verdicts.for_worker_failure(error)
         self.log.error("worker failed", repr(error))
         if ticket is not None:
