@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,54 @@ from tests.fresh_schema import empty_postgres_schema, unused_postgres_schema  # 
 REPO = Path(__file__).resolve().parent.parent
 
 
+def clean_env(tmp_path: Path, env: dict[str, str] | None) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
+    clean["STATION_DATA_DIR"] = str(tmp_path / "data")
+    # Works whether or not the package is installed into this interpreter.
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
+    clean.update(env or {})
+    return clean
+
+
+def station_in_terminal(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m station`` on a real pty (``run`` refuses to start without one).
+
+    All three standard streams are the pty, as in a terminal; what the process
+    wrote comes back as ``stderr`` (the station writes its errors there).
+    """
+    leader, follower = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "station", *args],
+            cwd=tmp_path,
+            env=clean_env(tmp_path, env) | {"TERM": "xterm-256color"},
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        output = b""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not select.select([leader], [], [], max(deadline - time.monotonic(), 0))[0]:
+                process.kill()
+                break
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed its side of the pty
+                break
+            if not chunk:
+                break
+            output += chunk
+        returncode = process.wait(timeout=timeout)
+    finally:
+        os.close(leader)
+    text = output.decode(errors="replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(process.args, returncode, "", text)
+
+
 def station(
     tmp_path: Path,
     *args: str,
@@ -26,11 +76,7 @@ def station(
     timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m station`` in a clean environment with its data under ``tmp_path``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
-    clean["STATION_DATA_DIR"] = str(tmp_path / "data")
-    # Works whether or not the package is installed into this interpreter.
-    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
-    clean.update(env or {})
+    clean = clean_env(tmp_path, env)
     return subprocess.run(
         [sys.executable, "-m", "station", *args],
         cwd=tmp_path,
@@ -128,7 +174,7 @@ def test_run_refuses_a_postgres_database_that_is_not_upgraded(
         "STATION_DATABASE_SCHEMA": str(empty_postgres_schema.schema),
         "STATION_CONFERENCE": "pycon-test",
     }
-    line = assert_one_line_failure(station(tmp_path, "run", env=env), 2)
+    line = assert_one_line_failure(station_in_terminal(tmp_path, "run", env=env), 2)
     assert "run `station db upgrade`" in line
 
 
@@ -159,12 +205,12 @@ def test_unreachable_database_fails_fast_with_one_line(tmp_path: Path) -> None:
 
 
 def test_run_without_a_conference_says_how_to_set_one(tmp_path: Path) -> None:
-    line = assert_one_line_failure(station(tmp_path, "run"), 2)
+    line = assert_one_line_failure(station_in_terminal(tmp_path, "run"), 2)
     assert "STATION_CONFERENCE" in line
 
 
 def test_run_with_an_unknown_conference_names_it(tmp_path: Path) -> None:
-    result = station(tmp_path, "run", "--conference", "nope-2026")
+    result = station_in_terminal(tmp_path, "run", "--conference", "nope-2026")
     line = assert_one_line_failure(result, 2)
     assert "'nope-2026'" in line and "station demo" in line
 
