@@ -1,17 +1,26 @@
-"""The last scans of this station: time, name and verdict, newest first."""
+"""The last scans of this station: time, name and verdict, newest first.
+
+Drawn as plain lines of Content, not a DataTable: the table re-rendered every
+cell after each scan and cost more than the database call (see
+benchmarks/tui_latency.py). Names go in as Content, never as markup.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual.content import Content
-from textual.widgets import DataTable
+from textual.widgets import Static
 
-from station.tui.verdicts import Verdict
+from station.tui.verdicts import Tone, Verdict
 
 KEEP = 10
+TIME_WIDTH = 8
+WHO_WIDTH = 24
+GUTTER = "  "
+
+_TONE_STYLE = {Tone.REFUSED: "bold", Tone.OFFLINE: "bold", Tone.WARNING: "", Tone.OK: ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +34,15 @@ class HistoryEntry:
         return f"{self.verdict.symbol} {self.verdict.headline}"
 
 
-class ScanHistory(DataTable[Content]):
-    """Cells are Content objects, never strings, so names cannot act as markup."""
+class ScanHistory(Static):
+    """A header line and up to ten scans; the widget has a fixed height."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="none", zebra_stripes=True, show_cursor=False)
-        self.can_focus = False
+        super().__init__(id=id, markup=False)
         self.entries: deque[HistoryEntry] = deque(maxlen=KEEP)
 
     def on_mount(self) -> None:
-        # Fixed labels as Text (never parsed as markup); the rows are Content.
-        self.add_column(Text("Time"), key="time", width=8)
-        self.add_column(Text("Who"), key="who", width=24)
-        self.add_column(Text("Verdict"), key="verdict", width=42)
+        self.redraw()
 
     def record(self, when: str, who: str, verdict: Verdict, *, redraw: bool = True) -> None:
         self.entries.appendleft(HistoryEntry(when, who, verdict))
@@ -45,6 +50,24 @@ class ScanHistory(DataTable[Content]):
             self.redraw()
 
     def redraw(self) -> None:
-        self.clear()
-        for entry in self.entries:
-            self.add_row(Content(entry.when), Content(entry.who), Content(entry.outcome))
+        lines = [_row(Content("Time"), Content("Who"), Content("Verdict"), header=True)]
+        lines += [
+            _row(
+                Content(entry.when),
+                Content(entry.who),
+                Content.styled(entry.outcome, _TONE_STYLE.get(entry.verdict.tone, "")),
+            )
+            for entry in self.entries
+        ]
+        self.update(Content("\n").join(lines), layout=False)
+
+
+def _row(when: Content, who: Content, outcome: Content, *, header: bool = False) -> Content:
+    row = Content.assemble(
+        when.truncate(TIME_WIDTH, pad=True),
+        GUTTER,
+        who.truncate(WHO_WIDTH, ellipsis=True, pad=True),
+        GUTTER,
+        outcome,
+    )
+    return row.stylize("bold underline") if header else row
