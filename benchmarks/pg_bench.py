@@ -233,6 +233,33 @@ def table(rows: list[Timing], *, trips: bool = False) -> None:
         print(line)
 
 
+def floor(engine: Engine) -> str:
+    """What the machine gives right now: a bare round trip, a bare durable commit, the load."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert conn is not None
+        conn.autocommit = True
+        conn.execute("CREATE TABLE bench_floor (id int)")  # logged: commits flush
+        timings = {}
+        probes = {"round trip": "SELECT 1", "insert+commit": "INSERT INTO bench_floor VALUES (1)"}
+        for label, sql in probes.items():
+            for _ in range(200):
+                conn.execute(sql)
+            started = time.perf_counter()
+            for _ in range(2000):
+                conn.execute(sql)
+            timings[label] = (time.perf_counter() - started) / 2000 * 1000
+        conn.execute("DROP TABLE bench_floor")
+    finally:
+        raw.close()
+    load = os.getloadavg()[0]
+    return (
+        f"floor now: SELECT 1 round trip {timings['round trip']:.3f} ms, "
+        f"INSERT + COMMIT {timings['insert+commit']:.3f} ms, load average {load:.1f}"
+    )
+
+
 def machine(engine: Engine) -> str:
     with engine.connect() as conn:
         version = str(conn.scalar(text("SHOW server_version")))
@@ -281,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = fresh_schema(args.url, schema)
         engine = make_engine(settings)
         print(f"machine: {machine(engine)}")
+        print(floor(engine))
         seconds = seed(engine, args.attendees)
         print(f"seeded {args.attendees:,} attendees (COPY) in {seconds:.1f} s into schema {schema}")
         attendees = Attendees(args.attendees)
