@@ -15,7 +15,15 @@ import pytest
 from station.models import CheckIn, ScanLog
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
-from tests.tui.conftest import Station, banner_text, light_text, scan, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    banner_text,
+    light_text,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 from tests.tui.proxy import TcpProxy
 
 
@@ -72,3 +80,21 @@ async def test_database_down_shows_not_recorded_then_recovers_by_itself(
         assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Ada Lovelace"]
     assert pg_station.count(CheckIn, attendee_id=ada.attendee_id) == 1
     assert pg_station.count(CheckIn, attendee_id=bob.attendee_id) == 0
+
+
+@pytest.mark.postgres
+async def test_station_started_while_the_database_is_away_signs_in_once_it_is_back(
+    pg_station: Station, proxy: TcpProxy
+) -> None:
+    proxy.stop()
+    app = pg_station.app()
+    async with app.run_test() as pilot:
+        await wait_for(
+            pilot, lambda: "Retrying" in screen_text(app), "the sign-in screen to say it retries"
+        )
+        assert "Database not reachable" in screen_text(app)
+        assert not app.ready
+        proxy.start()
+        await started(pilot)
+        assert app.operator is not None and app.operator.name == "Ana"
+        assert light_text(app) == "● DB OK"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from station.models import CheckIn
+from sqlalchemy import update
+
+from station.models import CheckIn, Staff
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.screens.sign_in import SignInScreen
@@ -106,3 +108,20 @@ async def test_preset_operator_not_on_the_list_asks_for_a_name(station: Station)
         await pilot.press("enter")
         await started(pilot)
         assert app.operator is not None and app.operator.name == "Ana"
+
+
+async def test_without_any_operator_the_station_can_still_scan(station: Station) -> None:
+    with station.db.sessions.begin() as s:
+        s.execute(update(Staff).values(active=False))
+    built = station.conf.attendee()
+    app = station.app(operator=None)
+    async with app.run_test() as pilot:
+        await wait_for(
+            pilot, lambda: "No operators are set up" in screen_text(app), "the no-operator note"
+        )
+        await pilot.press("enter")
+        await started(pilot)
+        assert app.operator is None and app.ctx.staff_id is None
+        await scan(pilot, built.access_code)
+    with station.db.sessions() as s:
+        assert s.query(CheckIn).one().staff_id is None
