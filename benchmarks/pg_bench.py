@@ -251,6 +251,7 @@ def floor(engine: Engine) -> str:
                 conn.execute(sql)
             timings[label] = (time.perf_counter() - started) / 2000 * 1000
         conn.execute("DROP TABLE bench_floor")
+        conn.autocommit = False
     finally:
         raw.close()
     load = os.getloadavg()[0]

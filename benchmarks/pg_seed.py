@@ -62,6 +62,7 @@ def seed(engine: Engine, attendees: int) -> float:
     try:
         conn = raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
+        conn.autocommit = False  # one transaction: the SET LOCALs below hold for the load
         with conn.cursor() as cur:
             cur.execute("SET LOCAL statement_timeout = 0")
             # The rows are consistent by construction: skip the per-row foreign-key
