@@ -30,7 +30,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, NoReturn, Protocol
 
 __all__ = [
     "EXIT_NO_TERMINAL",
@@ -39,6 +39,7 @@ __all__ = [
     "ExitOnSignal",
     "TerminalTraits",
     "detect_terminal",
+    "end_after_signal",
     "has_terminal",
     "install_exit_signals",
     "is_linux_console",
@@ -207,3 +208,24 @@ def quiet_dead_terminal() -> None:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, stream.fileno())
                 os.close(devnull)
+
+
+def end_after_signal(handler: ExitOnSignal | None, code: int) -> None:
+    """After a SIGHUP/SIGTERM exit, end the process at once; otherwise return.
+
+    Call once everything that matters is done: the worker's database call
+    returned, the engine is disposed, the terminal restored. What is left is
+    the interpreter's own teardown, which takes as long again as the app's
+    shutdown (0.25 s of 0.45 s measured), so a hung-up station skips it.
+    """
+    if handler is None or handler.received is None:
+        return
+    _end_process(code)
+
+
+def _end_process(code: int) -> NoReturn:
+    quiet_dead_terminal()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
