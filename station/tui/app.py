@@ -688,9 +688,11 @@ def run_station(settings: Settings) -> int:
         app = make_app(services, settings=settings)
         app.handle_hangup = True
         app.run(mouse=False)
-        return app.return_code or 0
+        code = app.return_code or 0
     finally:
         services.dispose()
+    terminal.end_after_signal(app.exit_signals, code)  # hung up: skip the interpreter teardown
+    return code
 
 
 def _exit_grace_s(settings: Settings) -> float:
