@@ -123,6 +123,13 @@ def test_the_watchdog_ends_a_process_whose_exit_stalls() -> None:
     assert ended == [128 + signal.SIGTERM]
 
 
+def test_without_a_signal_the_process_is_not_ended_early() -> None:
+    terminal.end_after_signal(None, 0)
+    terminal.end_after_signal(terminal.ExitOnSignal(_FakeApp(), grace_s=60), 0)
+    # Still here: only a station that was signalled skips the interpreter's teardown,
+    # which the pty tests below go through (status 0, no traceback).
+
+
 # --- a real station process ------------------------------------------------------------
 
 
