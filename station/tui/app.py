@@ -190,8 +190,6 @@ class StationApp(App[int], inherit_bindings=False):
     # ------------------------------------------------------------ key routing
 
     def _scan_keys(self) -> ScanKeys:
-        if not self.ready:
-            return "off"
         kind: ScanKeys = getattr(self.screen, "SCAN_KEYS", "off")
         return kind
 
@@ -251,6 +249,9 @@ class StationApp(App[int], inherit_bindings=False):
     def handle_scan_text(self, text: str) -> None:
         """Everything a scanner typed ends here, whichever screen was showing."""
         if not self.ready:
+            # A badge scanned at the sign-in screen must not pick an operator.
+            if isinstance(self.screen, SignInScreen):
+                self.screen.say("Sign in first, then scan.")
             return
         self._leave_overlays()
         profile = self.settings.scanner
@@ -407,6 +408,8 @@ class StationApp(App[int], inherit_bindings=False):
 
     def _painted(self, seq: int) -> None:
         self.verdict_times[seq] = time.monotonic()
+        if len(self.verdict_times) > 1000:
+            del self.verdict_times[min(self.verdict_times)]
 
     # ----------------------------------------------------------- navigation
 

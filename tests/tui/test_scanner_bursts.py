@@ -7,10 +7,21 @@ its Enter must never pick a highlighted item.
 from __future__ import annotations
 
 from station.models import CheckIn, ProductRedemption
+from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
-from tests.tui.conftest import Station, badge_shown, banner_text, scan, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    badge_shown,
+    banner_text,
+    option_texts,
+    scan,
+    screen_text,
+    send_burst,
+    started,
+    wait_for,
+)
 
 
 async def test_burst_on_the_picker_checks_in_the_next_badge_and_redeems_nothing(
@@ -109,3 +120,30 @@ async def test_typing_by_hand_into_the_scan_field_and_enter_scans(station: Stati
         await pilot.press("enter")
         await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
     assert station.count(CheckIn, attendee_id=ada.attendee_id) == 1
+
+
+async def test_burst_while_quit_is_asked_neither_quits_nor_is_lost(station: Station) -> None:
+    yves = station.conf.attendee(code="XY12", first_name="Yves", last_name="Y")
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await scan(pilot, yves.access_code.lower())  # "y" inside the code
+        assert app.is_running
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.verdict.subject == "Yves Y"
+        await pilot.press("n")
+    assert station.count(CheckIn, attendee_id=yves.attendee_id) == 1
+
+
+async def test_burst_at_sign_in_picks_no_operator(station: Station) -> None:
+    station.conf.staff("Bea")
+    ada = station.conf.attendee(code="ADA1")
+    app = station.app(operator=None)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: option_texts(app.screen) == ["Ana", "Bea"], "the staff list")
+        send_burst(app, ada.access_code + "\r")
+        await wait_for(pilot, lambda: "Sign in first, then scan." in screen_text(app), "the hint")
+        assert not app.ready and app.operator is None
+    assert station.count(CheckIn) == 0

@@ -16,7 +16,8 @@ from station.tui.burst import ScanKeys
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = keymap.CONFIRM
-    SCAN_KEYS: ClassVar[ScanKeys] = "off"
+    # A badge scanned while the question shows must not answer it ("y" in a code).
+    SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
 
     def __init__(self, question: str) -> None:
         super().__init__()

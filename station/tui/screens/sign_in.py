@@ -30,7 +30,8 @@ class SignInScreen(Screen[StaffMember | None]):
     """Dismisses with the signed-in member, or None when no staff exist at all."""
 
     BINDINGS = keymap.SIGN_IN
-    SCAN_KEYS: ClassVar[ScanKeys] = "off"
+    # A scanner's Enter must not pick the highlighted operator; the app drops the scan.
+    SCAN_KEYS: ClassVar[ScanKeys] = "field"
 
     def __init__(self, *, preset: str | None) -> None:
         super().__init__()
