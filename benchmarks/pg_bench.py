@@ -30,7 +30,15 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.pg_seed import CONFERENCE, access_code, drop_schema, fresh_schema, line_ids, seed
+from benchmarks.pg_seed import (
+    CONFERENCE,
+    access_code,
+    drop_schema,
+    fresh_attendees,
+    fresh_schema,
+    line_ids,
+    seed,
+)
 from benchmarks.tcp_proxy import running_proxy
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService
@@ -311,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {machine(engine)}")
         print(floor(engine))
         seconds = seed(engine, args.attendees)
-        print(f"seeded {args.attendees:,} attendees (COPY) in {seconds:.1f} s into schema {schema}")
-        attendees = Attendees(args.attendees)
+        attendees = Attendees(fresh_attendees(args.attendees))
+        print(
+            f"seeded {args.attendees:,} attendees (COPY) in {seconds:.1f} s into schema {schema}; "
+            f"{args.attendees - attendees.total:,} of them already checked in and had lunch"
+        )
 
         header("Round trips per scan (counted through a TCP proxy, warm connection)")
         hot_trips = count_round_trips(settings, attendees, None)
