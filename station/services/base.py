@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, Engine, TextClause, insert, select
+from sqlalchemy import Engine, TextClause, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,10 +95,11 @@ class ServiceBase:
         self._conferences: dict[str, ConferenceRef] = {}
         bind = sessions.kw.get("bind")
         on_postgres = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+        # The engine whose pooled connections the one-statement paths borrow.
         self._hot: Engine | None = None
         if on_postgres and hot_paths is not False:
             assert isinstance(bind, Engine)
-            self._hot = bind.execution_options(isolation_level="AUTOCOMMIT")
+            self._hot = bind
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -106,21 +107,13 @@ class ServiceBase:
         with database_errors(), self._sessions.begin() as session:
             yield session
 
-    @contextmanager
-    def _autocommit(self) -> Iterator[Connection]:
-        """A connection on which each statement is its own transaction (one round trip)."""
-        assert self._hot is not None
-        with database_errors(), self._hot.connect() as connection:
-            yield connection
-
     def _hot_conference(self, slug: str) -> ConferenceRef:
         """The station's conference, read once per service (one round trip the first time)."""
         ref = self._conferences.get(slug)
         if ref is None:
             from station.services import hot_sql
 
-            with self._autocommit() as connection:
-                row = connection.execute(hot_sql.CONFERENCE, {"conference": slug}).one_or_none()
+            row = self._hot_row(hot_sql.CONFERENCE, conference=slug)
             if row is None:
                 raise ConfigurationError(f"Conference {slug!r} does not exist in this database.")
             ref = ConferenceRef(row.id, row.slug, display_safe(row.name), row.timezone)
@@ -128,25 +121,36 @@ class ServiceBase:
         return ref
 
     def _hot_row(self, statement: TextClause, **params: object) -> Any:
-        """Run one hot-path statement; it always returns exactly one row (a named tuple).
+        """Run one statement in autocommit (one round trip); its first row as a named tuple.
 
-        Straight through psycopg on the pooled connection: SQLAlchemy's statement
-        and result machinery would cost more client time than the server takes.
+        Straight through psycopg on a pooled connection: SQLAlchemy's connection,
+        statement and result machinery would cost more client time per scan than
+        the server takes. Failures still become DatabaseUnavailable, and a broken
+        connection is invalidated so the pool replaces it.
         """
         from station.services import hot_sql
 
+        assert self._hot is not None
         sql = hot_sql.for_psycopg(statement)
-        with self._autocommit() as connection:
-            driver = connection.connection.driver_connection
-            assert isinstance(driver, psycopg.Connection)
+        with database_errors():
+            pooled = self._hot.raw_connection()
             try:
-                with driver.cursor(row_factory=namedtuple_row) as cursor:
-                    cursor.execute(sql, params)
-                    return cursor.fetchone()
-            except psycopg.Error as exc:
-                if driver.closed or driver.broken:
-                    connection.invalidate(exc)  # and the pool replaces it
-                raise
+                driver = pooled.driver_connection
+                assert isinstance(driver, psycopg.Connection)
+                driver.autocommit = True  # client-side flag: no BEGIN, no COMMIT
+                try:
+                    with driver.cursor(row_factory=namedtuple_row) as cursor:
+                        cursor.execute(sql, params)
+                        return cursor.fetchone()
+                except psycopg.Error as exc:
+                    if driver.closed or driver.broken:
+                        pooled.invalidate(exc)
+                    raise
+                finally:
+                    if not driver.closed:
+                        driver.autocommit = False
+            finally:
+                pooled.close()
 
     def _conference(self, session: Session, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)
@@ -224,21 +228,18 @@ class ServiceBase:
         from station.services import hot_sql
 
         try:
-            with self._autocommit() as connection:
-                connection.execute(
-                    hot_sql.LOG_REFUSAL,
-                    {
-                        "conference": ctx.conference,
-                        "attendee_id": error.attendee_id,
-                        "now": self._clock(),
-                        "station": ctx.station[:100],
-                        "staff_id": ctx.staff_id,
-                        "action": action,
-                        "code": display_safe(code, limit=256),
-                        "reason": str(error.reason),
-                        "message": error.message[:300],
-                    },
-                )
+            self._hot_row(
+                hot_sql.LOG_REFUSAL,
+                conference=ctx.conference,
+                attendee_id=error.attendee_id,
+                now=self._clock(),
+                station=ctx.station[:100],
+                staff_id=ctx.staff_id,
+                action=action,
+                code=display_safe(code, limit=256),
+                reason=str(error.reason),
+                message=error.message[:300],
+            )
         except StationError:
             log.warning("could not log refused scan at %s", ctx.station)
 

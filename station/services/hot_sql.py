@@ -130,6 +130,7 @@ INSERT INTO scan_log (conference_id, attendee_id, scanned_at, station, staff_id,
                       outcome, reason, message)
 SELECT (SELECT c.id FROM conference c WHERE c.slug = :conference), :attendee_id, :now, :station,
        :staff_id, :action, :code, 'refused', :reason, :message
+RETURNING id
 """
 )
 
