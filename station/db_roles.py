@@ -30,7 +30,6 @@ READ_ONLY = (
 )
 APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log")
 FUNCTIONS = (
-    "station_display_safe(text, integer)",
     "station_redeem_original(uuid, text)",
     "station_redeem(text, text, text, text, integer, uuid, timestamptz, text, integer, text, "
     "jsonb, text)",

@@ -54,7 +54,7 @@ def build_conference(sessions: sessionmaker[Session]) -> dict[str, int]:
     conf.ticket_type("general", "Conference pass")
     conf.ticket_type("speaker", "Speaker\x1b[2J pass")
     conf.addon("lunch", "Lunch\u202e Day 1")
-    conf.addon("voucher", "Meal voucher")
+    conf.addon("voucher", "Meal\tvoucher, " + "good for one meal " * 6)  # cut at 80
     conf.addon("tutorial", "Tutorial: [b]SQL[/b]")
     ada = conf.attendee(
         "ADA1", first_name="Ada", last_name="Lovelace", addons={"lunch": 1, "voucher": 3}

@@ -22,21 +22,15 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The same cleaning as station.text.display_safe, for the scan log message
-# written inside the function: tab/newline/return become spaces, other C0/C1
-# controls and bidi controls go, and a cut is marked with an ellipsis.
-DISPLAY_SAFE = r"""
-CREATE OR REPLACE FUNCTION station_display_safe(t text, lim integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN length(s) > lim THEN left(s, greatest(lim - 1, 0)) || '…' ELSE s END
-    FROM (
-        SELECT regexp_replace(
-            translate(t, E'\t\n\r', '   '),
-            '[\u0001-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]',
-            '', 'g') AS s
-    ) AS cleaned
-$$
-"""
+# The same cleaning as station.text.display_safe, for the scan-log message the
+# function writes: tab, newline and return become spaces; the other C0/C1
+# controls and the bidi controls go (one translate(), far cheaper than a regex).
+_SPACED = "\t\n\r"
+_REMOVED = (
+    "".join(chr(c) for c in (*range(1, 32), *range(0x7F, 0xA0)) if chr(c) not in _SPACED)
+    + "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+UNSAFE = "E'" + "".join(f"\\u{ord(ch):04x}" for ch in _SPACED + _REMOVED) + "'"
 
 # The result of an earlier redemption, rebuilt for a retry of it: the count is of the
 # attendee's redemptions of that line up to and including it. Without a conference
@@ -125,6 +119,7 @@ DECLARE
     v_used bigint := 0;
     v_quantity bigint := 0;
     v_inserted integer;
+    v_message text;
 BEGIN
     -- A retry of a scan already recorded: answer with the original.
     PERFORM 1 FROM product_redemption pr WHERE pr.client_id = p_client_id;
@@ -246,10 +241,14 @@ BEGIN
         RETURN;
     END IF;
 
+    v_message := translate(r_product_name, @UNSAFE@, '   ');
+    IF length(v_message) > 80 THEN
+        v_message := left(v_message, 79) || '…';
+    END IF;
     INSERT INTO scan_log (conference_id, attendee_id, scanned_at, station, staff_id, action,
                           code, outcome, reason, message)
     VALUES (r_conference_id, r_attendee_id, p_now, p_station, p_staff_id, 'redeem',
-            p_code, 'accepted', 'ok', station_display_safe(r_product_name, 80));
+            p_code, 'accepted', 'ok', v_message);
 
     r_line_item_id := v_chosen;
     r_redeemed_at := p_now;
@@ -272,9 +271,8 @@ def upgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     # Sent as is: no bind-parameter parsing of the function bodies.
-    bind.exec_driver_sql(DISPLAY_SAFE)
     bind.exec_driver_sql(ORIGINAL)
-    bind.exec_driver_sql(REDEEM)
+    bind.exec_driver_sql(REDEEM.replace("@UNSAFE@", UNSAFE))
 
 
 def downgrade() -> None:
@@ -285,4 +283,3 @@ def downgrade() -> None:
         "timestamptz, text, integer, text, jsonb, text)"
     )
     op.execute("DROP FUNCTION IF EXISTS station_redeem_original(uuid, text)")
-    op.execute("DROP FUNCTION IF EXISTS station_display_safe(text, integer)")
