@@ -8,9 +8,12 @@ rules run in this order, each for a reason:
    is dropped first, because it is framing, not content.
 2. Refusals come before any work: empty, over-long (checked by length alone,
    so a pasted novel costs nothing), control characters (ESC sequences could
-   drive the terminal, GS separators mean a GS1 payload, not a badge) and bidi
-   controls (they make text read differently than it is). A refused scan
-   leaves nothing half-decoded behind.
+   drive the terminal) and bidi controls (they make text read differently
+   than it is). A refused scan leaves nothing half-decoded behind. The one
+   exception are the ASCII information separators FS, GS, RS and US
+   (0x1C-0x1F): scanners emit them by themselves (GS is the GS1 field
+   separator, RS/GS frame ISO 15434 payloads), and a terminal delivers them
+   as ctrl-chords, so they are dropped, never a reason to refuse a badge.
 3. The layout map is applied to the whole payload before anything else looks
    at it: a scanner set to the wrong keyboard layout mistypes *every*
    character, so prefix, suffix and URL are only recognisable after the fix.
@@ -43,6 +46,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = [
+    "SEPARATORS",
     "DecodedScan",
     "Reason",
     "ScanConfigError",
@@ -64,6 +68,9 @@ _RAW_DISPLAY = 80
 
 # Category Cc is exactly C0, DEL and C1.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# FS, GS, RS, US: separators a scanner adds itself (GS1 FNC1 is sent as GS).
+SEPARATORS = "\x1c\x1d\x1e\x1f"
+_DROP_SEPARATORS = dict.fromkeys(map(ord, SEPARATORS))
 # Embeddings/overrides/isolates plus the invisible marks (ALM, LRM, RLM).
 _BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _AIM_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -369,18 +376,22 @@ def normalise_code(text: str, *, max_length: int = 256, alphabet: str = "A-Z0-9-
     return "".join(folded)
 
 
-def _refuse_unsafe(text: str, profile: ScannerProfile) -> None:
-    """Step 2: refuse before doing any work on the payload."""
+def _refuse_unsafe(text: str, profile: ScannerProfile) -> str:
+    """Step 2: refuse before doing any work on the payload; drop the separators."""
     if not text:
         raise ScanRejected("Nothing was scanned.")
     if len(text) > profile.max_length:
         raise ScanRejected(f"Scan too long ({len(text)} characters) — not a badge.")
+    text = text.translate(_DROP_SEPARATORS).rstrip(_TRAILING_FRAMING)
+    if not text:
+        raise ScanRejected("Nothing was scanned.")
     if _CONTROL_RE.search(text):
         raise ScanRejected("Scan contains control characters — not a badge.")
     if _BIDI_RE.search(text):
         raise ScanRejected("Scan contains hidden text-direction characters — not a badge.")
     if not text.strip():
         raise ScanRejected("Nothing was scanned.")
+    return text
 
 
 def _strip_decoration(text: str, profile: ScannerProfile) -> str:
@@ -430,8 +441,7 @@ def decode_scan(
     payload: str, profile: ScannerProfile, *, conference_slug: str | None = None
 ) -> DecodedScan:
     """Decode one scan; raise :class:`ScanRejected` if it is not a badge for here."""
-    text = payload.rstrip(_TRAILING_FRAMING)
-    _refuse_unsafe(text, profile)
+    text = _refuse_unsafe(payload.rstrip(_TRAILING_FRAMING), profile)
     raw = _display_raw(text)
 
     if profile.layout_map:

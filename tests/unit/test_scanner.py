@@ -322,8 +322,11 @@ def test_ten_thousand_characters_are_refused_quickly() -> None:
         pytest.param("\x1b]0;pwned\x07\r", CONTROL, id="osc-title-escape"),
         pytest.param("\x1b[2J\x1b[HABCD1234\r", CONTROL, id="csi-clear-screen"),
         pytest.param("ABCD\x001234\r", CONTROL, id="nul"),
-        pytest.param("]d2010123456789012\x1d10ABC\r", CONTROL, id="gs1-group-separator"),
-        pytest.param("\x1d\r", CONTROL, id="group-separator-alone"),
+        pytest.param("\x1d\r", NOTHING, id="group-separator-alone"),
+        pytest.param("\x1c\x1d\x1e\x1f \t", NOTHING, id="separators-and-framing-only"),
+        pytest.param("ABCD1234\x04\r", CONTROL, id="eot-is-not-a-separator"),
+        pytest.param("ABCD\x101234\r", CONTROL, id="dle-ctrl-p"),
+        pytest.param("ABCD\x111234\r", CONTROL, id="dc1-ctrl-q"),
         pytest.param("ABCD\x7f1234\r", CONTROL, id="del"),
         pytest.param("ABCD\x9b1234\r", CONTROL, id="c1-csi"),
         pytest.param("AB\tCD\t", CONTROL, id="tab-inside"),
@@ -336,6 +339,36 @@ def test_unsafe_or_empty_input_is_refused(payload: str, message: str) -> None:
     error = rejected(payload)
     assert str(error) == message
     assert error.reason == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        pytest.param("ABCD1234\x1d\r", "ABCD1234", id="gs-suffix"),
+        pytest.param("\x1dABCD1234\r", "ABCD1234", id="gs-prefix-fnc1"),
+        pytest.param("]C1\x1dABCD1234\r", "ABCD1234", id="gs1-128-aim-then-fnc1"),
+        pytest.param("]d2010123456789012\x1d10ABC\r", "01012345678901210ABC", id="gs1-inside"),
+        pytest.param("\x1e\x1cABCD\x1f1234\x1d\t", "ABCD1234", id="all-four-separators"),
+        pytest.param("https://example.org/checkin/ABCD1234\x1d\r", "ABCD1234", id="gs-after-a-url"),
+    ],
+)
+def test_information_separators_are_dropped_not_refused(payload: str, expected: str) -> None:
+    assert decode_scan(payload, DEFAULT).code == expected
+
+
+def test_separators_do_not_count_against_the_raw_display() -> None:
+    assert decode_scan("AB\x1dCD\r", DEFAULT).raw == "ABCD"
+
+
+def test_ten_thousand_valid_characters_are_refused_before_any_decoding() -> None:
+    error = rejected("]Q1https://example.org/checkin/" + "A" * 10_000 + "\t", TAB)
+    assert str(error) == "Scan too long (10031 characters) — not a badge."
+
+
+def test_max_length_is_the_profiles() -> None:
+    short = ScannerProfile(max_length=8)
+    assert decode_scan("ABCD1234\r", short).code == "ABCD1234"
+    assert str(rejected("ABCD12345\r", short)) == "Scan too long (9 characters) — not a badge."
 
 
 # --- normalisation -----------------------------------------------------------------------------
