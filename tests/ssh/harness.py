@@ -22,6 +22,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 import uuid
@@ -151,7 +152,7 @@ class PtyStation:
                 self.ended_at = time.monotonic()
         return self.status is not None
 
-    def wait_for_text(self, needle: str, timeout: float = 15.0) -> None:
+    def wait_for_text(self, needle: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while needle not in self.text:
             self.pump(0.05)
@@ -164,7 +165,17 @@ class PtyStation:
                     f"{self.text[-800:]!r}"
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {needle!r} within {timeout}s: {self.text[-800:]!r}")
+                raise AssertionError(
+                    f"no {needle!r} within {timeout}s (whole output: {self.dump()}): "
+                    f"{self.text[-800:]!r}"
+                )
+
+    def dump(self) -> str:
+        """Keep what the station wrote, for a failure message; returns the file's path."""
+        handle, path = tempfile.mkstemp(prefix="station-pty-", suffix=".bin")
+        with os.fdopen(handle, "wb") as out:
+            out.write(bytes(self.output))
+        return path
 
     def write(self, data: str) -> None:
         os.write(self.fd, data.encode())
@@ -225,9 +236,19 @@ class Tmux:
         cols: int = 80,
         rows: int = 24,
         name: str = "main",
+        status_file: Path | None = None,
     ) -> None:
-        """Run ``command`` in a new session; the pane keeps its last screen after it ends."""
-        wrapped = "exec " + " ".join(_sh_quote(part) for part in command)
+        """Run ``command`` in a new session; the pane keeps its last screen after it ends.
+
+        Without ``status_file`` the pane's process is the command itself (its pid is the
+        pane's); with it, a shell runs the command and writes its exit status there (tmux
+        itself does not always collect it: its pane can stay a zombie).
+        """
+        quoted = " ".join(_sh_quote(part) for part in command)
+        if status_file is None:
+            wrapped = "exec " + quoted
+        else:
+            wrapped = f"{quoted}; echo $? > {_sh_quote(str(status_file))}"
         assignments = [f"{key}={value}" for key, value in env.items()]
         self.run(
             "new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows),
@@ -254,14 +275,13 @@ class Tmux:
         out = self.run("list-panes", "-t", name, "-F", "#{pane_dead}", check=False).stdout
         return out.strip() == "1"
 
-    def wait_exit_status(self, timeout: float = 10.0, name: str = "main") -> int:
-        """The exit status of the pane's command, once it has ended."""
+    def wait_exit_status(self, status_file: Path, timeout: float = 10.0, name: str = "main") -> int:
+        """The exit status of a command started with ``status_file``, once it has ended."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            out = self.run("list-panes", "-t", name, "-F", "#{pane_dead} #{pane_dead_status}")
-            dead, _, status = out.stdout.strip().partition(" ")
-            if dead == "1" and status:
-                return int(status)
+            written = status_file.read_text() if status_file.exists() else ""
+            if written.endswith("\n"):
+                return int(written)
             time.sleep(0.05)
         raise AssertionError(f"still running after {timeout}s:\n{self.screen(name)}")
 

@@ -32,10 +32,17 @@ def tmux() -> Iterator[Tmux]:
         yield server
 
 
-def connect(tmux: Tmux, rig: SshRig, key: str, command: str | None = None) -> None:
+def connect(
+    tmux: Tmux,
+    rig: SshRig,
+    key: str,
+    command: str | None = None,
+    status_file: Path | None = None,
+) -> None:
     """``ssh -tt station@host`` in an 80×24 terminal, as a remote station does."""
     argv = rig.ssh_argv(key, "-tt", command=command)
-    tmux.start(argv, env={"PATH": os.environ["PATH"], "TERM": "xterm-256color"})
+    env = {"PATH": os.environ["PATH"], "TERM": "xterm-256color"}
+    tmux.start(argv, env=env, status_file=status_file)
 
 
 def wait_until_gone(rig: SshRig, timeout: float = GONE_WITHIN_S) -> float:
@@ -195,10 +202,11 @@ def test_scan_over_ssh_then_the_link_drops(ssh_rig: SshRig, tmux: Tmux) -> None:
 
 
 def test_client_named_station_quits_only_with_the_supervisor_pin(
-    ssh_rig: SshRig, tmux: Tmux
+    ssh_rig: SshRig, tmux: Tmux, tmp_path: Path
 ) -> None:
     wait_until_gone(ssh_rig)  # the previous test's logins are closing
-    connect(tmux, ssh_rig, "unnamed", command="Door B")
+    ssh_status = tmp_path / "ssh-status"
+    connect(tmux, ssh_rig, "unnamed", command="Door B", status_file=ssh_status)
     screen = tmux.wait_for(lambda s: "READY" in s, "the scan screen over ssh")
     assert "Door B" in screen
 
@@ -226,6 +234,9 @@ def test_client_named_station_quits_only_with_the_supervisor_pin(
     time.sleep(1.1)  # a wrong PIN locks the field for a second
     tmux.send_text(SUPERVISOR_PIN)
     tmux.send_keys("Enter")
-    status = tmux.wait_exit_status(timeout=10)
+    try:
+        status = tmux.wait_exit_status(ssh_status, timeout=10)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstill running on the server: {ssh_rig.live()}") from None
     assert status == 0  # the session ended normally: no shell to fall into
     wait_until_gone(ssh_rig)
