@@ -286,7 +286,7 @@ class Tmux:
         raise AssertionError(f"still running after {timeout}s:\n{self.screen(name)}")
 
     def wait_for(
-        self, ready: Callable[[str], bool], what: str, timeout: float = 20.0, name: str = "main"
+        self, ready: Callable[[str], bool], what: str, timeout: float = 30.0, name: str = "main"
     ) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
