@@ -6,20 +6,36 @@ focused list or search box, its Enter would pick whatever is highlighted — a
 silent wrong redemption — and its letters could fire bindings. So the app
 routes every key through a :class:`BurstRouter` first:
 
-- ``"field"`` screens (scan, lookup) have a free-text field: timing alone
-  decides. The first key is held for ``gap`` seconds; a second key within the
-  gap makes it a burst, which ends with the terminator and becomes a scan.
-  Anything else is released, in order, to the screen as if never held.
-- ``"bindings"`` screens (badge, picker) have no free-text field, so every
-  printable key and the terminator belong to a scan. The one exception is a
-  lone key that is bound on the screen (``r``, ``1``–``9``) with nothing after
-  it within the gap: that is a person pressing a key.
-- ``"off"`` screens (sign-in, confirm) get their keys untouched.
+- ``"field"`` screens (scan, lookup, sign-in) have a free-text field. The first
+  key is held for ``gap`` seconds; keys that follow within the gap are held
+  too. Once :data:`SCANNER_RUN` keys came that fast (no person types so), the
+  held keys are a scan and stay one whatever the timing, until the terminator.
+  A shorter run is released, in order, to the screen as if never held — so a
+  person's quick "v" + Enter in the search box stays a search.
+- ``"bindings"`` screens (badge, picker, the quit question) have no free-text
+  field, so every printable key and the terminator belong to a scan, however
+  slowly they come. The one exception is a lone key that is bound on the
+  screen (``r``, ``1``–``9``, ``y``) with nothing after it within the gap:
+  that is a person pressing a key. Tab never reaches these screens (it would
+  move focus).
+- ``"off"`` screens get their keys untouched (none at the moment).
 
-Over SSH, timing is jittery; a burst cut in two by the network can reach a
-``"field"`` screen as typing. On ``"bindings"`` screens a split burst stays a
-scan because the keys after a non-binding key keep being collected until the
-terminator.
+Control bytes a scanner types (the GS1 separator 0x1D arrives as ctrl+], 0x10
+as ctrl+p, 0x11 as ctrl+q) are held like printable keys, so inside or at the
+start of a burst they never fire a binding; they go to the decoder with the
+rest, which drops the separators and refuses any other control character. A
+lone one that nothing follows is released: a person pressed ctrl+q.
+
+Over SSH, timing is jittery (OpenSSH 9.5+ sends keys in 20 ms ticks). A burst
+cut in two by the network stays one scan once it was recognised; on the scan
+screen the app also puts whatever reached the field before the rest of the
+burst in front of it (see ``StationApp``). The framing right after a scan (the
+LF of CR LF, an Enter after a Tab or after a paste) is swallowed, never sent
+to the screen, where it could pick a list item.
+
+A code that stops before its terminator is not held for ever: after
+:data:`STALE_AFTER_S` it is released to the field, or, on a screen without
+one, submitted (a scanner set to send no terminator still gets through).
 
 The router only decides; the app holds the events and replays them.
 """
@@ -34,8 +50,38 @@ from textual import events
 
 ScanKeys = Literal["field", "bindings", "off"]
 
+SCANNER_RUN = 4
+"""Keys in a row, each within the gap of the one before, that make a burst a scan."""
+STALE_AFTER_S = 1.5
+"""How long a recognised but unterminated code waits for its terminator."""
+
 # Keys that some sources (Textual's pilot, some drivers) send without a character.
 _KEY_CHARACTERS = {"enter": "\r", "tab": "\t"}
+_FRAMING = ("\r", "\n", "\t")
+# Control characters that are keys a person uses, not bytes a scanner types.
+_PERSON_KEYS = frozenset({"escape", "backspace", "tab", "enter"})
+
+
+def is_scanner_control(key: events.Key) -> bool:
+    """A C0 control byte as a scanner types it (GS, DLE...), arriving as a ctrl-chord."""
+    character = key.character
+    return (
+        character is not None
+        and len(character) == 1
+        and (ord(character) < 0x20 or character == "\x7f")
+        and key.key not in _PERSON_KEYS
+    )
+
+
+def _scanned_text(key: events.Key) -> str:
+    """What a held key contributes to the scanned text.
+
+    A key that is not text (an arrow, a function key) becomes ESC, so the decoder
+    refuses the whole scan instead of accepting a shortened code. An alt+chord
+    counts as its character: the terminal reads a person's Esc followed at once
+    by a scan as alt + the scan's first character.
+    """
+    return key.character or _KEY_CHARACTERS.get(key.key, "") or "\x1b"
 
 
 @dataclass(slots=True)
@@ -45,84 +91,127 @@ class Decision:
     release: list[events.Key] = field(default_factory=list)
     forward: bool = False
     submit: str | None = None
-    start_timer: bool = False
 
 
 @dataclass(slots=True)
 class BurstRouter:
     gap: float
     is_terminator: Callable[[str], bool]
-    held: list[events.Key] = field(default_factory=list)
-    last: float = 0.0
     submit_on_pause: bool = False
     """The scanner sends no terminator: a burst ends when the keys stop."""
+    stale_after: float = STALE_AFTER_S
+    held: list[events.Key] = field(default_factory=list)
+    last: float = 0.0
+    """Time of the last held key (``Key.time``, monotonic)."""
+    run: int = 0
+    """Held keys that came each within the gap of the one before, counting the first."""
     collecting: bool = False
     """True once the held keys are known to be a code (not bindings, not typing)."""
+    kind: ScanKeys = "field"
+    """The screen kind the last key was fed for."""
+    submitted_at: float = float("-inf")
+    """When the last scan was submitted: framing right after it is swallowed."""
 
     def text(self) -> str:
-        """The held keys as scanned text; a key that is not text counts as a control
-        character, so the decoder refuses the whole scan instead of a shortened code."""
-        return "".join(
-            (key.character or "\x1b") if not key.is_printable else (key.character or "")
-            for key in self.held
-        )
+        """The held keys as scanned text."""
+        return "".join(_scanned_text(key) for key in self.held)
 
-    def _take(self) -> list[events.Key]:
+    def take(self) -> list[events.Key]:
+        """Give up every held key (the caller replays or drops them)."""
         held, self.held = self.held, []
         self.collecting = False
+        self.run = 0
         return held
 
     def _hold(self, key: events.Key) -> None:
         self.held.append(key)
         self.last = key.time
 
+    def _submit(self, at: float) -> Decision:
+        text = self.text()
+        self.take()
+        self.submitted_at = at
+        return Decision(submit=text)
+
+    def note_submitted(self, at: float) -> None:
+        """A scan arrived another way (a paste): swallow the framing that may follow."""
+        self.submitted_at = at
+
     def feed(self, key: events.Key, kind: ScanKeys, *, bound: bool) -> Decision:
         """Route one key; ``bound`` says whether the current screen binds it."""
+        self.kind = kind
         character = key.character or _KEY_CHARACTERS.get(key.key, "")
         within_gap = bool(self.held) and key.time - self.last <= self.gap
+        if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
+            return Decision()  # the rest of the last scan's framing
         if character and self.is_terminator(character):
-            if self.held and (within_gap or self.collecting):
-                text = self.text()
-                self._take()
-                return Decision(submit=text)
-            return Decision(release=self._take(), forward=True)
+            if self.held and (self.collecting or (within_gap and kind == "bindings")):
+                return self._submit(key.time)
+            release = self.take()
+            # Tab never moves focus where there is no field to type in.
+            return Decision(release=release, forward=not (kind == "bindings" and key.key == "tab"))
         if within_gap:
-            # Mid-burst, even a control key belongs to the scan (and gets it refused).
+            # Mid-burst, even a control key belongs to the scan (the decoder judges it).
             self._hold(key)
-            self.collecting = self.collecting or kind == "bindings"
-            return Decision(start_timer=True)
-        if not key.is_printable:
+            self.run += 1
+            self.collecting = self.collecting or kind == "bindings" or self.run >= SCANNER_RUN
+            return Decision()
+        if not (key.is_printable or is_scanner_control(key)):
+            if kind == "bindings" and key.key == "tab":
+                return Decision()
             if not self.collecting:
-                return Decision(release=self._take(), forward=True)
+                return Decision(release=self.take(), forward=True)
             if key.key == "backspace":
                 self.held.pop()
                 if not self.held:
-                    self.collecting = False
+                    self.take()
                 return Decision()
-            self._take()  # Esc, arrows...: a half-typed code is abandoned, never replayed
+            self.take()  # Esc, arrows...: a half-typed code is abandoned, never replayed
             return Decision(forward=key.key != "escape")
         if self.collecting:
-            self._hold(key)
-            return Decision(start_timer=True)
-        release = self._take()
+            self._hold(key)  # a code typed slowly on a screen without a field
+            self.run = 1
+            return Decision()
+        release = self.take()
         self._hold(key)
-        self.collecting = kind == "bindings" and not bound
-        return Decision(release=release, start_timer=True)
+        self.run = 1
+        self.collecting = kind == "bindings" and not bound and key.is_printable
+        return Decision(release=release)
+
+    def due(self, now: float) -> float | None:
+        """Seconds until :meth:`timeout` has something to decide; None while nothing is held."""
+        if not self.held:
+            return None
+        ends_on_pause = self.submit_on_pause and len(self.held) > 1
+        wait = self.gap if ends_on_pause or not self.collecting else self.stale_after
+        return max(0.0, self.last + wait - now)
 
     def timeout(self, now: float) -> Decision:
-        """Called ``gap`` after the last key: release what turned out to be typing.
+        """Called when :meth:`due` says so: decide what the pause after the held keys means.
 
-        With a scanner that sends no terminator, a pause after a burst ends the scan.
+        A short run is a person: released. With a scanner that sends no
+        terminator, a pause after a burst ends the scan. A recognised code
+        whose terminator never came is, after ``stale_after``, released to
+        the field, or submitted where there is none (a single stray key on
+        such a screen is dropped).
         """
-        if not self.held or now - self.last < self.gap * 0.9:
+        if not self.held:
             return Decision()
-        if self.submit_on_pause and (len(self.held) > 1 or self.collecting):
-            text = self.text()
-            self._take()
-            return Decision(submit=text)
-        if self.collecting:
-            return Decision()  # a code typed on a screen without a text field: wait for Enter
-        return Decision(release=self._take())
+        waited = now - self.last
+        if waited < self.gap * 0.9:
+            return Decision()
+        if self.submit_on_pause and self.collecting and len(self.held) > 1:
+            return self._submit(now)
+        if not self.collecting:
+            return Decision(release=self.take())
+        if waited < self.stale_after * 0.9:
+            return Decision()
+        if self.kind == "field":
+            return Decision(release=self.take())
+        if len(self.held) > 1:
+            return self._submit(now)
+        self.take()
+        return Decision()
 
     def reset(self) -> None:
-        self._take()
+        self.take()

@@ -20,6 +20,10 @@ SCAN: list[BindingType] = [
     Binding("f2", "app.open_lookup", "Find", show=False),
 ]
 
+SCAN_INPUT: list[BindingType] = [
+    Binding("tab", "submit", show=False),
+]
+
 BADGE: list[BindingType] = [
     Binding("escape", "close", "Back"),
     Binding("r", "redeem", "Redeem"),

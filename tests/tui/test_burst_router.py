@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import pytest
 from textual.events import Key
 
-from station.scanner import ScannerProfile, is_terminator
-from station.tui.burst import BurstRouter
+from station.scanner import ScannerProfile, Terminator, is_terminator
+from station.tui.burst import SCANNER_RUN, STALE_AFTER_S, BurstRouter, ScanKeys
 
 GAP = 0.030
+SCANNER_STEP = 0.002  # a real scanner: 2-10 ms per key
+PERSON_STEP = 0.200
 
 
 def key(name: str, at: float, character: str | None = None) -> Key:
@@ -16,35 +21,93 @@ def key(name: str, at: float, character: str | None = None) -> Key:
     return event
 
 
-def router(**kwargs: bool) -> BurstRouter:
-    profile = ScannerProfile()
-    return BurstRouter(gap=GAP, is_terminator=lambda ch: is_terminator(ch, profile), **kwargs)
+def router(terminator: Terminator = "enter", **kwargs: bool) -> BurstRouter:
+    profile = ScannerProfile(terminator=terminator)
+    return BurstRouter(
+        gap=GAP,
+        is_terminator=lambda ch: is_terminator(ch, profile),
+        submit_on_pause=terminator == "none",
+        **kwargs,
+    )
+
+
+def feed_all(
+    r: BurstRouter, keys: Iterable[Key], kind: ScanKeys = "field", *, bound: bool = False
+) -> list[str | None]:
+    """Feed keys; return what was submitted along the way (None per key that submitted nothing)."""
+    submitted = []
+    for k in keys:
+        decision = r.feed(k, kind, bound=bound)
+        assert not decision.forward, f"{k.key} reached the screen"
+        assert not decision.release, f"{k.key} released {decision.release}"
+        submitted.append(decision.submit)
+    return submitted
+
+
+def burst(text: str, start: float = 1.0, step: float = SCANNER_STEP) -> list[Key]:
+    names = {"\r": "enter", "\t": "tab", "\n": "ctrl+j", "\x1d": "ctrl+right_square_bracket"}
+    names |= {"\x10": "ctrl+p", "\x11": "ctrl+q", "\x00": "ctrl+@"}
+    return [key(names.get(c, c), start + i * step, c) for i, c in enumerate(text)]
 
 
 def test_fast_keys_and_enter_are_one_scan_and_nothing_reaches_the_screen() -> None:
     r = router()
-    decisions = [r.feed(key(c, 1.0 + i * 0.001), "field", bound=False) for i, c in enumerate("AB1")]
-    end = r.feed(key("enter", 1.004, "\r"), "field", bound=False)
-    assert end.submit == "AB1"
-    assert not any(d.forward or d.release for d in [*decisions, end])
+    assert feed_all(r, burst("ABCD1234\r"))[-1] == "ABCD1234"
+    assert r.held == []
 
 
 def test_a_person_typing_is_released_in_order_after_the_gap() -> None:
     r = router()
     first = r.feed(key("a", 1.0), "field", bound=False)
-    assert first.start_timer and not first.forward and not first.release
+    assert not first.forward and not first.release
+    assert r.due(1.0) == pytest.approx(GAP)
     second = r.feed(key("b", 1.2), "field", bound=False)  # 200 ms later: a person
     assert [k.key for k in second.release] == ["a"]
     late = r.timeout(1.3)
     assert [k.key for k in late.release] == ["b"]
+    assert r.due(1.3) is None
     enter = r.feed(key("enter", 1.4, "\r"), "field", bound=False)
     assert enter.forward and enter.submit is None
+
+
+def test_a_quick_letter_and_enter_in_a_text_field_stay_typing() -> None:
+    """A person's "v" + Enter within 30 ms in the search box is not a scan of "v"."""
+    r = router()
+    for text in ("v\r", "ce\r", "lov\r"):
+        r.reset()
+        *_typed, end = [r.feed(k, "field", bound=False) for k in burst(text)]
+        assert end.submit is None and end.forward
+        assert "".join(k.key for k in end.release) == text[:-1]
+
+
+def test_a_burst_becomes_a_scan_after_scanner_run_keys() -> None:
+    assert SCANNER_RUN == 4
+    r = router()
+    feed_all(r, burst("ABC"))
+    assert not r.collecting
+    feed_all(r, burst("D", start=1.006))
+    assert r.collecting
+
+
+def test_a_burst_split_by_network_jitter_stays_one_scan() -> None:
+    """Over SSH the keys come in 20 ms ticks and a tick can be late."""
+    r = router()
+    keys = burst("ABCD") + burst("1234", start=1.080) + burst("\r", start=1.300)
+    assert feed_all(r, keys)[-1] == "ABCD1234"
+    assert not r.timeout(1.2).release  # the late tick was waited for, not typed
 
 
 def test_a_lone_bound_key_on_a_list_screen_is_a_key_press() -> None:
     r = router()
     r.feed(key("1", 1.0), "bindings", bound=True)
     assert [k.key for k in r.timeout(1.1).release] == ["1"]
+
+
+def test_a_burst_starting_with_a_bound_key_is_a_scan() -> None:
+    r = router()
+    first = r.feed(key("1", 1.0), "bindings", bound=True)
+    assert not first.release and not first.forward
+    assert feed_all(r, burst("BR2\r", start=1.002), "bindings")[-1] == "1BR2"
 
 
 def test_on_a_list_screen_a_code_typed_slowly_is_still_a_scan() -> None:
@@ -64,16 +127,134 @@ def test_escape_abandons_a_half_typed_code() -> None:
     assert r.held == []
 
 
-def test_a_control_key_inside_a_burst_makes_the_scan_refusable() -> None:
+def test_backspace_takes_back_a_slowly_typed_character() -> None:
     r = router()
-    r.feed(key("A", 1.0), "field", bound=False)
-    r.feed(key("ctrl+a", 1.001, "\x01"), "field", bound=False)
-    r.feed(key("B", 1.002), "field", bound=False)
-    assert r.feed(key("enter", 1.003, "\r"), "field", bound=False).submit == "A\x01B"
+    r.feed(key("B", 1.0), "bindings", bound=False)
+    r.feed(key("X", 1.5), "bindings", bound=False)
+    assert not r.feed(key("backspace", 2.0, "\x7f"), "bindings", bound=False).forward
+    assert r.feed(key("enter", 2.5, "\r"), "bindings", bound=False).submit == "B"
+
+
+def test_control_bytes_inside_a_burst_go_to_the_decoder_not_the_screen() -> None:
+    """GS (ctrl+]), DLE (ctrl+p), DC1 (ctrl+q), NUL: held, never a binding."""
+    r = router()
+    submitted = feed_all(r, burst("AB\x1dCD\x10\x11\x00\r"))
+    assert submitted[-1] == "AB\x1dCD\x10\x11\x00"
+
+
+def test_a_control_byte_that_starts_a_burst_fires_no_binding() -> None:
+    for kind in ("field", "bindings"):
+        r = router()
+        assert feed_all(r, burst("\x11ABCD1234\x1d\r"), kind)[-1] == "\x11ABCD1234\x1d"
+
+
+def test_a_lone_control_key_from_a_person_still_arrives() -> None:
+    """ctrl+q pressed by a volunteer reaches the quit binding, one gap later."""
+    for kind in ("field", "bindings"):
+        r = router()
+        held = r.feed(key("ctrl+q", 1.0, "\x11"), kind, bound=True)
+        assert not held.forward and not held.release
+        assert [k.key for k in r.timeout(1.0 + GAP).release] == ["ctrl+q"]
+
+
+def test_keys_without_a_character_inside_a_burst_make_the_scan_refusable() -> None:
+    r = router()
+    keys = [*burst("ABCD"), key("up", 1.009), *burst("12\r", start=1.010)]
+    assert feed_all(r, keys)[-1] == "ABCD\x1b12"
+
+
+def test_tab_terminator_ends_the_scan() -> None:
+    r = router("tab")
+    assert feed_all(r, burst("]Q1https://example.org/checkin/ABCD1234\t"))[-1] == (
+        "]Q1https://example.org/checkin/ABCD1234"
+    )
+
+
+def test_tab_never_reaches_a_screen_without_a_field() -> None:
+    for terminator in ("enter", "tab"):
+        r = router(terminator)  # type: ignore[arg-type]
+        decision = r.feed(key("tab", 5.0, "\t"), "bindings", bound=False)
+        assert not decision.forward and not decision.release and decision.submit is None
+
+
+def test_tab_in_a_slowly_typed_code_on_a_list_screen_keeps_the_code() -> None:
+    r = router()
+    r.feed(key("B", 1.0), "bindings", bound=False)
+    assert not r.feed(key("tab", 2.0, "\t"), "bindings", bound=False).forward
+    assert r.feed(key("enter", 3.0, "\r"), "bindings", bound=False).submit == "B"
+
+
+def test_framing_right_after_a_scan_is_swallowed() -> None:
+    """CR LF, or a Tab suffix before Enter: the second half must not pick a list item."""
+    for terminator, text in (
+        ("crlf", "ABCD1234\r\n"),
+        ("tab", "ABCD1234\t\r"),
+        ("enter", "ABCD\r\r"),
+    ):
+        for kind in ("field", "bindings"):
+            r = router(terminator)  # type: ignore[arg-type]
+            submitted = feed_all(r, burst(text), kind)
+            assert submitted[-2] == text[:-2]
+            assert submitted[-1] is None
+
+
+def test_enter_long_after_a_scan_reaches_the_screen() -> None:
+    r = router()
+    feed_all(r, burst("ABCD1234\r"), "bindings")
+    assert r.feed(key("enter", 3.0, "\r"), "bindings", bound=False).forward
+
+
+def test_framing_after_a_paste_is_swallowed() -> None:
+    r = router()
+    r.note_submitted(1.0)
+    assert not r.feed(key("enter", 1.001, "\r"), "bindings", bound=False).forward
 
 
 def test_without_a_terminator_a_pause_ends_the_scan() -> None:
-    r = router(submit_on_pause=True)
-    for i, c in enumerate("XY9"):
-        r.feed(key(c, 1.0 + i * 0.001), "field", bound=False)
-    assert r.timeout(1.1).submit == "XY9"
+    r = router("none")
+    feed_all(r, burst("XY9Z"))
+    assert r.due(1.006) is not None
+    assert r.timeout(1.1).submit == "XY9Z"
+
+
+def test_without_a_terminator_a_person_typing_is_not_submitted() -> None:
+    r = router("none")
+    r.feed(key("a", 1.0), "field", bound=False)
+    assert [k.key for k in r.timeout(1.1).release] == ["a"]
+    r.feed(key("d", 1.2), "field", bound=False)
+    r.feed(key("a", 1.21), "field", bound=False)  # two keys rolled over
+    decision = r.timeout(1.3)
+    assert decision.submit is None
+    assert [k.key for k in decision.release] == ["d", "a"]
+
+
+def test_without_a_terminator_a_burst_on_a_list_screen_ends_on_pause() -> None:
+    r = router("none")
+    feed_all(r, burst("BOB7"), "bindings")
+    assert r.timeout(1.1).submit == "BOB7"
+
+
+def test_an_unterminated_scan_is_released_to_the_field_after_a_while() -> None:
+    """A scanner whose terminator is not the one configured: the code shows up in the
+    field (the volunteer sees it and presses Enter) instead of vanishing."""
+    r = router()
+    feed_all(r, burst("ABCD1234"))
+    last = r.last
+    assert r.timeout(last + 0.5).release == []
+    assert r.due(last + 0.5) == pytest.approx(STALE_AFTER_S - 0.5)
+    released = r.timeout(last + STALE_AFTER_S)
+    assert "".join(k.key for k in released.release) == "ABCD1234"
+
+
+def test_an_unterminated_code_on_a_list_screen_is_submitted_after_a_while() -> None:
+    r = router()
+    feed_all(r, burst("BOB7"), "bindings")
+    assert r.timeout(r.last + STALE_AFTER_S).submit == "BOB7"
+
+
+def test_a_stray_key_on_a_list_screen_is_dropped_after_a_while() -> None:
+    r = router()
+    r.feed(key("x", 1.0), "bindings", bound=False)
+    decision = r.timeout(1.0 + STALE_AFTER_S)
+    assert decision.submit is None and not decision.release
+    assert r.held == [] and r.due(5.0) is None

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 class ScanInput(Input):
     """The scan field. No restrict/max_length: those drop characters silently, and a
-    truncated code can match another badge; the decoder validates on submit."""
+    truncated code can match another badge; the decoder validates on submit.
+    Tab submits like Enter: it is a common scanner terminator and never moves focus."""
+
+    BINDINGS = keymap.SCAN_INPUT
 
 
 class ScanScreen(Screen[None]):
@@ -108,6 +111,14 @@ class ScanScreen(Screen[None]):
         self.scan_input.clear()
         if text.strip():
             self.app.post_message(ScanSubmitted(text))
+
+    def take_typed(self) -> str:
+        """Empty the field and return what had been typed into it."""
+        field = self.scan_input
+        typed = field.value
+        if typed:
+            field.clear()
+        return typed
 
     def set_working(self, working: bool) -> None:
         self.query_one("#working", Static).update(
