@@ -46,6 +46,7 @@ from station.text import display_safe
 from station.tui import keymap, kiosk, verdicts
 from station.tui.burst import BurstRouter, ScanKeys
 from station.tui.components.header import DatabaseLight
+from station.tui.double_scan import RecentScans
 from station.tui.messages import (
     DatabaseChecked,
     ProductsLoaded,
@@ -120,6 +121,8 @@ class StationApp(App[int], inherit_bindings=False):
         self.verdict: Verdict = verdicts.idle()
         """The verdict of the latest scan (what the banner on top shows)."""
         profile = settings.scanner
+        self.recent = RecentScans(profile.double_scan_window_s)
+        """The double-scan guard: each code's last verdict at this station."""
         self.router = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
             is_terminator=lambda ch: is_terminator(ch, profile),
@@ -195,12 +198,12 @@ class StationApp(App[int], inherit_bindings=False):
 
     async def on_event(self, event: events.Event) -> None:
         # Scanner bursts are recognised here, before any widget or binding sees a key.
-        if (
-            isinstance(event, events.Key)
-            and not event.is_forwarded
-            and await self._route_key(event)
-        ):
-            return
+        if not event.is_forwarded:
+            if isinstance(event, events.Key) and await self._route_key(event):
+                return
+            if isinstance(event, events.Paste) and self._scan_keys() != "off":
+                self._pasted(event)
+                return
         await super().on_event(event)
 
     async def _route_key(self, key: events.Key) -> bool:
@@ -208,17 +211,31 @@ class StationApp(App[int], inherit_bindings=False):
         kind = self._scan_keys()
         if kind == "off":
             if self.router.held:
-                await self._replay(self.router.timeout(float("inf")).release)
+                await self._replay(self.router.take())
             return False
         # Looking up the screen's bindings costs; only a held first key needs it.
         bound = kind == "bindings" and not self.router.held and self._is_bound(key)
         decision = self.router.feed(key, kind, bound=bound)
         await self._replay(decision.release)
-        if decision.start_timer and self._burst_timer is None:
-            self._burst_timer = self.set_timer(self.router.gap, self._burst_pause)
+        self._arm_burst_timer()
         if decision.submit is not None:
-            self.handle_scan_text(decision.submit)
+            self._burst_submitted(decision.submit)
         return not decision.forward
+
+    def _pasted(self, paste: events.Paste) -> None:
+        """A bracketed paste (some scanners and bridges send one) is a scan, never typing."""
+        held = self.router.text()
+        self.router.take()
+        self.router.note_submitted(paste.time)
+        self._burst_submitted(held + paste.text)
+
+    def _burst_submitted(self, text: str) -> None:
+        """A burst or paste ended: on the scan screen, what already reached the field
+        belongs in front of it (a burst split by SSH jitter, a quick hand-typed code)."""
+        screen = self.screen
+        if isinstance(screen, ScanScreen):
+            text = screen.take_typed() + text
+        self.handle_scan_text(text)
 
     def _is_bound(self, key: events.Key) -> bool:
         return key.key in self.screen.active_bindings
@@ -227,19 +244,26 @@ class StationApp(App[int], inherit_bindings=False):
         for key in keys:
             await super().on_event(key)
 
+    def _arm_burst_timer(self) -> None:
+        if self._burst_timer is None and self.router.held:
+            due = self.router.due(time.monotonic()) or 0.0
+            self._burst_timer = self.set_timer(max(due, 0.001), self._burst_pause)
+
     async def _burst_pause(self) -> None:
-        """One timer per held run of keys, re-armed until the keys really pause."""
+        """One timer per held run of keys, re-armed until the router has a decision."""
         self._burst_timer = None
-        if not self.router.held:
+        now = time.monotonic()
+        due = self.router.due(now)
+        if due is None:
             return
-        waited = time.monotonic() - self.router.last
-        if waited < self.router.gap:
-            self._burst_timer = self.set_timer(self.router.gap - waited, self._burst_pause)
+        if due > 0:
+            self._burst_timer = self.set_timer(due, self._burst_pause)
             return
-        decision = self.router.timeout(time.monotonic())
+        decision = self.router.timeout(now)
         await self._replay(decision.release)
+        self._arm_burst_timer()
         if decision.submit is not None:
-            self.handle_scan_text(decision.submit)
+            self._burst_submitted(decision.submit)
 
     # -------------------------------------------------------------- scan flow
 
@@ -253,18 +277,41 @@ class StationApp(App[int], inherit_bindings=False):
             if isinstance(self.screen, SignInScreen):
                 self.screen.say("Sign in first, then scan.")
             return
-        self._leave_overlays()
         profile = self.settings.scanner
         try:
             decoded = decode_scan(text, profile, conference_slug=self.settings.conference)
         except ScanRejected as rejected:
+            self._leave_overlays()
             shown = display_safe(text.rstrip("\r\n\t"), limit=60)
             error = InvalidInput(rejected.message, reason=Reason(rejected.reason))
             ticket = self._new_ticket(shown, "rejected")
             self._finish(ticket, verdicts.for_error(error, code=shown), shown)
             self._log_refusal(ticket, error)
             return
-        self.start_code(decoded.code)
+        code = decoded.code
+        if any(t.code == code and t.action != "rejected" for t in self._in_flight.values()):
+            return  # scanned twice before the first answer came: that answer is for both
+        previous = self.recent.previous(code, self.clock())
+        if previous is not None:
+            self._just_scanned(code, previous)
+            return
+        self._leave_overlays()
+        self.start_code(code)
+
+    def _just_scanned(self, code: str, previous: Verdict) -> None:
+        """The same code within the double-scan window: repeat the earlier verdict as
+        JUST SCANNED; no service call, nothing written, and a badge preview or picker
+        for this very code stays up."""
+        verdict = verdicts.just_scanned(previous)
+        screen = self.screen
+        if isinstance(screen, BadgeScreen | PickerScreen) and screen_code(screen) == code:
+            screen.flash(verdict)
+        else:
+            self._return_to_scan_screen()
+        self._seq += 1
+        self._shown_seq = self._seq
+        self.verdict = verdict
+        self.scan_screen.show_outcome(verdict, None)
 
     def start_code(self, code: str, *, line_item_id: int | None = None) -> None:
         """Act on a badge code the way this station's mode says."""
@@ -381,6 +428,8 @@ class StationApp(App[int], inherit_bindings=False):
     ) -> None:
         """The one place a scan's outcome reaches the screen."""
         self._in_flight.pop(ticket.seq, None)
+        if ticket.action != "rejected":
+            self.recent.remember(ticket.code, verdict, self.clock())
         if self._badge_wait is not None and not self._in_flight:
             self._badge_wait.stop()
             self._badge_wait = None
@@ -652,6 +701,13 @@ class StationApp(App[int], inherit_bindings=False):
             self.post_message(WorkCrashed("search", crash, None))
         else:
             reply_to.post_message(SearchFinished(query, matches))
+
+
+def screen_code(screen: BadgeScreen | PickerScreen) -> str | None:
+    """The badge code a badge preview or picker is showing."""
+    if isinstance(screen, PickerScreen):
+        return screen.code
+    return screen.badge.access_code if screen.badge else None
 
 
 def _action_for(mode: Mode) -> str:

@@ -149,6 +149,19 @@ def nothing_to_redeem(name: str) -> Verdict:
     )
 
 
+def just_scanned(previous: Verdict) -> Verdict:
+    """The same badge again within the double-scan window: the earlier answer, nothing new."""
+    return Verdict(
+        Tone.WARNING,
+        "JUST SCANNED",
+        f"JUST SCANNED — {previous.headline}",
+        previous.subject,
+        "Same badge scanned again just now — nothing new was recorded.",
+        previous.note,
+        previous.advice,
+    )
+
+
 def first_in_text(badge: BadgeData) -> str:
     """'first in 09:12 at Door B by Ana', from whichever station saw them first."""
     first = badge.first_check_in

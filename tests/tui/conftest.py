@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,6 +35,19 @@ from tests.conftest import TestDatabase
 
 TIMEOUT_S = 5.0
 FIXED_NOW = datetime(2025, 5, 16, 8, 30, 0, tzinfo=UTC)  # 10:30 in Europe/Berlin
+
+
+class SteppingClock:
+    """A clock the test moves by hand: the double-scan window counts on the app's clock."""
+
+    def __init__(self, start: datetime = FIXED_NOW) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture(autouse=True)

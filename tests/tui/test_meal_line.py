@@ -15,7 +15,15 @@ from station.models import ProductRedemption, ScanLog
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
-from tests.tui.conftest import Station, banner_text, scan, screen_text, started, wait_for
+from tests.tui.conftest import (
+    Station,
+    SteppingClock,
+    banner_text,
+    scan,
+    screen_text,
+    started,
+    wait_for,
+)
 
 
 def meal(station: Station) -> None:
@@ -30,6 +38,7 @@ async def test_meal_scan_redeems_one_unit_and_says_how_many_are_left(
 ) -> None:
     meal(any_station)
     built = any_station.conf.attendee(first_name="Ada", last_name="Lovelace", addons={"lunch-1": 3})
+    any_station.clock = clock = SteppingClock()
     app = any_station.app()
     async with app.run_test() as pilot:
         await started(pilot)
@@ -37,6 +46,7 @@ async def test_meal_scan_redeems_one_unit_and_says_how_many_are_left(
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[:2] == ["✔ LUNCH DAY 1 OK — 2 left", "Ada Lovelace"]
         assert isinstance(app.screen, ScanScreen)  # no badge preview on a meal line
+        clock.advance(120)  # back for seconds, well outside the double-scan window
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == "✔ LUNCH DAY 1 OK — 1 left"
     assert any_station.count(ProductRedemption, attendee_id=built.attendee_id) == 2
@@ -46,7 +56,8 @@ async def test_meal_double_redemption_is_refused_with_when_and_where(
     any_station: Station, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meal(any_station)
-    any_station.clock = lambda: datetime(2025, 5, 16, 10, 3, tzinfo=UTC)  # 12:03 in Berlin
+    clock = SteppingClock(datetime(2025, 5, 16, 10, 3, tzinfo=UTC))  # 12:03 in Berlin
+    any_station.clock = clock
     built = any_station.conf.attendee(addons={"lunch-1": 1})
     app = any_station.app()
     async with app.run_test() as pilot:
@@ -56,6 +67,7 @@ async def test_meal_double_redemption_is_refused_with_when_and_where(
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == "✔ LUNCH DAY 1 OK — 0 left"
         assert rung == []
+        clock.advance(20)  # comes back for another: outside the double-scan window
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == ("✖ REFUSED — ALREADY REDEEMED 1/1 — 12:03 at Station A")
         assert app.verdict.tone is Tone.REFUSED

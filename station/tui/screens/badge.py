@@ -56,6 +56,13 @@ class BadgeScreen(Screen[None]):
         if self.is_current:
             self._restart_timer()
 
+    def flash(self, verdict: Verdict) -> None:
+        """A new verdict for the badge that is up (scanned again): the full time again."""
+        self.verdict = verdict
+        self.query_one("#badge-verdict", VerdictBanner).show(verdict)
+        if self.is_current:
+            self._restart_timer()
+
     def waiting(self, verdict: Verdict) -> None:
         """The next scan is on its way: never leave the last person's badge up meanwhile."""
         self.badge = None

@@ -15,6 +15,7 @@ from station.services.results import ProductLine
 from station.tui import keymap
 from station.tui.burst import ScanKeys
 from station.tui.messages import RedeemRequested
+from station.tui.verdicts import Verdict
 
 
 class PickerScreen(Screen[None]):
@@ -36,11 +37,18 @@ class PickerScreen(Screen[None]):
         )
         if self.products:
             yield OptionList(*(product_option(n, p) for n, p in self.numbered()), id="picker-list")
-            hint = "Press 1–9, or ↑↓ and Enter, to redeem one unit. Esc: back."
-        else:
-            hint = "Nothing left to redeem on this order. Esc: back."
-        yield Static(Content(hint), id="picker-hint", markup=False)
+        yield Static(Content(self.hint), id="picker-hint", markup=False)
         yield Footer()
+
+    @property
+    def hint(self) -> str:
+        if self.products:
+            return "Press 1–9, or ↑↓ and Enter, to redeem one unit. Esc: back."
+        return "Nothing left to redeem on this order. Esc: back."
+
+    def flash(self, verdict: Verdict) -> None:
+        """The same badge scanned again while choosing: say so where the hint was."""
+        self.query_one("#picker-hint", Static).update(Content.styled(verdict.title, "bold"))
 
     def numbered(self) -> list[tuple[int, ProductLine]]:
         return list(enumerate(self.products, start=1))
