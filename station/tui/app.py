@@ -301,7 +301,9 @@ class StationApp(App[int], inherit_bindings=False):
     def _just_scanned(self, code: str, previous: Verdict) -> None:
         """The same code within the double-scan window: repeat the earlier verdict as
         JUST SCANNED; no service call, nothing written, and a badge preview or picker
-        for this very code stays up."""
+        for this very code stays up. The window starts again: a badge lying under a
+        presentation scanner is read over and over, and must not redeem every 3 s."""
+        self.recent.remember(code, previous, self.clock())
         verdict = verdicts.just_scanned(previous)
         screen = self.screen
         if isinstance(screen, BadgeScreen | PickerScreen) and screen_code(screen) == code:

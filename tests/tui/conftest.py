@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.scan import ScanScreen
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
+from tests.tui.proxy import TcpProxy
 
 TIMEOUT_S = 5.0
 FIXED_NOW = datetime(2025, 5, 16, 8, 30, 0, tzinfo=UTC)  # 10:30 in Europe/Berlin
@@ -220,3 +222,18 @@ def pg_station(postgres_database: TestDatabase) -> Iterator[Station]:
 def any_station(database: TestDatabase) -> Iterator[Station]:
     """Runs once on SQLite and once on PostgreSQL."""
     yield from _station(database)
+
+
+@pytest.fixture
+def proxy(pg_station: Station) -> Iterator[TcpProxy]:
+    """PostgreSQL behind a TCP proxy: stopping it is a cut network cable at the venue."""
+    upstream = urlsplit(pg_station.db.settings.url)
+    tcp = TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432)
+    tcp.start()
+    url = pg_station.db.settings.url.replace(
+        f"{upstream.hostname}:{upstream.port}", f"127.0.0.1:{tcp.port}"
+    )
+    database = replace(pg_station.settings.database, url=url, connect_timeout_s=2)
+    pg_station.settings = replace(pg_station.settings, database=database)
+    yield tcp
+    tcp.stop()

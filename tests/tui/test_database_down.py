@@ -6,10 +6,6 @@ network cable at the venue.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
-from urllib.parse import urlsplit
-
 import pytest
 
 from station.models import CheckIn, ScanLog
@@ -25,20 +21,6 @@ from tests.tui.conftest import (
     wait_for,
 )
 from tests.tui.proxy import TcpProxy
-
-
-@pytest.fixture
-def proxy(pg_station: Station) -> Iterator[TcpProxy]:
-    upstream = urlsplit(pg_station.db.settings.url)
-    tcp = TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432)
-    tcp.start()
-    url = pg_station.db.settings.url.replace(
-        f"{upstream.hostname}:{upstream.port}", f"127.0.0.1:{tcp.port}"
-    )
-    database = replace(pg_station.settings.database, url=url, connect_timeout_s=2)
-    pg_station.settings = replace(pg_station.settings, database=database)
-    yield tcp
-    tcp.stop()
 
 
 @pytest.mark.postgres
