@@ -7,6 +7,7 @@ between keys. Then the test polls the screen until the expected state shows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 from textual._xterm_parser import XTermParser
+from textual.constants import ESCAPE_DELAY
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
@@ -76,12 +78,25 @@ async def wait_for(
         await pilot.pause(0.005)
 
 
-def send_burst(app: StationApp, text: str) -> None:
+def send_burst(app: StationApp, text: str) -> XTermParser:
     """Exactly what a wedge scanner's keys look like to the app."""
     driver = app._driver
     assert driver is not None
-    for event in XTermParser().feed(text):
+    parser = XTermParser()
+    for event in parser.feed(text):
         driver.send_message(event)
+    return parser
+
+
+async def finish_escapes(app: StationApp, parser: XTermParser) -> None:
+    """An ESC in a burst makes the parser wait for the rest of a sequence; the real
+    driver ticks it after ESCAPE_DELAY and the held characters come out as keys."""
+    driver = app._driver
+    assert driver is not None
+    while parser._timeout_time is not None:
+        await asyncio.sleep(ESCAPE_DELAY)
+        for event in parser.tick():
+            driver.send_message(event)
 
 
 async def scan(
@@ -96,7 +111,7 @@ async def scan(
     app = pilot.app
     assert isinstance(app, StationApp)
     seq_before = app._shown_seq
-    send_burst(app, text + terminator)
+    await finish_escapes(app, send_burst(app, text + terminator))
     if until is None:
 
         def until() -> bool:
