@@ -6,7 +6,7 @@ focused list or search box, its Enter would pick whatever is highlighted — a
 silent wrong redemption — and its letters could fire bindings. So the app
 routes every key through a :class:`BurstRouter` first:
 
-- ``"field"`` screens (scan, lookup, sign-in) have a free-text field. The first
+- ``"field"`` screens (scan, lookup, sign-in, supervisor PIN) have a text field. The first
   key is held for ``gap`` seconds; keys that follow within the gap are held
   too. Once :data:`SCANNER_RUN` keys came that fast (no person types so), the
   held keys are a scan and stay one whatever the timing, until the terminator.

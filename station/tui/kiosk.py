@@ -107,8 +107,9 @@ class SupervisorPinScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back"),
     ]
-    # Keys reach the PIN field untouched, never the scan flow.
-    SCAN_KEYS: ClassVar[ScanKeys] = "off"
+    # A person's PIN reaches the field; a badge scanned meanwhile goes to the scan flow
+    # (never into the PIN field, where its Enter would count as a wrong PIN).
+    SCAN_KEYS: ClassVar[ScanKeys] = "field"
     WRONG_PIN_PAUSE_S: ClassVar[float] = 1.0
 
     def __init__(self, pin_hash: str, *, verify: Callable[[str, str], bool] = verify_pin) -> None:

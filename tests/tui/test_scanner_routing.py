@@ -16,8 +16,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from station.models import CheckIn, ProductRedemption, ScanLog
+from station.pins import hash_pin
 from station.scanner import ScannerProfile
 from station.tui.app import StationApp
+from station.tui.kiosk import SupervisorPinScreen
 from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
@@ -287,4 +289,40 @@ async def test_the_end_of_a_scan_at_sign_in_picks_no_operator(
         await wait_for(pilot, lambda: "Sign in first" in screen_text(app), "the hint")
         await pilot.pause(0.2)
         assert not app.ready and app.operator is None
+    assert station.count(CheckIn) == 0
+
+
+async def test_a_burst_at_the_supervisor_pin_prompt_is_a_scan_not_a_pin(station: Station) -> None:
+    station.bob = people(station)[1]  # type: ignore[attr-defined]
+    app = station.app(kiosk=True, supervisor_pin_hash=hash_pin("4711"))
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, SupervisorPinScreen), "PIN prompt")
+        prompt = app.screen
+        assert isinstance(prompt, SupervisorPinScreen)
+        await pilot.press("4")  # the supervisor had started typing
+        await wait_for(pilot, lambda: prompt.pin_input.value == "4", "the digit in the field")
+        shown = await scan(pilot, BOB)
+        assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Bob B"]
+        assert app.screen is prompt and prompt.attempts == 0
+        assert prompt.pin_input.value == "4"
+        assert app.is_running
+    assert station.count(CheckIn, attendee_id=station.bob.attendee_id) == 1  # type: ignore[attr-defined]
+
+
+async def test_a_burst_at_the_operator_pin_prompt_is_not_a_pin(station: Station) -> None:
+    station.conf.staff("Bea", pin="1357")
+    people(station)
+    app = station.app(operator="Bea")
+    async with app.run_test() as pilot:
+        pin = app.screen.query_one("#pin-input", Input)
+        await wait_for(pilot, lambda: pin.display and app.focused is pin, "Bea's PIN prompt")
+        await finish_escapes(app, send_burst(app, BOB + "\r"))
+        await wait_for(pilot, lambda: "Sign in first" in screen_text(app), "the hint")
+        assert pin.value == ""
+        assert not app.ready
+        await pilot.press(*"1357", "enter")
+        await wait_for(pilot, lambda: app.ready, "Bea signed in")
+        assert app.operator is not None and app.operator.name == "Bea"
     assert station.count(CheckIn) == 0
