@@ -228,7 +228,7 @@ def test_without_a_terminal_it_refuses_in_one_line(
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
 def test_hangup_and_term_end_the_station_cleanly(seeded: Seeded, signum: int) -> None:
     with pty_station(seeded.env()) as station:
-        station.wait_for_text("READY")
+        station.wait_for_text("op: Ana")
         os.kill(station.pid, signum)
         seconds = station.wait_ended(10)
         print(f"{signal.Signals(signum).name}: ended after {seconds}s")
@@ -242,7 +242,7 @@ def test_hangup_and_term_end_the_station_cleanly(seeded: Seeded, signum: int) ->
 def test_a_closed_terminal_ends_the_station(seeded_sqlite: Seeded) -> None:
     """What sshd does when the link drops: the pty goes away under the station."""
     with pty_station(seeded_sqlite.env()) as station:
-        station.wait_for_text("READY")
+        station.wait_for_text("op: Ana")
         os.close(station.fd)
         station.fd = os.open("/dev/null", os.O_RDONLY)  # for close() at the end
         seconds = station.wait_ended(10)
@@ -291,7 +291,7 @@ class _WriteBlocker:
 
 
 def _scan_then_hang_up(station: PtyStation, blocker: _WriteBlocker, code: str) -> None:
-    station.wait_for_text("READY")
+    station.wait_for_text("op: Ana")  # signed in: scans count from now on
     blocker.hold()
     station.write(code + "\r")
     station.wait_for_text("working")  # the check-in is waiting for the lock

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,8 @@ def terminals(
 
 
 def _ready(screen: str) -> bool:
-    return "READY" in screen and "Scan a badge" in screen
+    """Signed in and scanning (the very first frame shows the scan screen before sign-in)."""
+    return "READY" in screen and "Scan a badge" in screen and "op: Ana" in screen
 
 
 @pytest.mark.parametrize("session", list(TERMINALS))
@@ -155,6 +157,7 @@ def test_resizing_keeps_the_screen_whole(terminals: Terminals) -> None:
     session = "xterm"
     tmux.wait_for(lambda s: "Scan a badge" in s or "CHECKED IN" in s, "a screen", name=session)
     tmux.send_keys("Escape", name=session)  # back from a badge preview, if one is up
+    tmux.wait_for(lambda s: "Scan a badge" in s, "the scan screen", name=session)
     for cols, rows in ((120, 40), (80, 24)):
         tmux.resize(cols, rows, name=session)
         screen = tmux.wait_for(
@@ -181,7 +184,9 @@ def test_names_with_control_sequences_reach_the_terminal_as_plain_text(
     session = "xterm-256color"
     tmux.wait_for(lambda s: "Scan a badge" in s or "CHECKED IN" in s, "a screen", name=session)
     title_before = tmux.run("display-message", "-p", "-t", session, "#{pane_title}").stdout
-    tmux.send_keys("Escape", name=session)
+    tmux.send_keys("Escape", name=session)  # back from a badge preview, if one is up
+    tmux.wait_for(lambda s: "Scan a badge" in s, "the scan screen", name=session)
+    time.sleep(0.2)  # an Escape right before a scan would be part of its burst
     tmux.send_text(terminals.codes["hostile"][0], name=session)
     tmux.send_keys("Enter", name=session)
     screen = tmux.wait_for(
