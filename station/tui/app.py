@@ -23,11 +23,12 @@ from textual.app import App
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from station import terminal
 from station.domain import Mode
-from station.scanner import ScanRejected, decode_scan, is_terminator
+from station.scanner import ScanRejected, decode_scan
 from station.services.errors import (
     DatabaseUnavailable,
     InvalidInput,
@@ -125,8 +126,8 @@ class StationApp(App[int], inherit_bindings=False):
         """The double-scan guard: each code's last verdict at this station."""
         self.router = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
-            is_terminator=lambda ch: is_terminator(ch, profile),
             submit_on_pause=profile.terminator == "none",
+            tab_ends=profile.terminator == "tab",
         )
 
     # ----------------------------------------------------------------- set-up
@@ -241,8 +242,15 @@ class StationApp(App[int], inherit_bindings=False):
         return key.key in self.screen.active_bindings
 
     async def _replay(self, keys: list[events.Key]) -> None:
+        """Hand held keys on as if never held. Several at once were typed fast into a
+        text field: their characters go straight to it, never to a binding (the scan
+        screen's "/" would open the lookup before the field saw the text before it)."""
+        field = self.focused if len(keys) > 1 and isinstance(self.focused, Input) else None
         for key in keys:
-            await super().on_event(key)
+            if field is not None and key.is_printable:
+                field._forward_event(key)
+            else:
+                await super().on_event(key)
 
     def _arm_burst_timer(self) -> None:
         if self._burst_timer is None and self.router.held:

@@ -34,15 +34,20 @@ LF of CR LF, an Enter after a Tab or after a paste) is swallowed, never sent
 to the screen, where it could pick a list item.
 
 A code that stops before its terminator is not held for ever: after
-:data:`STALE_AFTER_S` it is released to the field, or, on a screen without
-one, submitted (a scanner set to send no terminator still gets through).
+:data:`STALE_AFTER_S` it is submitted (a scanner whose terminator is not the
+configured one still gets through, a little late).
+
+Enter (CR) and LF end a scan whatever terminator the profile names; Tab ends
+one only with ``terminator = "tab"`` (elsewhere it is kept with the code: the
+decoder drops it at the end and refuses it inside, and a code that then never
+gets its Enter is finished after :data:`STALE_AFTER_S`, see below). With
+``terminator = "none"`` a pause after a burst ends the scan.
 
 The router only decides; the app holds the events and replays them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,6 +63,10 @@ STALE_AFTER_S = 1.5
 # Keys that some sources (Textual's pilot, some drivers) send without a character.
 _KEY_CHARACTERS = {"enter": "\r", "tab": "\t"}
 _FRAMING = ("\r", "\n", "\t")
+# CR and LF end a scan whichever terminator the profile names (scanners are often set up
+# differently than their paperwork says); Tab only when the profile says so, because some
+# scanners put one between the fields of a form payload, which must be refused whole.
+_ENDS = ("\r", "\n")
 # Control characters that are keys a person uses, not bytes a scanner types.
 _PERSON_KEYS = frozenset({"escape", "backspace", "tab", "enter"})
 
@@ -96,9 +105,10 @@ class Decision:
 @dataclass(slots=True)
 class BurstRouter:
     gap: float
-    is_terminator: Callable[[str], bool]
     submit_on_pause: bool = False
     """The scanner sends no terminator: a burst ends when the keys stop."""
+    tab_ends: bool = False
+    """The scanner ends a code with Tab."""
     stale_after: float = STALE_AFTER_S
     held: list[events.Key] = field(default_factory=list)
     last: float = 0.0
@@ -144,7 +154,7 @@ class BurstRouter:
         within_gap = bool(self.held) and key.time - self.last <= self.gap
         if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
             return Decision()  # the rest of the last scan's framing
-        if character and self.is_terminator(character):
+        if character in _ENDS or (character == "\t" and self.tab_ends):
             if self.held and (self.collecting or (within_gap and kind == "bindings")):
                 return self._submit(key.time)
             release = self.take()
@@ -157,8 +167,13 @@ class BurstRouter:
             self.collecting = self.collecting or kind == "bindings" or self.run >= SCANNER_RUN
             return Decision()
         if not (key.is_printable or is_scanner_control(key)):
-            if kind == "bindings" and key.key == "tab":
-                return Decision()
+            if key.key == "tab":
+                if self.collecting:  # the decoder drops it at the end, refuses it inside
+                    self._hold(key)
+                    self.run = 1
+                    return Decision()
+                if kind == "bindings":
+                    return Decision()  # Tab never moves focus where there is no field
             if not self.collecting:
                 return Decision(release=self.take(), forward=True)
             if key.key == "backspace":
@@ -191,9 +206,8 @@ class BurstRouter:
 
         A short run is a person: released. With a scanner that sends no
         terminator, a pause after a burst ends the scan. A recognised code
-        whose terminator never came is, after ``stale_after``, released to
-        the field, or submitted where there is none (a single stray key on
-        such a screen is dropped).
+        whose terminator never came is submitted after ``stale_after`` (a
+        single stray key on a screen without a field is dropped).
         """
         if not self.held:
             return Decision()
@@ -206,8 +220,6 @@ class BurstRouter:
             return Decision(release=self.take())
         if waited < self.stale_after * 0.9:
             return Decision()
-        if self.kind == "field":
-            return Decision(release=self.take())
         if len(self.held) > 1:
             return self._submit(now)
         self.take()

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import pytest
 from textual.events import Key
 
-from station.scanner import ScannerProfile, Terminator, is_terminator
-from station.tui.burst import SCANNER_RUN, STALE_AFTER_S, BurstRouter, ScanKeys
+from station.scanner import Terminator
+from station.tui.burst import SCANNER_RUN, STALE_AFTER_S, BurstRouter, Decision, ScanKeys
 
 GAP = 0.030
 SCANNER_STEP = 0.002  # a real scanner: 2-10 ms per key
@@ -21,14 +21,8 @@ def key(name: str, at: float, character: str | None = None) -> Key:
     return event
 
 
-def router(terminator: Terminator = "enter", **kwargs: bool) -> BurstRouter:
-    profile = ScannerProfile(terminator=terminator)
-    return BurstRouter(
-        gap=GAP,
-        is_terminator=lambda ch: is_terminator(ch, profile),
-        submit_on_pause=terminator == "none",
-        **kwargs,
-    )
+def router(terminator: Terminator = "enter") -> BurstRouter:
+    return BurstRouter(gap=GAP, submit_on_pause=terminator == "none", tab_ends=terminator == "tab")
 
 
 def feed_all(
@@ -170,6 +164,27 @@ def test_tab_terminator_ends_the_scan() -> None:
     )
 
 
+@pytest.mark.parametrize("terminator", ["enter", "crlf", "tab", "none"])
+@pytest.mark.parametrize("ending", ["\r", "\n"])
+def test_enter_and_lf_end_a_scan_whatever_the_profile_says(
+    terminator: Terminator, ending: str
+) -> None:
+    for kind in ("field", "bindings"):
+        r = router(terminator)
+        assert feed_all(r, burst(f"ABCD1234{ending}"), kind)[-1] == "ABCD1234"
+
+
+@pytest.mark.parametrize("kind", ["field", "bindings"])
+def test_without_a_tab_terminator_tab_stays_with_the_code(kind: ScanKeys) -> None:
+    """A Tab suffix on an Enter station: kept (the decoder drops it at the end); a Tab
+    between two fields of a form payload: kept (the decoder refuses the whole scan)."""
+    r = router()
+    assert feed_all(r, burst("ABCD1234\tXY\r"), kind)[-1] == "ABCD1234\tXY"
+    late_tab = [*burst("ABCD1234"), key("tab", 1.5, "\t")]
+    assert feed_all(r, late_tab, kind) == [None] * 9
+    assert r.text() == "ABCD1234\t"
+
+
 def test_tab_never_reaches_a_screen_without_a_field() -> None:
     for terminator in ("enter", "tab"):
         r = router(terminator)  # type: ignore[arg-type]
@@ -177,11 +192,16 @@ def test_tab_never_reaches_a_screen_without_a_field() -> None:
         assert not decision.forward and not decision.release and decision.submit is None
 
 
-def test_tab_in_a_slowly_typed_code_on_a_list_screen_keeps_the_code() -> None:
+def test_tab_in_a_slowly_typed_code_on_a_list_screen_moves_nothing() -> None:
     r = router()
     r.feed(key("B", 1.0), "bindings", bound=False)
     assert not r.feed(key("tab", 2.0, "\t"), "bindings", bound=False).forward
-    assert r.feed(key("enter", 3.0, "\r"), "bindings", bound=False).submit == "B"
+    assert r.feed(key("enter", 3.0, "\r"), "bindings", bound=False).submit == "B\t"
+    r = router("tab")
+    r.feed(key("B", 1.0), "bindings", bound=False)
+    r.feed(key("7", 1.5), "bindings", bound=False)
+    decision = r.feed(key("tab", 2.0, "\t"), "bindings", bound=False)
+    assert decision.submit == "B7" and not decision.forward
 
 
 def test_framing_right_after_a_scan_is_swallowed() -> None:
@@ -234,16 +254,14 @@ def test_without_a_terminator_a_burst_on_a_list_screen_ends_on_pause() -> None:
     assert r.timeout(1.1).submit == "BOB7"
 
 
-def test_an_unterminated_scan_is_released_to_the_field_after_a_while() -> None:
-    """A scanner whose terminator is not the one configured: the code shows up in the
-    field (the volunteer sees it and presses Enter) instead of vanishing."""
+def test_an_unterminated_scan_is_submitted_after_a_while() -> None:
+    """A scanner whose terminator is not the configured one: late, but it scans."""
     r = router()
     feed_all(r, burst("ABCD1234"))
     last = r.last
-    assert r.timeout(last + 0.5).release == []
+    assert r.timeout(last + 0.5) == Decision()
     assert r.due(last + 0.5) == pytest.approx(STALE_AFTER_S - 0.5)
-    released = r.timeout(last + STALE_AFTER_S)
-    assert "".join(k.key for k in released.release) == "ABCD1234"
+    assert r.timeout(last + STALE_AFTER_S).submit == "ABCD1234"
 
 
 def test_an_unterminated_code_on_a_list_screen_is_submitted_after_a_while() -> None:

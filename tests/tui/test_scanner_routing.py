@@ -19,6 +19,7 @@ from station.models import CheckIn, ProductRedemption, ScanLog
 from station.pins import hash_pin
 from station.scanner import ScannerProfile
 from station.tui.app import StationApp
+from station.tui.burst import STALE_AFTER_S
 from station.tui.kiosk import SupervisorPinScreen
 from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
@@ -326,3 +327,35 @@ async def test_a_burst_at_the_operator_pin_prompt_is_not_a_pin(station: Station)
         await wait_for(pilot, lambda: app.ready, "Bea signed in")
         assert app.operator is not None and app.operator.name == "Bea"
     assert station.count(CheckIn) == 0
+
+
+@pytest.mark.parametrize("where", ["scan", "picker"])
+async def test_a_tab_suffix_on_a_station_set_up_for_enter_still_scans(
+    station: Station, where: str
+) -> None:
+    """Set up wrongly: the code waits for an Enter that never comes, then goes through."""
+    ada, station.bob = people(station)  # type: ignore[attr-defined]
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await show(pilot, where, ada)
+        started_at = asyncio.get_running_loop().time()
+        shown = await scan(pilot, f"]Q1https://example.org/checkin/{BOB}", terminator="\t")
+        assert asyncio.get_running_loop().time() - started_at >= STALE_AFTER_S * 0.9
+        await bob_was_scanned(pilot, station, where, shown)
+
+
+async def test_keys_typed_fast_into_the_scan_field_are_text_not_bindings(
+    station: Station,
+) -> None:
+    """Two keys that came together (rollover, or a burst cut short by the network) are
+    released as typing: the "/" after a letter does not open the lookup."""
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        send_burst(app, "a/")
+        field = app.scan_screen.scan_input
+        await wait_for(pilot, lambda: field.value == "a/", "the typed text")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ScanScreen)
+        assert field.value == "a/"
