@@ -175,6 +175,28 @@ def test_qwertz_layout_map(payload: str, expected: str) -> None:
     assert decode_scan(payload, QWERTZ).code == expected
 
 
+# A scanner set to German (QWERTZ) on a terminal set to US: what it means -> what arrives.
+GERMAN_ON_US = ScannerProfile(
+    layout_map={
+        **{"y": "z", "z": "y", "Y": "Z", "Z": "Y"},
+        **{"/": "-", "&": "/", ">": ":", "_": "?", ")": "=", "^": "&"},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        pytest.param("https>&&example.org&checkin&ABCY/12\r", "ABCZ-12", id="url-path"),
+        pytest.param("https>&&example.org&c_x)1^code)abcy/12\r", "ABCZ-12", id="url-query"),
+        pytest.param("pzcon/2026>ABCY\r", "ABCZ", id="slug-code"),
+    ],
+)
+def test_german_scanner_on_a_us_terminal(typed: str, expected: str) -> None:
+    """The README's example map, on what such a scanner really types."""
+    assert decode_scan(typed, GERMAN_ON_US, conference_slug="pycon-2026").code == expected
+
+
 def test_layout_map_applies_before_prefix() -> None:
     profile = ScannerProfile(prefix="Z-", layout_map={"y": "z", "z": "y", "Y": "Z", "Z": "Y"})
     # The scanner means "Z-ABCZ" but, through QWERTZ, types "Y-ABCY".
