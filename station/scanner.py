@@ -349,7 +349,11 @@ class DecodedScan:
 
 
 def is_terminator(key_character: str, profile: ScannerProfile) -> bool:
-    """Whether a typed character ends a scan for this profile (the UI splits on it)."""
+    """Whether ``key_character`` is the terminator this profile names.
+
+    The station's key router is more lenient: CR and LF end every scan, whatever
+    the profile says (see ``station.tui.burst``).
+    """
     if profile.terminator in ("enter", "crlf"):
         return key_character in ("\r", "\n")
     if profile.terminator == "tab":
