@@ -359,3 +359,18 @@ async def test_keys_typed_fast_into_the_scan_field_are_text_not_bindings(
         await pilot.pause(0.1)
         assert isinstance(app.screen, ScanScreen)
         assert field.value == "a/"
+
+
+@pytest.mark.parametrize("where", ["scan", "badge", "picker", "quit"])
+async def test_a_burst_at_real_scanner_speed(station: Station, where: str) -> None:
+    """One key every 8 ms, as a slow USB scanner types (the other tests send them at once)."""
+    ada, station.bob = people(station)  # type: ignore[attr-defined]
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await show(pilot, where, ada)
+        seq = app._shown_seq
+        for character in BOB.lower() + "\r":
+            send_burst(app, character)
+            await asyncio.sleep(0.008)
+        await bob_was_scanned(pilot, station, where, await verdict_after(pilot, seq))
