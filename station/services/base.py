@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import psycopg
-from psycopg.rows import namedtuple_row
+from psycopg.rows import BaseRowFactory, RowMaker, namedtuple_row
 from sqlalchemy import Engine, TextClause, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -78,6 +79,26 @@ def database_errors() -> Iterator[None]:
         if state in _BUSY_STATES:
             raise DatabaseUnavailable("Database busy — scan NOT recorded, try again.") from exc
         raise DatabaseUnavailable() from exc
+
+
+@cache
+def _named_rows(sql: str) -> BaseRowFactory[Any]:
+    """Named-tuple rows for one fixed statement, the row type made once, not per scan.
+
+    psycopg's ``namedtuple_row`` looks its row type up again for every result
+    (every column name hashed); a hot-path statement's columns never change.
+    """
+    made: list[RowMaker[Any]] = []
+
+    def rows(cursor: Any) -> RowMaker[Any]:
+        if made:
+            return made[0]
+        maker: RowMaker[Any] = namedtuple_row(cursor)
+        if cursor.description is not None:
+            made.append(maker)
+        return maker
+
+    return rows
 
 
 class ServiceBase:
@@ -139,7 +160,7 @@ class ServiceBase:
                 assert isinstance(driver, psycopg.Connection)
                 driver.autocommit = True  # client-side flag: no BEGIN, no COMMIT
                 try:
-                    with driver.cursor(row_factory=namedtuple_row) as cursor:
+                    with driver.cursor(row_factory=_named_rows(sql)) as cursor:
                         cursor.execute(sql, params)
                         return cursor.fetchone()
                 except psycopg.Error as exc:
