@@ -33,4 +33,6 @@ def _cleaned(text: str) -> str:
 
 
 def has_unsafe_characters(text: str) -> bool:
+    if text.isprintable():  # the common case, decided in C
+        return False
     return any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
