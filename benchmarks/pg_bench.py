@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+import timeit
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -265,8 +266,18 @@ def floor(engine: Engine) -> str:
     load = os.getloadavg()[0]
     return (
         f"floor now: SELECT 1 round trip {timings['round trip']:.3f} ms, "
-        f"INSERT + COMMIT {timings['insert+commit']:.3f} ms, load average {load:.1f}"
+        f"INSERT + COMMIT {timings['insert+commit']:.3f} ms, load average {load:.1f}, "
+        f"CPU probe {cpu_probe():.0f} ms"
     )
+
+
+def cpu_probe() -> float:
+    """Milliseconds for a fixed piece of pure Python (best of 5); lower is a faster CPU.
+
+    On a shared virtual machine the same code runs up to 1.6x slower from one
+    minute to the next, so figures from two runs compare only at a like probe.
+    """
+    return min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) * 1000
 
 
 def machine(engine: Engine) -> str:
@@ -340,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 flows.scan(flow, i)
                 orm.scan(flow, attendees.take(1)[0])
         rows = []
+        probe_before = cpu_probe()
         for flow in FLOWS:
             t = timed(flow, lambda i, f=flow: flows.scan(f, i), attendees.take(n_scans))
             t.round_trips = hot_trips[flow]
@@ -353,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             t.round_trips = orm_trips[flow]
             rows.append(t)
         table(rows, trips=True)
+        print(f"CPU probe before and after these runs: {probe_before:.0f} / {cpu_probe():.0f} ms")
 
         header(f"{n_stations} concurrent station processes, one connection each")
         engine.dispose()
