@@ -27,6 +27,8 @@ SCAN_INPUT: list[BindingType] = [
 BADGE: list[BindingType] = [
     Binding("escape", "close", "Back"),
     Binding("r", "redeem", "Redeem"),
+    Binding("slash", "find", "Find", key_display="/"),
+    Binding("f2", "find", show=False),
 ]
 
 PICKER: list[BindingType] = [

@@ -54,6 +54,20 @@ async def test_lookup_escape_goes_back_and_f2_opens_it(station: Station) -> None
         assert app.scan_screen.scan_input.has_focus
 
 
+async def test_slash_on_the_badge_preview_opens_the_lookup(station: Station) -> None:
+    built = station.conf.attendee(first_name="Ada")
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await scan(pilot, built.access_code)
+        await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, LookupScreen), "the lookup screen")
+        await pilot.press(*"ad")
+        await wait_for(pilot, lambda: len(option_texts(app.screen)) == 1, "one match for 'ad'")
+    assert station.count(CheckIn, attendee_id=built.attendee_id) == 1
+
+
 async def test_slash_types_into_a_started_scan_instead_of_opening_the_lookup(
     station: Station,
 ) -> None:

@@ -119,6 +119,11 @@ class BadgeScreen(Screen[None]):
     async def action_redeem(self) -> None:
         await self.app.run_action("open_picker_for_badge")
 
+    async def action_find(self) -> None:
+        """The next person has no readable badge: straight to the lookup from here too."""
+        await self.dismiss()
+        await self.app.run_action("open_lookup")
+
 
 def render_ticket(badge: BadgeData) -> Content:
     parts: list[str | tuple[str, str]] = [(badge.ticket_type, "bold")]
