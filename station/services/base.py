@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import BaseRowFactory, RowMaker, namedtuple_row
@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from station.codes import normalise_access_code
 from station.models import Conference, ScanLog, utcnow
 from station.services.errors import (
     ConfigurationError,
@@ -40,6 +41,7 @@ from station.text import display_safe
 log = logging.getLogger("station.services")
 
 Clock = Callable[[], datetime]
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,3 +269,32 @@ class ServiceBase:
     def _refused(self, ctx: StationContext, action: str, code: str, error: Refusal) -> Refusal:
         self.log_refusal(ctx, action=action, code=code, error=error)
         return error
+
+    def _exactly_once(
+        self,
+        ctx: StationContext,
+        action: str,
+        access_code: str,
+        *,
+        replayed: Callable[[Session], _R | None],
+        attempt: Callable[[Session, str], _R],
+    ) -> _R:
+        """Run a write at most once per client id (the general, ORM path).
+
+        A retry finds its original and returns it; a retry racing its original loses
+        on the unique client id and then returns what the original wrote. A refusal
+        rolls back and is logged on its own.
+        """
+        try:
+            code = normalise_access_code(access_code)
+            try:
+                with self._transaction() as session:
+                    replay = replayed(session)
+                    return replay if replay is not None else attempt(session, code)
+            except DuplicateClientId:
+                with self._transaction() as session:
+                    replay = replayed(session)
+                    assert replay is not None
+                    return replay
+        except Refusal as refusal:
+            raise self._refused(ctx, action, access_code, refusal) from None

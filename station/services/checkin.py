@@ -28,7 +28,7 @@ from station.models import (
     TicketType,
 )
 from station.services import hot_paths, hot_sql, queries
-from station.services.base import ConferenceRef, DuplicateClientId, ServiceBase
+from station.services.base import ConferenceRef, ServiceBase
 from station.services.errors import (
     ConfigurationError,
     InvalidInput,
@@ -154,21 +154,13 @@ class CheckInService(ServiceBase):
         client_id = client_id or uuid.uuid4()
         if self._hot is not None:
             return self._hot_check_in(ctx, access_code, client_id, note)
-        try:
-            code = normalise_access_code(access_code)
-            try:
-                with self._transaction() as session:
-                    replay = self._replayed_check_in(session, ctx, client_id)
-                    if replay is not None:
-                        return replay
-                    return self._check_in(session, ctx, code, client_id, note)
-            except DuplicateClientId:
-                with self._transaction() as session:
-                    replay = self._replayed_check_in(session, ctx, client_id)
-                    assert replay is not None
-                    return replay
-        except Refusal as refusal:
-            raise self._refused(ctx, "checkin", access_code, refusal) from None
+        return self._exactly_once(
+            ctx,
+            "checkin",
+            access_code,
+            replayed=lambda session: self._replayed_check_in(session, ctx, client_id),
+            attempt=lambda session, code: self._check_in(session, ctx, code, client_id, note),
+        )
 
     def _hot_check_in(
         self, ctx: StationContext, access_code: str, client_id: uuid.UUID, note: str
@@ -312,21 +304,13 @@ class CheckInService(ServiceBase):
         client_id = client_id or uuid.uuid4()
         if self._hot is not None:
             return self._hot_door_check(ctx, access_code, product, client_id)
-        try:
-            code = normalise_access_code(access_code)
-            try:
-                with self._transaction() as session:
-                    replay = self._replayed_door_check(session, ctx, client_id, product)
-                    if replay is not None:
-                        return replay
-                    return self._door_check(session, ctx, code, product, client_id)
-            except DuplicateClientId:
-                with self._transaction() as session:
-                    replay = self._replayed_door_check(session, ctx, client_id, product)
-                    assert replay is not None
-                    return replay
-        except Refusal as refusal:
-            raise self._refused(ctx, "door", access_code, refusal) from None
+        return self._exactly_once(
+            ctx,
+            "door",
+            access_code,
+            replayed=lambda session: self._replayed_door_check(session, ctx, client_id, product),
+            attempt=lambda session, code: self._door_check(session, ctx, code, product, client_id),
+        )
 
     def _hot_door_check(
         self, ctx: StationContext, access_code: str, product: str, client_id: uuid.UUID

@@ -84,21 +84,15 @@ class RedemptionService(ServiceBase):
         client_id = client_id or uuid.uuid4()
         if self._hot is not None:
             return self._hot_redeem(ctx, access_code, line_item_id, product, client_id, note)
-        try:
-            code = normalise_access_code(access_code)
-            try:
-                with self._transaction() as session:
-                    replay = self._replayed(session, ctx, client_id)
-                    if replay is not None:
-                        return replay
-                    return self._redeem(session, ctx, code, line_item_id, product, client_id, note)
-            except DuplicateClientId:
-                with self._transaction() as session:
-                    replay = self._replayed(session, ctx, client_id)
-                    assert replay is not None
-                    return replay
-        except Refusal as refusal:
-            raise self._refused(ctx, "redeem", access_code, refusal) from None
+        return self._exactly_once(
+            ctx,
+            "redeem",
+            access_code,
+            replayed=lambda session: self._replayed(session, ctx, client_id),
+            attempt=lambda session, code: self._redeem(
+                session, ctx, code, line_item_id, product, client_id, note
+            ),
+        )
 
     def _hot_redeem(
         self,
