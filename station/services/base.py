@@ -270,6 +270,13 @@ class ServiceBase:
         self.log_refusal(ctx, action=action, code=code, error=error)
         return error
 
+    def _normalise(self, ctx: StationContext, action: str, access_code: str) -> str:
+        """The stored form of a scanned code; bad input is logged and refused before any query."""
+        try:
+            return normalise_access_code(access_code)
+        except Refusal as invalid:
+            raise self._refused(ctx, action, access_code, invalid) from None
+
     def _exactly_once(
         self,
         ctx: StationContext,
@@ -285,8 +292,8 @@ class ServiceBase:
         on the unique client id and then returns what the original wrote. A refusal
         rolls back and is logged on its own.
         """
+        code = self._normalise(ctx, action, access_code)
         try:
-            code = normalise_access_code(access_code)
             try:
                 with self._transaction() as session:
                     replay = replayed(session)

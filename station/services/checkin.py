@@ -166,10 +166,7 @@ class CheckInService(ServiceBase):
         self, ctx: StationContext, access_code: str, client_id: uuid.UUID, note: str
     ) -> CheckInResult:
         """One statement: look up, decide, write check-in and scan log, return the badge."""
-        try:
-            code = normalise_access_code(access_code)
-        except Refusal as invalid:
-            raise self._refused(ctx, "checkin", access_code, invalid) from None
+        code = self._normalise(ctx, "checkin", access_code)
         now = self._clock()
         row = self._hot_row(
             hot_sql.CHECK_IN,
@@ -317,10 +314,7 @@ class CheckInService(ServiceBase):
     ) -> DoorCheckResult:
         """One statement: look up, decide, write door check and scan log."""
         kind, slug = parse_product(product)
-        try:
-            code = normalise_access_code(access_code)
-        except Refusal as invalid:
-            raise self._refused(ctx, "door", access_code, invalid) from None
+        code = self._normalise(ctx, "door", access_code)
         now = self._clock()
         row = self._hot_row(
             hot_sql.DOOR_CHECK,

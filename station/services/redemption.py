@@ -104,10 +104,7 @@ class RedemptionService(ServiceBase):
         note: str,
     ) -> RedemptionResult:
         """One call of station_redeem(): look up, lock, count, write, log."""
-        try:
-            code = normalise_access_code(access_code)
-        except Refusal as invalid:
-            raise self._refused(ctx, "redeem", access_code, invalid) from None
+        code = self._normalise(ctx, "redeem", access_code)
         addon = product.removeprefix("addon:") if product is not None else None
         now = self._clock()
         row = self._hot_row(
