@@ -72,3 +72,55 @@ def test_brand_new_postgres_schema(empty_postgres_schema: DatabaseSettings) -> N
 
 def test_there_is_exactly_one_head() -> None:
     assert head_revision() is not None
+
+
+def assert_upgrades_a_database_in_use(engine: Engine) -> None:
+    """A venue that ran yesterday on 0002 upgrades in the morning: its records stay."""
+    from alembic import command
+
+    from station.db import _alembic_config
+
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO conference (id, slug, name, timezone) VALUES (1, 'c', 'C', 'UTC')"
+        )
+        conn.exec_driver_sql("INSERT INTO staff (id, name, active) VALUES (1, 'Ana', true)")
+        conn.exec_driver_sql(
+            "INSERT INTO scan_log (conference_id, attendee_id, scanned_at, station, staff_id, "
+            "action, code, outcome, reason, message) VALUES "
+            "(1, NULL, CURRENT_TIMESTAMP, 'Desk', 1, 'checkin', 'X', 'refused', 'not_found', '')"
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+    shared = {"conference", "staff"}
+    for table in ("check_in", "door_check", "product_redemption", "scan_log"):
+        parents = {fk["referred_table"] for fk in inspect(engine).get_foreign_keys(table)}
+        assert not parents & shared, table
+    # And back, for a venue that has to return to yesterday's version.
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0002")
+    assert {fk["referred_table"] for fk in inspect(engine).get_foreign_keys("scan_log")} >= shared
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM scan_log").scalar() == 1
+
+
+def test_an_sqlite_file_in_use_upgrades_and_downgrades(tmp_path: Path) -> None:
+    engine = make_engine(DatabaseSettings(url=f"sqlite:///{tmp_path / 'in-use.sqlite3'}"))
+    try:
+        assert_upgrades_a_database_in_use(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_schema_in_use_upgrades_and_downgrades(
+    empty_postgres_schema: DatabaseSettings,  # noqa: F811
+) -> None:
+    engine = make_engine(empty_postgres_schema)
+    try:
+        assert_upgrades_a_database_in_use(engine)
+    finally:
+        engine.dispose()
