@@ -321,7 +321,15 @@ def _rendered(report: Any) -> Any:
 
 
 def _watch(engine: Engine, conference: str | None, interval: float) -> None:
-    """Redraw until Ctrl-C; a database hiccup is shown and retried, not fatal."""
+    """Redraw until Ctrl-C; a database hiccup is shown and retried, not fatal.
+
+    Ctrl-C only sets a flag, seen between frames: raised at an arbitrary point
+    (inside the connection pool, say) it could leave a lock held and hang the
+    clean-up after it.
+    """
+    import signal
+    import threading
+
     from rich.console import Console, Group
     from rich.live import Live
     from rich.text import Text
@@ -342,10 +350,11 @@ def _watch(engine: Engine, conference: str | None, interval: float) -> None:
         footer = Text(f"Updated {stamp}; every {interval:g} s; Ctrl-C to stop.", style="dim")
         return Group(*(_rendered(r) for r in reports), footer)
 
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
     try:
         with Live(frame(), console=console, auto_refresh=False) as live:
-            while True:
-                time.sleep(interval)
+            while not stop.wait(interval):
                 live.update(frame(), refresh=True)
-    except KeyboardInterrupt:
-        return
+    finally:
+        signal.signal(signal.SIGINT, previous)
