@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import select
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,8 +145,17 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
     return engine
 
 
-def _check_connections_on_checkout(engine: Engine, ping_after_idle_s: float) -> None:
+_PING_AFTER_IDLE: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def ping_after_idle_s(engine: Engine) -> float:
+    """How long a PostgreSQL engine's connection may sit idle before it is pinged on use."""
+    return _PING_AFTER_IDLE.get(engine, DatabaseSettings(url="").ping_after_idle_s)
+
+
+def _check_connections_on_checkout(engine: Engine, idle_s: float) -> None:
     """Pre-ping without the round trip; a real ping only after a long idle spell."""
+    _PING_AFTER_IDLE[engine] = idle_s
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -158,7 +168,7 @@ def _check_connections_on_checkout(engine: Engine, ping_after_idle_s: float) -> 
             return
         try:
             if not server_closed(dbapi_connection):
-                if time.monotonic() - idle_since < ping_after_idle_s:
+                if time.monotonic() - idle_since < idle_s:
                     return
                 engine.dialect.do_ping(dbapi_connection)
                 return

@@ -146,34 +146,19 @@ class ServiceBase:
     def _hot_row(self, statement: TextClause, **params: object) -> Any:
         """Run one statement in autocommit (one round trip); its first row as a named tuple.
 
-        Straight through psycopg on a pooled connection: SQLAlchemy's connection,
-        statement and result machinery would cost more client time per scan than
-        the server takes. Failures still become DatabaseUnavailable, and a broken
-        connection is invalidated so the pool replaces it.
+        Straight through psycopg on the connection the scan paths keep
+        (``hot_connection``): SQLAlchemy's connection, statement and result
+        machinery would cost more client time per scan than the server takes.
+        Failures still become DatabaseUnavailable, and a broken connection is
+        replaced.
         """
         from station.services import hot_sql
+        from station.services.hot_connection import hot_connection
 
         assert self._hot is not None
         sql = hot_sql.for_psycopg(statement)
         with database_errors():
-            pooled = self._hot.raw_connection()
-            try:
-                driver = pooled.driver_connection
-                assert isinstance(driver, psycopg.Connection)
-                driver.autocommit = True  # client-side flag: no BEGIN, no COMMIT
-                try:
-                    with driver.cursor(row_factory=_named_rows(sql)) as cursor:
-                        cursor.execute(sql, params)
-                        return cursor.fetchone()
-                except psycopg.Error as exc:
-                    if driver.closed or driver.broken:
-                        pooled.invalidate(exc)
-                    raise
-                finally:
-                    if not driver.closed:
-                        driver.autocommit = False
-            finally:
-                pooled.close()
+            return hot_connection(self._hot).fetch_one(sql, params, _named_rows(sql))
 
     def _conference(self, session: Session, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)
