@@ -98,6 +98,15 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
     for table in ("check_in", "door_check", "product_redemption", "scan_log"):
         parents = {fk["referred_table"] for fk in inspect(engine).get_foreign_keys(table)}
         assert not parents & shared, table
+    assert "ix_scan_log_attendee_id" not in {
+        i["name"] for i in inspect(engine).get_indexes("scan_log")
+    }
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            options = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE oid = 'attendee'::regclass"
+            ).scalar()
+        assert options == ["fillfactor=85"]
     # And back, for a venue that has to return to yesterday's version.
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0002")
