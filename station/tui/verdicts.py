@@ -42,6 +42,19 @@ SYMBOLS = {
     Tone.IDLE: "●",
 }
 
+# What a console font has for the glyphs above and the banner's others: the Linux
+# console's font and vt100-class terminals lack ✔, ✖ and ⚠, and a missing glyph is a
+# blank or a box. The word next to a symbol carries the verdict either way.
+_ASCII_STAND_INS = str.maketrans(
+    {"✔": "+", "✖": "X", "▲": "!", "●": "*", "⚠": "!", "→": "->", "—": "-", "…": "..."}
+)
+
+
+def console_text(text: str, *, ascii_only: bool) -> str:
+    """``text`` with ASCII stand-ins for the station's own glyphs when ``ascii_only``."""
+    return text.translate(_ASCII_STAND_INS) if ascii_only else text
+
+
 # Headlines for refusals, by reason: short enough to read at a glance.
 REFUSAL_HEADLINES: dict[Reason, str] = {
     Reason.NOT_FOUND: "UNKNOWN BADGE",

@@ -114,3 +114,23 @@ async def test_own_conference_prefix_is_accepted(station: Station) -> None:
         shown = await scan(pilot, f"{station.conf.slug}:{built.access_code.lower()}")
         assert shown.startswith("✔ OK — CHECKED IN")
     assert station.count(CheckIn) == 1
+
+
+async def test_a_console_font_gets_ascii_symbols(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Linux console's font has no ✔ or ✖: there the verdict symbols are ASCII."""
+    unpaid = station.conf.attendee(status=OrderStatus.PENDING)
+    paid = station.conf.attendee()
+    app = station.app(ascii_borders=True)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        count_bells(app, monkeypatch)
+        shown = await scan(pilot, unpaid.access_code)
+        assert shown.splitlines()[0] == "X REFUSED - ORDER NOT PAID"
+        assert "-> Send to the help desk." in shown
+        shown = await scan(pilot, paid.access_code)
+        assert shown.splitlines()[0].startswith("+ ")
+        history = str(app.scan_screen.query_one("ScanHistory").render())
+        assert "X ORDER NOT PAID" in history
+        assert not set("✔✖▲⚠→—") & set(history + shown), history + shown

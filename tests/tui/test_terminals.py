@@ -32,6 +32,8 @@ TERMINALS = {
 ASCII_BORDERS = {"vt100", "linux"}
 # Box drawing and block elements: the Linux console font lacks most of them.
 LINE_DRAWING = re.compile("[\u2500-\u259f]")
+# The verdict symbols a console font lacks.
+VERDICT_GLYPHS = re.compile("[✔✖⚠]")
 # Left over from an escape sequence the terminal did not understand.
 DEBRIS = re.compile(r"\x1b|\ufffd|\^\[|\[\?[0-9]|\[[0-9;]+m")
 COLOUR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -108,6 +110,10 @@ def test_scan_screen_is_readable_at_80x24(terminals: Terminals, session: str) ->
     assert not DEBRIS.search(screen), screen
     if session in ASCII_BORDERS:
         assert not LINE_DRAWING.search(screen), screen
+        assert not VERDICT_GLYPHS.search(screen), screen  # not in a console font
+        assert "+ OK - CHECKED IN" in screen
+    else:
+        assert "✔ OK — CHECKED IN" in screen
 
 
 def test_no_color_means_no_hue(terminals: Terminals) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from textual.content import Content
 from textual.widgets import Static
 
-from station.tui.verdicts import Tone, Verdict
+from station.tui.verdicts import Tone, Verdict, console_text
 
 KEEP = 10
 TIME_WIDTH = 8
@@ -55,7 +55,10 @@ class ScanHistory(Static):
             _row(
                 Content(entry.when),
                 Content(entry.who),
-                Content.styled(entry.outcome, _TONE_STYLE.get(entry.verdict.tone, "")),
+                Content.styled(
+                    console_text(entry.outcome, ascii_only=self.app.has_class("-ascii")),
+                    _TONE_STYLE.get(entry.verdict.tone, ""),
+                ),
             )
             for entry in self.entries
         ]

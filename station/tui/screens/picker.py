@@ -15,7 +15,7 @@ from station.services.results import ProductLine
 from station.tui import keymap
 from station.tui.burst import ScanKeys
 from station.tui.messages import RedeemRequested
-from station.tui.verdicts import Verdict
+from station.tui.verdicts import Verdict, console_text
 
 
 class PickerScreen(Screen[None]):
@@ -48,7 +48,8 @@ class PickerScreen(Screen[None]):
 
     def flash(self, verdict: Verdict) -> None:
         """The same badge scanned again while choosing: say so where the hint was."""
-        self.query_one("#picker-hint", Static).update(Content.styled(verdict.title, "bold"))
+        title = console_text(verdict.title, ascii_only=self.app.has_class("-ascii"))
+        self.query_one("#picker-hint", Static).update(Content.styled(title, "bold"))
 
     def numbered(self) -> list[tuple[int, ProductLine]]:
         return list(enumerate(self.products, start=1))
