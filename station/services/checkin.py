@@ -200,8 +200,7 @@ class CheckInService(ServiceBase):
             raise queries.not_found(code)
         refusal = self.validate_order_status(hot_paths.order_status(row.order_status))
         if refusal is not None:
-            refusal.attendee_id = row.attendee_id
-            raise refusal
+            raise refusal.concerning(row.attendee_id, hot_paths.attendee_name(row))
         own = FirstCheckIn(
             at=now,
             station=display_safe(ctx.station[:100], limit=60),
@@ -227,8 +226,7 @@ class CheckInService(ServiceBase):
         attendee = queries.find_attendee(session, conference, code)
         refusal = self.validate_order_status(attendee.order_status)
         if refusal is not None:
-            refusal.attendee_id = attendee.id
-            raise refusal
+            raise refusal.concerning(attendee.id, attendee.name)
         now = self._clock()
         session.execute(
             insert(CheckIn).values(
@@ -357,12 +355,12 @@ class CheckInService(ServiceBase):
             hot_paths.order_status(row.order_status), action="entry"
         )
         if ineligible is not None:
-            ineligible.attendee_id = row.attendee_id
+            ineligible.concerning(row.attendee_id, hot_paths.attendee_name(row))
             raise ineligible
         product_name = display_safe(row.product_name, limit=80)
         if not row.bought:
             unbought = NotPurchased(f"{product_name} was not purchased — not admitted.")
-            unbought.attendee_id = row.attendee_id
+            unbought.concerning(row.attendee_id, hot_paths.attendee_name(row))
             raise self._refused(ctx, "door", access_code, unbought)
         return DoorCheckResult(
             client_id=client_id,
@@ -393,8 +391,7 @@ class CheckInService(ServiceBase):
             if not bought:
                 refusal = NotPurchased(f"{product_name} was not purchased — not admitted.")
         if refusal is not None:
-            refusal.attendee_id = attendee.id
-            raise refusal
+            raise refusal.concerning(attendee.id, attendee.name)
         now = self._clock()
         session.execute(
             insert(DoorCheck).values(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Self
 
 
 class Reason(enum.StrEnum):
@@ -30,8 +31,10 @@ class StationError(Exception):
     """Base of every error the station shows to a person."""
 
     reason: Reason = Reason.INVALID_INPUT
-    # Set when the refusal concerns a known attendee, so the scan log can name them.
+    # Set when the refusal concerns a known attendee, so the scan log and the screen can
+    # name them (the name is display-safe).
     attendee_id: int | None = None
+    attendee_name: str | None = None
 
     def __init__(self, message: str, *, reason: Reason | None = None) -> None:
         super().__init__(message)
@@ -41,6 +44,12 @@ class StationError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+    def concerning(self, attendee_id: int, name: str | None) -> Self:
+        """This error is about that attendee; returns itself, to raise."""
+        self.attendee_id = attendee_id
+        self.attendee_name = name or None
+        return self
 
 
 class Refusal(StationError):

@@ -149,11 +149,11 @@ class RedemptionService(ServiceBase):
         if outcome == "not_found":  # logged by the function, as is "refused"
             raise queries.not_found(code)
         status = hot_paths.order_status(row.r_order_status)
+        who = _name(row.r_first_name, row.r_last_name, row.r_username)
         if outcome == "refused":
             refusal = CheckInService.validate_order_status(status, action="redemption")
             assert refusal is not None
-            refusal.attendee_id = row.r_attendee_id
-            raise refusal
+            raise refusal.concerning(row.r_attendee_id, who)
         name = display_safe(row.r_product_name or "Product", limit=80)
         error: Refusal
         if outcome == "not_purchased":
@@ -163,7 +163,7 @@ class RedemptionService(ServiceBase):
                 )
             else:
                 error = NotPurchased(f"{name} was not purchased by this attendee.")
-            error.attendee_id = row.r_attendee_id
+            error.concerning(row.r_attendee_id, who)
             raise self._refused(ctx, "redeem", access_code, error)
         if outcome == "fully_redeemed":
             error = FullyRedeemed(
@@ -176,7 +176,7 @@ class RedemptionService(ServiceBase):
                 ),
                 last_station=display_safe(row.r_last_station or "", limit=60),
             )
-            error.attendee_id = row.r_attendee_id
+            error.concerning(row.r_attendee_id, who)
             raise self._refused(ctx, "redeem", access_code, error)
         assert outcome == "ok", outcome
         return RedemptionResult(
@@ -211,8 +211,7 @@ class RedemptionService(ServiceBase):
         attendee = queries.find_attendee(session, conference, code)
         refusal = CheckInService.validate_order_status(attendee.order_status, action="redemption")
         if refusal is not None:
-            refusal.attendee_id = attendee.id
-            raise refusal
+            raise refusal.concerning(attendee.id, attendee.name)
         # Lock the attendee first; count only once the lock is ours.
         session.execute(
             select(Attendee.id).where(Attendee.id == attendee.id).with_for_update(key_share=True)
@@ -234,8 +233,7 @@ class RedemptionService(ServiceBase):
                 )
             else:
                 error = NotPurchased(f"{product_name} was not purchased by this attendee.")
-            error.attendee_id = attendee.id
-            raise error
+            raise error.concerning(attendee.id, attendee.name)
         chosen = None
         total_redeemed = total_quantity = 0
         for line in locked:
@@ -247,7 +245,8 @@ class RedemptionService(ServiceBase):
         name = self._product_name(session, locked[0].id)
         if chosen is None:
             raise self._fully_redeemed(session, attendee.id, [line.id for line in locked], name,
-                                       total_redeemed, total_quantity)  # fmt: skip
+                                       total_redeemed, total_quantity,
+                                       ).concerning(attendee.id, attendee.name)  # fmt: skip
         line, redeemed = chosen
         now = self._clock()
         session.execute(

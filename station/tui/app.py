@@ -405,7 +405,8 @@ class StationApp(App[int], inherit_bindings=False):
         error = message.error
         self._set_online(not isinstance(error, DatabaseUnavailable))
         verdict = verdicts.for_error(error, code=message.ticket.code, timezone=self.timezone)
-        self._finish(message.ticket, verdict, f"Badge {message.ticket.code}")
+        who = error.attendee_name or f"Badge {message.ticket.code}"
+        self._finish(message.ticket, verdict, who)
 
     def on_products_loaded(self, message: ProductsLoaded) -> None:
         if self.closing_down:

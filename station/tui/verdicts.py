@@ -260,7 +260,12 @@ def for_error(error: StationError, *, code: str = "", timezone: str = "UTC") -> 
                 headline += f" at {error.last_station}"
     detail = display_safe(error.message, limit=120)
     advice = REFUSAL_ADVICE.get(reason, "")
-    return Verdict(Tone.REFUSED, "REFUSED", headline, _code_subject(code), detail, advice=advice)
+    subject = _code_subject(code)
+    if error.attendee_name:
+        # The person, so the volunteer can speak to them; the badge, for the help desk.
+        name = display_safe(error.attendee_name, limit=60)
+        subject = f"{name} · badge {display_safe(code, limit=60)}" if code else name
+    return Verdict(Tone.REFUSED, "REFUSED", headline, subject, detail, advice=advice)
 
 
 def for_worker_failure(error: BaseException) -> Verdict:

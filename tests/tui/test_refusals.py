@@ -42,8 +42,10 @@ async def test_orders_that_do_not_admit_are_refused_in_plain_words(
         bells = count_bells(app, monkeypatch)
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[0] == headline
-        assert f"Badge {built.access_code}" in shown
+        # Named, so the volunteer can speak to the person; the code is for the help desk.
+        assert f"Ada Lovelace · badge {built.access_code}" in shown.splitlines()
         assert "Send to the help desk." in shown
+        assert app.scan_screen.history.entries[0].who == "Ada Lovelace"
         assert app.verdict.tone is Tone.REFUSED
         assert bells == [1]
         assert isinstance(app.screen, ScanScreen)  # no badge preview for a refusal
