@@ -166,15 +166,35 @@ def _check_connections_on_checkout(engine: Engine, idle_s: float) -> None:
         idle_since = record.info.get("idle_since")
         if idle_since is None:  # a fresh connection
             return
-        try:
-            if not server_closed(dbapi_connection):
-                if time.monotonic() - idle_since < idle_s:
-                    return
-                engine.dialect.do_ping(dbapi_connection)
-                return
-        except Exception as exc:  # any failure means this connection is not usable
-            raise DisconnectionError(str(exc)) from exc
-        raise DisconnectionError("the server closed this connection")
+        check_idle_connection(dbapi_connection, time.monotonic() - idle_since, idle_s)
+
+
+def check_idle_connection(dbapi_connection: Any, idle_for_s: float, ping_after_s: float) -> None:
+    """Raise DisconnectionError unless an idle psycopg connection is usable.
+
+    A connection the server closed is noticed without a round trip; one idle for
+    ``ping_after_s`` or longer is also pinged. The pool runs this on check-out,
+    and the scan paths' held connection before each scan.
+    """
+    try:
+        if not server_closed(dbapi_connection):
+            if idle_for_s >= ping_after_s:
+                _ping(dbapi_connection)
+            return
+    except Exception as exc:  # any failure means this connection is not usable
+        raise DisconnectionError(str(exc)) from exc
+    raise DisconnectionError("the server closed this connection")
+
+
+def _ping(dbapi_connection: Any) -> None:
+    """One round trip, in autocommit so that it leaves no transaction open."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.execute("SELECT 1", prepare=False)
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = autocommit
 
 
 def server_closed(dbapi_connection: Any) -> bool:

@@ -21,9 +21,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import BaseRowFactory
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import PoolProxiedConnection
 
-from station.db import ping_after_idle_s, server_closed
+from station.db import check_idle_connection, ping_after_idle_s
 
 _REGISTRY_LOCK = threading.Lock()
 _BY_ENGINE: weakref.WeakKeyDictionary[Engine, HotConnection] = weakref.WeakKeyDictionary()
@@ -80,13 +81,11 @@ class HotConnection:
     def _ready_connection(self) -> psycopg.Connection[Any]:
         driver = self._driver
         if self._pooled is not None and driver is not None:
-            if server_closed(driver):
-                self._drop(None)
-            elif time.monotonic() - self._last_used >= self._ping_after_idle_s:
-                try:
-                    driver.execute("SELECT 1", prepare=False)
-                except psycopg.Error as exc:
-                    self._drop(exc)
+            idle_for_s = time.monotonic() - self._last_used
+            try:
+                check_idle_connection(driver, idle_for_s, self._ping_after_idle_s)
+            except DisconnectionError as exc:
+                self._drop(exc)
         if self._pooled is None or self._driver is None:
             engine = self._engine()
             if engine is None:  # pragma: no cover - a service outliving its engine
