@@ -26,6 +26,7 @@ import timeit
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -41,6 +42,7 @@ from benchmarks.pg_seed import (
     seed,
 )
 from benchmarks.tcp_proxy import running_proxy
+from station import heap
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService
 from station.services.errors import StationError
@@ -78,8 +80,7 @@ class Flows:
         self.checkin = CheckInService(sessions, hot_paths=hot_paths)
         self.redemption = RedemptionService(sessions, hot_paths=hot_paths)
 
-    def scan(self, flow: str, i: int) -> None:
-        code = access_code(i)
+    def scan(self, flow: str, code: str) -> None:
         if flow == "check-in":
             self.checkin.check_in(CTX, code)
         elif flow == "meal redeem":
@@ -88,7 +89,7 @@ class Flows:
             self.checkin.record_door_check(CTX, code, product="ticket:general")
         elif flow == "unknown code":
             with contextlib.suppress(StationError):
-                self.checkin.check_in(CTX, f"NOSUCH{i}")
+                self.checkin.check_in(CTX, code)
         elif flow == "lookup":
             self.checkin.lookup_attendee(CTX, code)
         elif flow == "voucher (contended)":
@@ -100,14 +101,21 @@ class Flows:
 FLOWS = ("check-in", "meal redeem", "door check", "unknown code", "lookup")
 
 
-def timed(label: str, scan: Callable[[int], None], indexes: Sequence[int]) -> Timing:
+def codes(flow: str, indexes: Sequence[int]) -> list[str]:
+    """What the scanner would type for these attendees (made before the clock starts)."""
+    if flow == "unknown code":
+        return [f"NOSUCH{i}" for i in indexes]
+    return [access_code(i) for i in indexes]
+
+
+def timed(label: str, scan: Callable[[str], None], scanned: Sequence[str]) -> Timing:
     latencies = []
     errors = 0
     started = time.perf_counter()
-    for i in indexes:
+    for code in scanned:
         t0 = time.perf_counter()
         try:
-            scan(i)
+            scan(code)
         except StationError:
             errors += 1
         latencies.append(time.perf_counter() - t0)
@@ -141,9 +149,11 @@ def _station_process(
 ) -> None:
     engine = make_engine(settings)
     flows = Flows(engine)
-    flows.scan("lookup", indexes[0])  # connect before the start line
+    flows.scan("lookup", access_code(indexes[0]))  # connect before the start line
+    heap.settle()
+    scanned = codes(flow, indexes)
     barrier.wait()
-    timing = timed(flow, lambda i: flows.scan(flow, i), indexes)
+    timing = timed(flow, lambda code: flows.scan(flow, code), scanned)
     results.put((timing.latencies, timing.errors, time.perf_counter()))
     engine.dispose()
 
@@ -207,12 +217,12 @@ def count_round_trips(
         engine = make_engine(proxied(settings, proxy.port))
         flows = Flows(engine, hot_paths)
         for flow in FLOWS:
-            for i in attendees.take(5):  # warm-up: connect, prepare
-                flows.scan(flow, i)
-            sample = attendees.take(50)
+            for code in codes(flow, attendees.take(5)):  # warm-up: connect, prepare
+                flows.scan(flow, code)
+            sample = codes(flow, attendees.take(50))
             before = proxy.round_trips
-            for i in sample:
-                flows.scan(flow, i)
+            for code in sample:
+                flows.scan(flow, code)
             counted[flow] = (proxy.round_trips - before) / len(sample)
         engine.dispose()
     return counted
@@ -348,19 +358,21 @@ def main(argv: list[str] | None = None) -> int:
         orm = Flows(engine, hot_paths=False)
         for flow in FLOWS:  # warm-up
             for i in attendees.take(20):
-                flows.scan(flow, i)
-                orm.scan(flow, attendees.take(1)[0])
+                flows.scan(flow, codes(flow, [i])[0])
+                orm.scan(flow, codes(flow, attendees.take(1))[0])
+        heap.settle()  # as a station does once it is ready
         rows = []
         probe_before = cpu_probe()
         for flow in FLOWS:
-            t = timed(flow, lambda i, f=flow: flows.scan(f, i), attendees.take(n_scans))
+            scanned = codes(flow, attendees.take(n_scans))
+            t = timed(flow, partial(flows.scan, flow), scanned)
             t.round_trips = hot_trips[flow]
             rows.append(t)
         for flow in ("check-in", "meal redeem"):
             t = timed(
                 f"{flow} (ORM path)",
-                lambda i, f=flow: orm.scan(f, i),
-                attendees.take(max(n_scans // 3, 100)),
+                partial(orm.scan, flow),
+                codes(flow, attendees.take(max(n_scans // 3, 100))),
             )
             t.round_trips = orm_trips[flow]
             rows.append(t)
@@ -408,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
             look = Flows(look_engine)
             step = max(size // 2000, 1)
             picks = list(range(1, size + 1, step))[:2000]
-            for i in picks[:200]:
-                look.scan("lookup", i)
-            lookups.append((size, timed("lookup", lambda i, f=look: f.scan("lookup", i), picks)))
+            for code in codes("lookup", picks[:200]):
+                look.scan("lookup", code)
+            scanned = codes("lookup", picks)
+            lookups.append((size, timed("lookup", partial(look.scan, "lookup"), scanned)))
             look_engine.dispose()
         base = lookups[0][1].pct(50)
         for size, t in lookups:
@@ -430,13 +443,23 @@ def main(argv: list[str] | None = None) -> int:
             naive = Flows(slow, hot_paths=False)
             for flow in ("check-in", "meal redeem"):
                 for i in attendees.take(5):
-                    hot.scan(flow, i)
-                    naive.scan(flow, attendees.take(1)[0])
+                    hot.scan(flow, access_code(i))
+                    naive.scan(flow, codes(flow, attendees.take(1))[0])
             rows = [
-                timed("check-in", lambda i: hot.scan("check-in", i), attendees.take(200)),
-                timed("meal redeem", lambda i: hot.scan("meal redeem", i), attendees.take(200)),
                 timed(
-                    "check-in (ORM path)", lambda i: naive.scan("check-in", i), attendees.take(40)
+                    "check-in",
+                    lambda c: hot.scan("check-in", c),
+                    codes("check-in", attendees.take(200)),
+                ),
+                timed(
+                    "meal redeem",
+                    lambda c: hot.scan("meal redeem", c),
+                    codes("meal redeem", attendees.take(200)),
+                ),
+                timed(
+                    "check-in (ORM path)",
+                    lambda c: naive.scan("check-in", c),
+                    codes("check-in", attendees.take(40)),
                 ),
             ]
             slow.dispose()

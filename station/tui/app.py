@@ -26,7 +26,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from station import terminal
+from station import heap, terminal
 from station.domain import Mode
 from station.scanner import ScanRejected, decode_scan
 from station.services.errors import (
@@ -180,6 +180,7 @@ class StationApp(App[int], inherit_bindings=False):
         self._show_header()
         self._refresh_counts()
         self.ready = True
+        heap.settle()  # start-up is over: the collector need not look at it again
 
     def _show_header(self) -> None:
         info = self.info

@@ -181,3 +181,25 @@ def test_wording_lives_in_one_module() -> None:
         text = path.read_text()
         for words in ("ORDER CANCELLED", "NOT PURCHASED", "ALREADY REDEEMED", "NOT RECORDED"):
             assert words not in text, f"{words!r} spelled out in {path.name}"
+
+
+async def test_start_up_objects_are_frozen_once_the_station_is_ready(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Start from a process whose start-up was not settled yet, as a fresh station is.
+    import gc
+
+    from station import heap
+
+    gc.unfreeze()
+    monkeypatch.setattr(heap, "_settled", False)
+    built = station.conf.attendee()
+    app = station.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, "the loaded app is out of the collector's sight"
+        await scan(pilot, built.access_code)
+        await wait_for(pilot, lambda: badge_shown(app), "the badge")
+        assert gc.get_freeze_count() <= frozen, "what scans make is not frozen"
+    gc.unfreeze()
