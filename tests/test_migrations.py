@@ -101,6 +101,10 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
     assert "ix_scan_log_attendee_id" not in {
         i["name"] for i in inspect(engine).get_indexes("scan_log")
     }
+    for table in ("check_in", "door_check", "product_redemption"):  # 0004
+        assert f"ix_{table}_conference_id" not in {
+            i["name"] for i in inspect(engine).get_indexes(table)
+        }
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             options = conn.exec_driver_sql(
@@ -108,12 +112,32 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
             ).scalar()
         assert options == ["fillfactor=85"]
     # And back, for a venue that has to return to yesterday's version.
+    redeem_then = redeem_function(engine)
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0002")
+    if engine.dialect.name == "postgresql":
+        # 0002's nine statements are back (their separate read of the product's name).
+        assert redeem_function(engine) != redeem_then
+        assert "SELECT ad.name INTO r_product_name" in redeem_function(engine)
+        assert "SELECT ad.name INTO r_product_name" not in redeem_then
     assert {fk["referred_table"] for fk in inspect(engine).get_foreign_keys("scan_log")} >= shared
+    check_in_indexes = {i["name"] for i in inspect(engine).get_indexes("check_in")}
+    assert "ix_check_in_conference_id" in check_in_indexes
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM scan_log").scalar() == 1
+
+
+def redeem_function(engine: Engine) -> str:
+    """The body of station_redeem() (PostgreSQL), or "" where there is none."""
+    if engine.dialect.name != "postgresql":
+        return ""
+    with engine.connect() as conn:
+        body = conn.exec_driver_sql(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'station_redeem' "
+            "AND pronamespace = current_schema()::regnamespace"
+        ).scalar()
+    return str(body)
 
 
 def test_an_sqlite_file_in_use_upgrades_and_downgrades(tmp_path: Path) -> None:

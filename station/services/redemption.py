@@ -10,8 +10,8 @@ database role away from UPDATE rights on orders. The client id is looked for
 again under the lock, so a retry that raced its original is answered as a
 replay, not refused as fully redeemed.
 
-On PostgreSQL the same steps run inside one function call (migration 0002),
-one round trip per scan.
+On PostgreSQL the same steps run inside one function call (migration 0002,
+made leaner in 0004), one round trip per scan.
 """
 
 from __future__ import annotations
