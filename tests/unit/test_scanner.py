@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -320,16 +319,12 @@ def test_url_scheme_is_not_mistaken_for_a_slug() -> None:
 # --- refusals before any work ------------------------------------------------------------------
 
 
-def test_ten_thousand_characters_are_refused_quickly() -> None:
-    payload = "A" * 9_999 + "\x1b"
-    start = time.perf_counter()
-    for _ in range(1_000):
-        error = rejected(payload)
-    elapsed = time.perf_counter() - start
-    # The length rule fires first (not the control-character one), without scanning.
+def test_ten_thousand_characters_are_refused_by_their_length_first() -> None:
+    # The length rule fires before any rule that reads the characters: the escape at the
+    # end is never reached. (How fast that is, is not a test's business: see benchmarks/.)
+    error = rejected("A" * 9_999 + "\x1b")
     assert str(error) == "Scan too long (10000 characters) — not a badge."
     assert error.reason == "invalid_input"
-    assert elapsed < 1.0
 
 
 @pytest.mark.parametrize(
