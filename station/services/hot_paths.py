@@ -49,10 +49,7 @@ def unknown_conference(slug: str) -> ConfigurationError:
 
 
 def attendee_name(row: Row[Any]) -> str:
-    return queries.AttendeeRow(
-        row.attendee_id, row.access_code, None, None, None,
-        row.first_name, row.last_name, row.username, "", False,
-    ).name  # fmt: skip
+    return queries.person_name(row.first_name, row.last_name, row.username)
 
 
 def badge(row: Row[Any], *, own_check_in: FirstCheckIn | None = None) -> BadgeData:

@@ -46,8 +46,13 @@ class AttendeeRow:
 
     @property
     def name(self) -> str:
-        full = f"{self.first_name} {self.last_name}".strip()
-        return display_safe(full or self.username, limit=120)
+        return person_name(self.first_name, self.last_name, self.username)
+
+
+def person_name(first_name: str, last_name: str, username: str) -> str:
+    """The name a screen shows: first and last, else the username; display-safe."""
+    full = f"{first_name} {last_name}".strip()
+    return display_safe(full or username, limit=120)
 
 
 def find_attendee(session: Session, conference: ConferenceRef, code: str) -> AttendeeRow:

@@ -126,7 +126,9 @@ class RedemptionService(ServiceBase):
         if outcome == "replay" and row.r_conference_id is not None:
             return RedemptionResult(
                 client_id=client_id,
-                attendee_name=_name(row.r_first_name, row.r_last_name, row.r_username),
+                attendee_name=queries.person_name(
+                    row.r_first_name, row.r_last_name, row.r_username
+                ),
                 access_code=row.r_access_code,
                 line_item_id=row.r_line_item_id,
                 product=display_safe(row.r_product_name or "Product", limit=80),
@@ -149,7 +151,7 @@ class RedemptionService(ServiceBase):
         if outcome == "not_found":  # logged by the function, as is "refused"
             raise queries.not_found(code)
         status = hot_paths.order_status(row.r_order_status)
-        who = _name(row.r_first_name, row.r_last_name, row.r_username)
+        who = queries.person_name(row.r_first_name, row.r_last_name, row.r_username)
         if outcome == "refused":
             refusal = CheckInService.validate_order_status(status, action="redemption")
             assert refusal is not None
@@ -181,7 +183,7 @@ class RedemptionService(ServiceBase):
         assert outcome == "ok", outcome
         return RedemptionResult(
             client_id=client_id,
-            attendee_name=_name(row.r_first_name, row.r_last_name, row.r_username),
+            attendee_name=who,
             access_code=row.r_access_code,
             line_item_id=row.r_line_item_id,
             product=name,
@@ -377,8 +379,3 @@ class RedemptionService(ServiceBase):
             attention=_attention(attendee.order_status),
             replayed=True,
         )
-
-
-def _name(first_name: str, last_name: str, username: str) -> str:
-    return queries.AttendeeRow(0, "", None, None, None, first_name, last_name, username, "",
-                               False).name  # fmt: skip
