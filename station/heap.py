@@ -2,7 +2,7 @@
 
 Every scan leaves short-lived objects behind, so the collector runs often; the
 older generations it sometimes scans hold everything loaded at start-up
-(Textual, SQLAlchemy, the screens), tens of thousands of objects that live as
+(Textual, SQLAlchemy, the screens): over 100,000 objects that live as
 long as the station does. Once the station is ready they are frozen: moved
 out of the collector's sight, so a collection looks only at what scans made.
 A frozen object is still freed when nothing refers to it any more; only a
