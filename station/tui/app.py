@@ -49,6 +49,7 @@ from station.tui.burst import BurstRouter, ScanKeys
 from station.tui.components.header import DatabaseLight
 from station.tui.double_scan import RecentScans
 from station.tui.messages import (
+    BurstPauseDue,
     DatabaseChecked,
     ProductsLoaded,
     RedeemRequested,
@@ -258,15 +259,18 @@ class StationApp(App[int], inherit_bindings=False):
             due = self.router.due(time.monotonic()) or 0.0
             self._burst_timer = self.set_timer(max(due, 0.001), self._burst_pause)
 
-    async def _burst_pause(self) -> None:
-        """One timer per held run of keys, re-armed until the router has a decision."""
+    def _burst_pause(self) -> None:
+        """One timer per held run of keys; its end is decided behind the queued keys."""
         self._burst_timer = None
+        self.post_message(BurstPauseDue())
+
+    async def on_burst_pause_due(self, _message: BurstPauseDue) -> None:
         now = time.monotonic()
         due = self.router.due(now)
         if due is None:
             return
         if due > 0:
-            self._burst_timer = self.set_timer(due, self._burst_pause)
+            self._arm_burst_timer()
             return
         decision = self.router.timeout(now)
         await self._replay(decision.release)

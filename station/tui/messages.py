@@ -44,6 +44,12 @@ class ScanTicket:
     line_item_id: int | None = None
 
 
+class BurstPauseDue(Message):
+    """The held keys' pause timer ran out. Posted, not acted on in the timer, so the
+    decision comes after every key that had already arrived: a stall of the app
+    (a garbage collection, a slow repaint) is not a pause of the scanner."""
+
+
 class ScanSubmitted(Message):
     """Text that a scanner (or a person) typed and ended with the terminator."""
 

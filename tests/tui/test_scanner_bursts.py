@@ -6,7 +6,16 @@ its Enter must never pick a highlighted item.
 
 from __future__ import annotations
 
-from station.models import CheckIn, ProductRedemption
+import asyncio
+import threading
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual import events
+
+from station.domain import Mode
+from station.models import CheckIn, ProductRedemption, ScanLog
 from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
@@ -147,3 +156,49 @@ async def test_burst_at_sign_in_picks_no_operator(station: Station) -> None:
         await wait_for(pilot, lambda: "Sign in first, then scan." in screen_text(app), "the hint")
         assert not app.ready and app.operator is None
     assert station.count(CheckIn) == 0
+
+
+@pytest.mark.parametrize("yield_after", [2, 3])
+async def test_a_burst_is_not_split_when_the_app_pauses_in_the_middle_of_it(
+    station: Station, yield_after: int
+) -> None:
+    """The app can fall behind the keys (a garbage collection, a slow repaint, a handler
+    that waits): keys that had already arrived, each within the gap of the one before,
+    still make one scan. Here the meal line is busy with the previous scan (its "working"
+    state, where the field takes no typing) and the app waits mid-burst for three gaps:
+    the pause timer runs out then, but decides only after the keys already queued."""
+    station.conf.addon("lunch-1", "Lunch Day 1")
+    station.settings = replace(station.settings, mode=Mode.MEAL, product="lunch-1")
+    ada = station.conf.attendee(addons={"lunch-1": 3})
+    app = station.app()
+    release = threading.Event()
+    real = app.services.redemption.redeem_product
+
+    def slow_redeem(*args: Any, **kwargs: Any) -> Any:
+        release.wait(5)
+        return real(*args, **kwargs)
+
+    app.services.redemption.redeem_product = slow_redeem  # type: ignore[method-assign]
+    async with app.run_test() as pilot:
+        await started(pilot)
+        send_burst(app, ada.access_code + "\r")
+        await pilot.pause(0.3)  # in flight long enough to show "working"
+        replay = app._replay
+        keys_routed = 0
+
+        async def falling_behind(keys: list[events.Key]) -> None:
+            nonlocal keys_routed
+            keys_routed += 1
+            if keys_routed == yield_after:
+                await asyncio.sleep(app.router.gap * 3)
+            await replay(keys)
+
+        app._replay = falling_behind  # type: ignore[method-assign]
+        send_burst(app, ada.access_code + "\r")
+        await pilot.pause(0.3)
+        release.set()
+        await wait_for(pilot, lambda: "OK" in banner_text(app), "the verdict")
+        await pilot.pause(0.2)
+        assert keys_routed == len(ada.access_code) + 1
+        assert station.count(ScanLog, reason="not_found") == 0, "no piece of it was scanned alone"
+    assert station.count(ProductRedemption, attendee_id=ada.attendee_id) == 1
