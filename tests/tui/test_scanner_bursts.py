@@ -202,3 +202,29 @@ async def test_a_burst_is_not_split_when_the_app_pauses_in_the_middle_of_it(
         assert keys_routed == len(ada.access_code) + 1
         assert station.count(ScanLog, reason="not_found") == 0, "no piece of it was scanned alone"
     assert station.count(ProductRedemption, attendee_id=ada.attendee_id) == 1
+
+
+@pytest.mark.parametrize("yield_after", [2, 3])
+async def test_a_desk_scan_is_not_split_when_the_app_pauses_in_the_middle_of_it(
+    station: Station, yield_after: int
+) -> None:
+    """The same at a check-in desk, on its first scan and a re-entry right after."""
+    ada = station.conf.attendee()
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        replay = app._replay
+        keys_routed = 0
+
+        async def falling_behind(keys: list[events.Key]) -> None:
+            nonlocal keys_routed
+            keys_routed += 1
+            if keys_routed == yield_after:
+                await asyncio.sleep(app.router.gap * 3)
+            await replay(keys)
+
+        app._replay = falling_behind  # type: ignore[method-assign]
+        shown = await scan(pilot, ada.access_code)
+        assert shown.startswith("✔ OK"), shown
+        assert station.count(ScanLog, reason="not_found") == 0
+    assert station.count(CheckIn, attendee_id=ada.attendee_id) == 1
