@@ -237,8 +237,16 @@ class StationApp(App[int], inherit_bindings=False):
         belongs in front of it (a burst split by SSH jitter, a quick hand-typed code)."""
         screen = self.screen
         if isinstance(screen, ScanScreen):
-            text = screen.take_typed() + text
+            # Keys released to the field reach it through its own queue; they may not be
+            # in it yet (the app handled both pieces of a split burst in one go). Read it
+            # behind them.
+            screen.scan_input.call_later(self._submit_behind_typed, screen, text)
+            return
         self.handle_scan_text(text)
+
+    def _submit_behind_typed(self, screen: ScanScreen, text: str) -> None:
+        if not self.closing_down:
+            self.handle_scan_text(screen.take_typed() + text)
 
     def _is_bound(self, key: events.Key) -> bool:
         return key.key in self.screen.active_bindings

@@ -9,6 +9,7 @@ quit question, q): none of them may act.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -246,6 +247,29 @@ async def test_a_split_first_key_on_the_scan_screen_is_put_back_in_front(
         await asyncio.sleep(0.08)
         send_burst(app, BOB[1:] + "\r")
         await bob_was_scanned(pilot, station, "scan", await verdict_after(pilot, seq))
+
+
+@pytest.mark.parametrize("first", [1, 2, 3])
+async def test_a_split_burst_is_one_scan_when_its_pieces_are_handled_back_to_back(
+    station: Station, first: int
+) -> None:
+    """The keys came in two pieces, more than the gap apart, while the app was busy (a
+    repaint, a garbage collection): once it gets to them, it handles both pieces in one
+    go. The first piece reaches the field as typing; the scan still reads the whole code,
+    and nothing is left in the field to spoil the next scan."""
+    station.bob = people(station)[1]  # type: ignore[attr-defined]
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        seq = app._shown_seq
+        send_burst(app, BOB[:first])
+        time.sleep(app.router.gap * 2)  # the event loop is blocked: nothing is handled
+        send_burst(app, BOB[first:] + "\r")
+        await bob_was_scanned(pilot, station, "scan", await verdict_after(pilot, seq))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "the scan screen")
+        assert app.scan_screen.scan_input.value == ""
+    assert station.count(ScanLog, reason="not_found") == 0
 
 
 async def test_a_person_pressing_tab_moves_nothing(station: Station) -> None:
