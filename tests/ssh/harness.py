@@ -192,7 +192,9 @@ class PtyStation:
 
     def close(self) -> None:
         if not self.poll():
-            os.kill(self.pid, signal.SIGKILL)
+            # It leads its own session and process group: take whatever it started along.
+            with suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             self.status = -9
         with suppress(OSError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,67 @@ def test_a_hangup_reaches_the_station_and_is_never_followed_by_a_restart(
         process.close()
     assert (wrapper.tmp / "signals").read_text() == "hangup\n"
     assert len(wrapper.runs) == 1
+
+
+def test_a_hangup_while_the_station_is_starting_still_ends_it(wrapper: Wrapper) -> None:
+    """The link drops just as the station starts: before the wrapper knows its pid, or
+    while it is still between its fork and its start, when a signal sent to it is lost.
+    Hung up at 40 moments spread around the time the wrapper takes to start it here,
+    the wrapper must end every time, and so must the station. (Before the wrapper told
+    a station again, about one in five such hangups left both running for ever.)"""
+    env = wrapper.env(STATION_RETELL_AFTER_TENTHS="2")  # 0.2 s instead of 2 s, for speed
+    lead = seconds_to_start(wrapper, env)
+    started_before_hangup = 0
+    for step in range(40):
+        wrapper.plan("wait", "0")
+        (wrapper.tmp / "runs").unlink(missing_ok=True)
+        hang_up_after = lead * (0.5 + step / 40)
+        process = PtyStation.start([str(WRAPPER)], env)
+        try:
+            hang_up_at = time.monotonic() + hang_up_after
+            while time.monotonic() < hang_up_at:
+                pass
+            os.close(process.fd)
+            process.fd = os.open("/dev/null", os.O_RDONLY)
+            seen = f"hung up after {hang_up_after * 1000:.1f} ms"
+            assert process.wait_ended(10) is not None, f"{seen}: still running"
+        finally:
+            process.close()
+        if wrapper.runs:  # the station had been started
+            started_before_hangup += 1
+            seen += f": exit {process.status}, {wrapper.runs}"
+            assert process.status == 0, seen
+            assert len(wrapper.runs) == 1, f"a hangup is never followed by a restart: {seen}"
+        # else the terminal was gone before the wrapper got to start anything (it ended,
+        # or the pty's child found no terminal to take): nothing to pass on
+        assert not stand_ins_running(wrapper), f"{seen}: the station was left running"
+    assert started_before_hangup >= 10, "too few hangups came after the station started"
+
+
+def seconds_to_start(wrapper: Wrapper, env: dict[str, str]) -> float:
+    """How long the wrapper takes here from its start to the station's first line."""
+    wrapper.plan("wait", "0")
+    runs = wrapper.tmp / "runs"
+    runs.unlink(missing_ok=True)
+    started = time.monotonic()
+    process = PtyStation.start([str(WRAPPER)], env)
+    try:
+        while not runs.exists():
+            assert time.monotonic() - started < 10, "the station was never started"
+        return time.monotonic() - started
+    finally:
+        process.wait_for_text("RUNNING", timeout=10)
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait_ended(5)
+        process.close()
+
+
+def stand_ins_running(wrapper: Wrapper) -> bool:
+    """Whether a stand-in of this test still runs (it loops until a signal ends it)."""
+    listed = subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True, check=True
+    ).stdout
+    return f"{wrapper.tmp}/station" in listed
 
 
 def test_term_is_passed_on_and_ends_the_session(wrapper: Wrapper) -> None:
