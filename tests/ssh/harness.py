@@ -96,6 +96,8 @@ def screen_text(raw: bytes) -> str:
 
 # --- a station in a pty -----------------------------------------------------------------
 
+_SESSION_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE)
+
 
 @dataclass
 class PtyStation:
@@ -114,6 +116,11 @@ class PtyStation:
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its controlling terminal
             try:
+                # Signals as sshd hands them to a session, whatever this process inherited
+                # (under nohup SIGHUP is ignored, and an ignored signal stays ignored
+                # across exec: a shell could not even trap it). Python ignores SIGPIPE.
+                for signum in _SESSION_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
                 fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
                 os.chdir(REPO)
                 os.execve(argv[0], argv, dict(env))
