@@ -2,7 +2,8 @@
 
 Each public operation runs in one transaction. Database failures of any kind
 (server down, timeouts, lock waits) become ``DatabaseUnavailable`` so the UI
-can say "not recorded" in plain words; a refusal is logged in its own short
+can say "not recorded" in plain words (lock waits and timeouts as its subclass
+``DatabaseBusy``: the server is there, just not now); a refusal is logged in its own short
 transaction after the refused one has rolled back, so nothing partial stays.
 
 On PostgreSQL the scan hot paths skip the ORM session: each is one statement
@@ -13,6 +14,7 @@ the same results as the general path, which SQLite keeps.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from station.codes import normalise_access_code
 from station.models import Conference, ScanLog, utcnow
 from station.services.errors import (
     ConfigurationError,
+    DatabaseBusy,
     DatabaseUnavailable,
     Refusal,
     StationError,
@@ -59,11 +62,27 @@ class DuplicateClientId(Exception):
 # SQLSTATEs of a server that is up but could not finish in time: lock and statement
 # timeouts, a deadlock victim, a serialisation failure.
 _BUSY_STATES = frozenset({"55P03", "57014", "40P01", "40001"})
+# SQLite's primary result codes for a lock another connection holds past busy_timeout.
+_SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether the server answered "not now" (a lock or timeout), not "not there"."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) in _BUSY_STATES:
+        return True
+    # Extended SQLite codes (SQLITE_BUSY_SNAPSHOT...) keep the primary code in the low byte.
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in _SQLITE_BUSY_CODES
 
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Turn every database failure into DatabaseUnavailable, worded for a volunteer."""
+    """Turn every database failure into DatabaseUnavailable, worded for a volunteer.
+
+    A lock or statement timeout becomes its subclass DatabaseBusy, so the UI can
+    say "busy" rather than "offline" without matching the message.
+    """
     try:
         yield
     except StationError:
@@ -77,9 +96,12 @@ def database_errors() -> Iterator[None]:
         ) from exc
     except (DBAPIError, PoolTimeout, SQLAlchemyError, psycopg.Error) as exc:
         state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
-        log.warning("database unavailable: %s %s", exc.__class__.__name__, state or "")
-        if state in _BUSY_STATES:
-            raise DatabaseUnavailable("Database busy — scan NOT recorded, try again.") from exc
+        busy = _is_busy(exc)
+        log.warning(
+            "database %s: %s %s", "busy" if busy else "unavailable", type(exc).__name__, state or ""
+        )
+        if busy:
+            raise DatabaseBusy() from exc
         raise DatabaseUnavailable() from exc
 
 

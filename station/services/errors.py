@@ -108,6 +108,17 @@ class DatabaseUnavailable(StationError):
         super().__init__(message)
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """The server is up but a lock or statement timed out; nothing was recorded.
+
+    A subclass, so everything that catches DatabaseUnavailable still does, while
+    the UI can tell "busy, try again" from "offline" without reading the words.
+    """
+
+    def __init__(self, message: str = "Database busy — scan NOT recorded, try again.") -> None:
+        super().__init__(message)
+
+
 class ConfigurationError(StationError):
     """The station is set up wrongly (unknown conference, product or operator)."""
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 from station.db import DatabaseSettings, make_engine, make_session_factory, upgrade
 from station.models import Attendee, CheckIn, ProductRedemption, ScanLog
 from station.services import CheckInService, RedemptionService
-from station.services.errors import DatabaseUnavailable
+from station.services.errors import DatabaseBusy, DatabaseUnavailable
 from station.services.results import StationContext
 from tests.builders import Built, ConferenceBuilder
 from tests.conftest import REQUIRE_PG
@@ -164,6 +164,8 @@ def test_server_down_is_not_recorded_and_the_next_scan_after_it_is_back_works(
             service.redeem_product(ctx, built.access_code, product="lunch")
         assert time.monotonic() - started < 3
         assert failed.value.message == "Database not reachable — scan NOT recorded, try again."
+        # A stopped server is "offline", never "busy": the UI turns its light red for it.
+        assert not isinstance(failed.value, DatabaseBusy)
     finally:
         cluster.start()
 
@@ -190,6 +192,7 @@ def test_a_restart_during_a_scan_is_not_recorded(
     outcome = scan.result()
     blocker.invalidate()
     assert isinstance(outcome, DatabaseUnavailable), outcome
+    assert not isinstance(outcome, DatabaseBusy)
     admin.dispose()
     assert count(engine, ProductRedemption) == 0
     assert count(engine, ScanLog) == logged_before
@@ -261,6 +264,7 @@ def test_a_connection_killed_mid_transaction_is_not_recorded(
         blocker.rollback()
         blocker.close()
     assert isinstance(outcome, DatabaseUnavailable), outcome
+    assert not isinstance(outcome, DatabaseBusy)
     assert "NOT recorded" in outcome.message
     assert written(admin) == before
     # The pool dropped the dead connection: the next scan, same station, works.
@@ -282,7 +286,9 @@ def test_a_lock_held_past_the_lock_timeout_is_busy_not_recorded(
     blocker = hold_attendee_lock(admin, victim.attendee_id)
     try:
         started = time.monotonic()
-        with pytest.raises(DatabaseUnavailable) as failed:
+        # Busy, not offline: the server answered, the row was just taken. The UI tells
+        # the two apart by the class; DatabaseBusy is still a DatabaseUnavailable.
+        with pytest.raises(DatabaseBusy) as failed:
             scan(victim)
         waited = time.monotonic() - started
     finally:
