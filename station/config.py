@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from station.db import DatabaseSettings, parse_url
 from station.domain import Mode
+from station.oplog import LEVELS as LOG_LEVELS
 from station.paths import default_database_url
 from station.scanner import ScanConfigError, ScannerProfile
 from station.services.errors import ConfigurationError
@@ -54,6 +55,10 @@ class Settings:
     badge_seconds: float = 6.0
     ascii_borders: bool | None = None  # None: decide from the terminal
     scanner: ScannerProfile = field(default_factory=ScannerProfile)
+    # The operational log (station.oplog): how much to write, and where (None: the
+    # user log directory).
+    log_level: str = "info"
+    log_dir: Path | None = None
 
 
 CONFIG_ENV = "STATION_CONFIG"
@@ -74,6 +79,8 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_BADGE_SECONDS": "badge_seconds",
     "STATION_ASCII_BORDERS": "ascii_borders",
     "STATION_SUPERVISOR_PIN_HASH": "supervisor_pin_hash",
+    "STATION_LOG_LEVEL": "log_level",
+    "STATION_LOG_DIR": "log_dir",
 }
 
 # Override (command-line flag) names, for messages: flat name -> flag.
@@ -92,6 +99,7 @@ _FLAG_NAMES: Mapping[str, str] = {
     "badge_seconds": "--badge-seconds",
     "ascii_borders": "--ascii-borders",
     "supervisor_pin_hash": "--supervisor-pin-hash",
+    "log_level": "--log-level",
 }
 
 _TOP_LEVEL_KEYS = (
@@ -104,6 +112,8 @@ _TOP_LEVEL_KEYS = (
     "badge_seconds",
     "supervisor_pin_hash",
     "ascii_borders",
+    "log_level",
+    "log_dir",
 )
 _TABLES = ("database", "scanner")
 _DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
@@ -175,6 +185,8 @@ def load_settings(
         badge_seconds=_get(layers, "badge_seconds", _badge_seconds, default=6.0),
         ascii_borders=_get(layers, "ascii_borders", _ascii_borders, default=None),
         scanner=_scanner_profile(scanner_table, path),
+        log_level=_get(layers, "log_level", _log_level, default="info"),
+        log_dir=_get(layers, "log_dir", _log_dir, default=None),
     )
 
 
@@ -464,6 +476,18 @@ def _schema(raw: object, where: str) -> str:
             f"got {_quote(_shown(value))})"
         )
     return value
+
+
+def _log_level(raw: object, where: str) -> str:
+    if isinstance(raw, str) and raw.strip().lower() in LOG_LEVELS:
+        return raw.strip().lower()
+    raise ConfigurationError(
+        f"{where} must be one of {', '.join(LOG_LEVELS)} (got {_shown(repr(raw))})"
+    )
+
+
+def _log_dir(raw: object, where: str) -> Path:
+    return Path(_text(raw, where, limit=1000)).expanduser()
 
 
 def _pin_hash(raw: object, where: str) -> str:
