@@ -10,17 +10,18 @@ with ``cli.add_command(...)`` at the bottom of this file.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from station import __version__
+from station import __version__, oplog
 from station.domain import Mode
 from station.services.errors import ConfigurationError, InvalidInput, StationError
 
@@ -79,16 +80,36 @@ class StationGroup(click.Group):
                 raise
             raise failure from None
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Say where the log file is: the first thing to look at when a station misbehaved."""
+        super().format_epilog(ctx, formatter)
+        if ctx.parent is None:  # `station --help`, not the subgroups'
+            formatter.write_paragraph()
+            formatter.write_text(
+                f"\b\nLog file: {_shown_log_file(os.environ)}\n"
+                "(one per station name; log_dir or STATION_LOG_DIR moves it)"
+            )
+
+
+def _shown_log_file(env: Mapping[str, str]) -> str:
+    """The default log file, with ``~`` for the home directory, for ``station --help``."""
+    path = oplog.default_log_dir(env) / "<station>.log"
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except (ValueError, RuntimeError):  # not under the home directory, or no home
+        return str(path)
+
 
 @dataclass(frozen=True, slots=True)
 class CliState:
     config_path: Path | None
     env: Mapping[str, str]
+    log_level: str | None = None
 
     def settings(self, **overrides: object) -> Settings:
         from station.config import load_settings
 
-        return load_settings(self.config_path, self.env, overrides)
+        return load_settings(self.config_path, self.env, {"log_level": self.log_level, **overrides})
 
     def database(self, **overrides: object) -> DatabaseSettings:
         from station.config import load_database_settings
@@ -108,14 +129,25 @@ pass_state = click.make_pass_decorator(CliState)
     metavar="PATH",
     help="TOML settings file (default: $STATION_CONFIG). See config/station.example.toml.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(list(oplog.LEVELS), case_sensitive=False),
+    metavar="LEVEL",
+    help="debug, info (default), warning or error: how much a station writes to its log "
+    "file (STATION_LOG_LEVEL).",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, log_level: str | None) -> None:
     """Conference check-in and product redemption in the terminal.
 
     Start with `station demo`; set up a real event with a config file,
     `station db upgrade` and `station staff add`, then `station run`.
     """
-    ctx.obj = CliState(config_path=config_path, env=dict(os.environ))
+    ctx.obj = CliState(
+        config_path=config_path,
+        env=dict(os.environ),
+        log_level=log_level.lower() if log_level else None,
+    )
 
 
 def main() -> None:
@@ -166,7 +198,7 @@ def run(
     run_station = _station_ui()
     if run_station is None:
         raise Failure("The station UI (station.tui.app) is not available in this install.")
-    sys.exit(run_station(settings))
+    _run_logged(run_station, settings)
 
 
 def _require_terminal() -> None:
@@ -188,6 +220,38 @@ def _station_ui() -> Callable[[Settings], int] | None:
         raise
     run_station: Callable[[Settings], int] = module.run_station
     return run_station
+
+
+def _run_logged(run_station: Callable[[Settings], int], settings: Settings) -> NoReturn:
+    """Open the log file, then run the UI; its start, end and any crash go in the log.
+
+    Set up here, before the UI takes the screen, so that a log directory that cannot
+    be written is said on stderr where people can read it.
+    """
+    oplog.setup_logging(
+        station=settings.station, level=settings.log_level, log_dir=settings.log_dir
+    )
+    log = logging.getLogger("station.cli")
+    log.info(
+        "station %s starting: version %s, conference %s, mode %s%s, pid %d, log level %s",
+        oplog.safe_for_log(settings.station),
+        __version__,
+        settings.conference,
+        settings.mode.value,
+        f" {settings.product}" if settings.product else "",
+        os.getpid(),
+        settings.log_level,
+    )
+    try:
+        code = run_station(settings)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            log.info("station stopped: %s", type(exc).__name__)
+        else:
+            log.critical("station crashed", exc_info=True)
+        raise
+    log.info("station stopped (exit code %s)", code)
+    sys.exit(code)
 
 
 # --- station demo ----------------------------------------------------------------------
@@ -267,7 +331,7 @@ def demo(
     if run_station is None:
         click.echo("The station UI is not installed yet; the demo data is ready.")
         return
-    sys.exit(run_station(settings))
+    _run_logged(run_station, settings)
 
 
 def _demo_codes_path(database: DatabaseSettings, env: Mapping[str, str]) -> Path:
