@@ -25,6 +25,12 @@ rules run in this order, each for a reason:
 5. ``http(s)://`` payloads are recognised before ``slug:CODE``, because a URL
    has a colon too. The host allow-list is checked even when ``code_pattern``
    is set, so a custom pattern never widens which sites' badges count.
+   Any other ``scheme:rest`` whose scheme a phone would open (``WIFI:``,
+   ``mailto:``, ``tel:``, ``geo:``, a vCard's ``BEGIN:VCARD``...) is refused
+   as "not a badge" in words, not as another conference's badge, and before
+   ``code_pattern`` (a loose pattern could find a "code" in a Wi-Fi password).
+   Nothing after the scheme is echoed: it may be a password or a 2FA secret.
+   The station's own conference slug always wins over a scheme of that name.
 6. ``code_pattern`` replaces the built-in extraction for unusual badges.
 7. ``slug:CODE`` (django-program badges) is split last, on whatever the
    earlier steps extracted, so a slugged code inside a URL works as well.
@@ -75,7 +81,41 @@ _DROP_SEPARATORS = dict.fromkeys(map(ord, SEPARATORS))
 _BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _AIM_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
-_SLUG_RE = re.compile(r"([a-z0-9][a-z0-9-]*):(.*)", re.IGNORECASE | re.DOTALL)
+# Conference slugs as the config accepts them: letters, digits, "-" and "_".
+_SLUG_RE = re.compile(r"([a-z0-9][a-z0-9_-]*):(.*)", re.IGNORECASE | re.DOTALL)
+# RFC 3986 scheme syntax; a slug with "_" or a leading digit is never one.
+_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*(?=:)", re.IGNORECASE)
+
+_WIFI = "Wi-Fi QR code — not a badge."
+_CONTACT = "QR code of a contact, phone number or e-mail — not a badge."
+_CALENDAR = "QR code of a calendar event — not a badge."
+_CARD_OR_EVENT = "QR code of a contact card or calendar event — not a badge."
+_PLACE = "QR code of a place on a map — not a badge."
+_PAYMENT = "QR code of a payment — not a badge."
+_SIGN_IN = "QR code of a sign-in app (two-factor key) — not a badge."
+_APP_LINK = "Link to an app or a file — not a badge."
+
+# What a phone's camera app opens instead of a web page, by scheme (lower case). The
+# vCard and iCalendar property names are here because a scanner that types a line
+# feed as Enter delivers such a QR code one line at a time ("FN:Ada Lovelace").
+_NON_BADGE_KINDS: tuple[tuple[str, str], ...] = (
+    (_WIFI, "wifi"),
+    (_CONTACT, "mailto matmsg smtp mecard bizcard tel telprompt callto sms smsto mms mmsto"),
+    (_CONTACT, "facetime facetime-audio sip sips skype whatsapp"),
+    (_CONTACT, "n fn org title role email adr nickname bday photo note impp label"),
+    (_CALENDAR, "dtstart dtend dtstamp summary location description prodid rrule"),
+    (_CALENDAR, "organizer attendee"),
+    (_CARD_OR_EVENT, "begin end version uid url rev categories"),
+    (_PLACE, "geo"),
+    (_PAYMENT, "bitcoin bitcoincash ethereum litecoin dogecoin monero lightning upi"),
+    (_SIGN_IN, "otpauth otpauth-migration"),
+    (_APP_LINK, "market itms-apps itms-services intent file data magnet"),
+    (_APP_LINK, "ftp ftps sftp smb spotify tg zoommtg msteams"),
+)
+_NON_BADGE_SCHEMES: Mapping[str, str] = {
+    scheme: message for message, schemes in _NON_BADGE_KINDS for scheme in schemes.split()
+}
+_CALENDAR_OBJECTS = ("VCALENDAR", "VEVENT", "VTODO", "VJOURNAL", "VALARM", "VTIMEZONE")
 
 
 class ScanRejected(Exception):
@@ -441,6 +481,30 @@ def _code_from_url(path: str, query: str) -> str:
     return unquote(segments[-1])
 
 
+def _refuse_non_badge(text: str, conference_slug: str | None) -> None:
+    """Step 5: a QR code a phone would open (Wi-Fi, contact, ...) is refused in words.
+
+    Only the scheme decides, never the rest, and nothing of the rest is shown:
+    a Wi-Fi code carries its password, a 2FA code its secret.
+    """
+    found = _SCHEME_RE.match(text)
+    if found is None:
+        return
+    scheme = found.group().lower()
+    if conference_slug is not None and scheme == conference_slug.strip().lower():
+        return  # this conference's own slug, whatever word it happens to be
+    rest = text[found.end() + 1 :].strip().upper()
+    message = _NON_BADGE_SCHEMES.get(scheme)
+    if scheme in ("begin", "end") and rest.startswith("VCARD"):
+        message = _CONTACT
+    elif scheme in ("begin", "end") and rest.startswith(_CALENDAR_OBJECTS):
+        message = _CALENDAR
+    elif message is None and rest.startswith("//"):
+        message = _APP_LINK  # some app's link (zoommtg://, slack://...), never a code
+    if message is not None:
+        raise ScanRejected(message)
+
+
 def decode_scan(
     payload: str, profile: ScannerProfile, *, conference_slug: str | None = None
 ) -> DecodedScan:
@@ -459,6 +523,8 @@ def decode_scan(
         _check_host(host, profile)
         if profile.code_pattern is None:
             candidate = _code_from_url(path, query)
+    else:
+        _refuse_non_badge(text, conference_slug)
     if profile.code_pattern is not None:
         match = re.search(profile.code_pattern, text)
         found = match.group("code") if match else None

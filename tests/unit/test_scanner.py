@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from station import scanner
 from station.scanner import (
@@ -314,6 +316,118 @@ def test_slugged_badge_of_another_conference_is_refused() -> None:
 def test_url_scheme_is_not_mistaken_for_a_slug() -> None:
     result = decode_scan("https://example.org/c/ABCD1234\r", DEFAULT, conference_slug="pycon")
     assert (result.code, result.conference_slug) == ("ABCD1234", None)
+
+
+def test_slug_with_an_underscore_is_a_slug() -> None:
+    # The config accepts "_" in a conference slug, so its badges must decode too.
+    result = decode_scan("PyCon_2026:abcd1234\r", DEFAULT, conference_slug="pycon_2026")
+    assert (result.code, result.conference_slug) == ("ABCD1234", "pycon_2026")
+    error = rejected("pycon_2025:ABCD1234\r", conference_slug="pycon_2026")
+    assert error.reason == "other_conference"
+
+
+# Slugs as the config accepts them (letters, digits, "-", "_"), in any case.
+CONFIG_SLUGS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,30}", fullmatch=True)
+CODES = st.from_regex(r"[A-Z0-9][A-Z0-9-]{0,19}", fullmatch=True)
+
+
+@given(slug=CONFIG_SLUGS, code=CODES)
+def test_a_badge_of_this_conference_always_decodes(slug: str, code: str) -> None:
+    # Even a conference unluckily named "tel", "wifi" or "begin": its own slug wins.
+    result = decode_scan(f"{slug}:{code}\r", DEFAULT, conference_slug=slug.lower())
+    assert (result.code, result.conference_slug) == (code, slug.lower())
+
+
+@given(slug=CONFIG_SLUGS.filter(lambda s: any(c.isdigit() for c in s)), code=CODES)
+def test_a_badge_of_another_conference_says_so(slug: str, code: str) -> None:
+    # Real slugs carry a year or a number; no QR scheme does, so these are never "not a badge".
+    error = rejected(f"{slug}:{code}\r", conference_slug=f"other-{slug}")
+    assert error.reason == "other_conference"
+
+
+# --- QR codes that are not badges --------------------------------------------------------------
+
+WIFI = "Wi-Fi QR code — not a badge."
+CONTACT = "QR code of a contact, phone number or e-mail — not a badge."
+CALENDAR = "QR code of a calendar event — not a badge."
+CARD_OR_EVENT = "QR code of a contact card or calendar event — not a badge."
+PLACE = "QR code of a place on a map — not a badge."
+PAYMENT = "QR code of a payment — not a badge."
+SIGN_IN = "QR code of a sign-in app (two-factor key) — not a badge."
+APP_LINK = "Link to an app or a file — not a badge."
+NOT_A_BADGE = {WIFI, CONTACT, CALENDAR, CARD_OR_EVENT, PLACE, PAYMENT, SIGN_IN, APP_LINK}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        pytest.param("WIFI:S:Venue Guest;T:WPA;P:hunter2-secret;;\r", WIFI, id="wifi"),
+        pytest.param("]Q1wifi:T:WPA;S:x;P:hunter2;H:false;;\r", WIFI, id="wifi-aim-lower"),
+        pytest.param("mailto:help@pycon.example?subject=Hi\r", CONTACT, id="mailto"),
+        pytest.param("MATMSG:TO:help@pycon.example;SUB:Hi;BODY:x;;\r", CONTACT, id="matmsg"),
+        pytest.param("tel:+44-20-7946-0000\r", CONTACT, id="tel"),
+        pytest.param("TEL:02079460000\r", CONTACT, id="tel-digits-only"),
+        pytest.param("sms:+4420794600?body=hi\r", CONTACT, id="sms"),
+        pytest.param("SMSTO:+4420794600:hello\r", CONTACT, id="smsto"),
+        pytest.param(
+            "MECARD:N:Lovelace,Ada;TEL:0207;EMAIL:ada@example.org;;\r", CONTACT, id="mecard"
+        ),
+        pytest.param("BEGIN:VCARD\r", CONTACT, id="vcard-first-line"),
+        pytest.param("FN:Ada Lovelace\r", CONTACT, id="vcard-line"),
+        pytest.param("END:VCARD\r", CONTACT, id="vcard-last-line"),
+        pytest.param("VERSION:3.0\r", CARD_OR_EVENT, id="vcard-or-ical-line"),
+        pytest.param("BEGIN:VEVENT\r", CALENDAR, id="vevent"),
+        pytest.param("BEGIN:VCALENDAR\r", CALENDAR, id="vcalendar"),
+        pytest.param("DTSTART:20260514T090000Z\r", CALENDAR, id="ical-line"),
+        pytest.param("geo:51.5074,-0.1278\r", PLACE, id="geo"),
+        pytest.param("bitcoin:BC1QXY2KGDYGJRSQTZQ2N0YRF2493P83KKFJHX0WLH\r", PAYMENT, id="bitcoin"),
+        pytest.param("otpauth://totp/PyCon:ada?secret=JBSWY3DPEHPK3PXP\r", SIGN_IN, id="otp"),
+        pytest.param("zoommtg://zoom.us/join?confno=123\r", APP_LINK, id="app-link"),
+        pytest.param("slack://open?team=T123\r", APP_LINK, id="unknown-app-link"),
+    ],
+)
+def test_qr_codes_that_are_not_badges_say_what_they_are(payload: str, message: str) -> None:
+    error = rejected(payload, conference_slug="pycon-2026")
+    assert (str(error), error.reason) == (message, "invalid_input")
+
+
+def test_a_custom_code_pattern_finds_no_code_in_a_wifi_password() -> None:
+    loose = ScannerProfile(code_pattern=r"(?P<code>[A-Z0-9]{6,})")
+    error = rejected("WIFI:S:Venue;T:WPA;P:SECRET123;;\r", loose, conference_slug="pycon-2026")
+    assert (str(error), error.reason) == (WIFI, "invalid_input")
+
+
+# The schemes the issue names (and a few more a phone's camera app opens).
+KNOWN_SCHEMES = (
+    *("wifi", "mailto", "tel", "sms", "smsto", "geo", "mecard", "matmsg", "begin"),
+    *("otpauth", "bitcoin", "facetime", "market"),
+)
+
+
+@st.composite
+def any_case(draw: st.DrawFn, words: st.SearchStrategy[str]) -> str:
+    word = draw(words)
+    upper = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    return "".join(c.upper() if up else c for c, up in zip(word, upper, strict=True))
+
+
+# Anything a scanner could type after the scheme that passes the control-character rules.
+RESTS = st.text(st.characters(exclude_categories=("Cc", "Cs", "Cf")), max_size=120)
+
+
+@given(
+    scheme=any_case(st.sampled_from(KNOWN_SCHEMES)),
+    rest=RESTS,
+    conference=st.one_of(st.none(), CONFIG_SLUGS.map(lambda s: f"{s}-2026")),
+)
+def test_a_known_scheme_is_never_a_badge_and_nothing_after_it_is_shown(
+    scheme: str, rest: str, conference: str | None
+) -> None:
+    # Only the scheme decides, in any case; the message is one of a fixed few, so
+    # nothing of the rest (a Wi-Fi password, a 2FA secret) can be echoed.
+    error = rejected(f"{scheme}:{rest}\r", conference_slug=conference)
+    assert error.reason == "invalid_input"
+    assert str(error) in NOT_A_BADGE
 
 
 # --- refusals before any work ------------------------------------------------------------------
