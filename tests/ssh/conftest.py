@@ -18,6 +18,7 @@ CODES = {
     "grace": ("GRACE0002", "Grace", "Hopper"),
     "edsger": ("EDSGER003", "Edsger", "Dijkstra"),
     "barbara": ("BARBARA04", "Barbara", "Liskov"),
+    "margaret": ("MARGARET5", "Margaret", "Hamilton"),
 }
 
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from sqlalchemy import func, select
@@ -20,10 +21,11 @@ from sqlalchemy import func, select
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.models import Attendee, CheckIn, ScanLog
 from tests.ssh.conftest import CODES
-from tests.ssh.harness import Tmux, tmux_server
+from tests.ssh.harness import REPO, Tmux, require_tools, tmux_server
 from tests.ssh.rig import SUPERVISOR_PIN, WRAPPER, SshRig
 
 GONE_WITHIN_S = 5.0
+CLIENT_SNIPPET = REPO / "config" / "ssh" / "ssh_config.example"
 
 
 @pytest.fixture
@@ -38,9 +40,22 @@ def connect(
     key: str,
     command: str | None = None,
     status_file: Path | None = None,
+    *,
+    client: Literal["readme", "snippet"] = "readme",
 ) -> None:
-    """``ssh -tt station@host`` in an 80×24 terminal, as a remote station does."""
-    argv = rig.ssh_argv(key, "-tt", command=command)
+    """The station's client in an 80×24 terminal, set up as the README says.
+
+    ``readme``: ``ssh -tt -e none station@host``. ``snippet``: plain ``ssh station``
+    with the shipped ``ssh_config.example``, only the address and key overridden.
+    Either way a scan starting with ``~.`` must reach the station, not end the session.
+    """
+    if client == "readme":
+        argv = rig.ssh_argv(key, "-tt", "-e", "none", command=command)
+    else:
+        # Command-line options win over the file, and the file's "Host station" block
+        # applies because the destination's host is "station".
+        argv = rig.ssh_argv(key, "-F", str(CLIENT_SNIPPET), "-o", "HostName=127.0.0.1")
+        argv[-1] = f"{rig.user.pw_name}@station"
     env = {"PATH": os.environ["PATH"], "TERM": "xterm-256color"}
     tmux.start(argv, env=env, status_file=status_file)
 
@@ -108,6 +123,21 @@ def stations_of(rig: SshRig, code: str) -> list[str]:
     finally:
         engine.dispose()
         _give_back(rig)
+
+
+# --- what the client snippet sets ---------------------------------------------------------
+
+
+def test_client_snippet_has_no_escape_character_and_asks_for_a_terminal() -> None:
+    require_tools("ssh")
+    shown = subprocess.run(
+        ["ssh", "-G", "-F", str(CLIENT_SNIPPET), "station"],
+        capture_output=True, text=True, timeout=30, check=True, stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    settings = dict(line.partition(" ")[::2] for line in shown.splitlines())
+    assert settings["escapechar"] == "none"
+    assert settings["requesttty"] == "force"
+    assert settings["user"] == "station"
 
 
 # --- what the drop-in grants -------------------------------------------------------------
@@ -211,6 +241,30 @@ def test_scan_over_ssh_then_the_link_drops(ssh_rig: SshRig, tmux: Tmux) -> None:
     finally:
         engine.dispose()
         _give_back(ssh_rig)
+
+
+@pytest.mark.parametrize("client", ["readme", "snippet"])
+def test_a_scan_starting_with_tilde_dot_after_an_enter_reaches_the_station(
+    ssh_rig: SshRig, tmux: Tmux, tmp_path: Path, client: Literal["readme", "snippet"]
+) -> None:
+    # Each scan ends in Enter, so the next one starts a line, where ssh's default escape
+    # character acts: "~." would drop the station mid-queue. The documented client has none.
+    wait_until_gone(ssh_rig)  # the previous test's logins are closing
+    ssh_status = tmp_path / "ssh-status"
+    connect(tmux, ssh_rig, "named", status_file=ssh_status, client=client)
+    tmux.wait_for(signed_in, "the scan screen over ssh")
+    code, first, last = CODES["barbara" if client == "readme" else "margaret"]
+    tmux.send_text(code)
+    tmux.send_keys("Enter")
+    tmux.wait_for(lambda s: f"{first} {last}" in s and "CHECKED IN" in s, "the verdict")
+
+    tmux.send_text("~.B4RB4R4")
+    tmux.send_keys("Enter")
+    # The station's own refusal names the "~": the scan reached it.
+    tmux.wait_for(lambda s: "'~'" in s, "the station's refusal of the ~. scan")
+    time.sleep(0.5)  # a disconnect would show now
+    assert not ssh_status.exists(), "ssh took the scan for an escape and disconnected"
+    assert ssh_rig.live()
 
 
 def test_client_named_station_quits_only_with_the_supervisor_pin(
