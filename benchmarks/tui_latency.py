@@ -91,7 +91,7 @@ async def drive(app: StationApp, codes: list[str]) -> tuple[list[float], Counter
         driver = app._driver
         assert driver is not None
         for code in codes:
-            seq = app._seq + 1
+            seq = app.flow.last_seq + 1
             events = list(XTermParser().feed(code + "\r"))
             enter = events[-1]
             assert isinstance(enter, Key) and enter.key == "enter"

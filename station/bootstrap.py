@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Engine
 
 from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService, StaffService
+from station.services.scan import ScanService
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,16 @@ class Services:
     redemption: RedemptionService
     staff: StaffService
     engine: Engine
+
+    @cached_property
+    def scans(self) -> ScanService:
+        """The UI's one entry point for a scan, set up for this station's mode."""
+        return ScanService(
+            self.checkin,
+            self.redemption,
+            mode=self.settings.mode,
+            product=self.settings.product,
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -392,7 +392,7 @@ def is_terminator(key_character: str, profile: ScannerProfile) -> bool:
     """Whether ``key_character`` is the terminator this profile names.
 
     The station's key router is more lenient: CR and LF end every scan, whatever
-    the profile says (see ``station.tui.burst``).
+    the profile says (see ``station.scanflow.keys``).
     """
     if profile.terminator in ("enter", "crlf"):
         return key_character in ("\r", "\n")

@@ -213,6 +213,18 @@ class CheckInService(ServiceBase):
             badge=hot_paths.badge(row, own_check_in=own),
         )
 
+    def find_check_in(self, ctx: StationContext, client_id: uuid.UUID) -> CheckInResult | None:
+        """The check-in written under ``client_id``, if any; writes nothing."""
+        with self._transaction() as session:
+            return self._replayed_check_in(session, ctx, client_id)
+
+    def find_door_check(
+        self, ctx: StationContext, client_id: uuid.UUID, *, product: str
+    ) -> DoorCheckResult | None:
+        """The door admission written under ``client_id``, if any; writes nothing."""
+        with self._transaction() as session:
+            return self._replayed_door_check(session, ctx, client_id, product)
+
     def _replay_check_in(self, ctx: StationContext, client_id: uuid.UUID) -> CheckInResult:
         with self._transaction() as session:
             replay = self._replayed_check_in(session, ctx, client_id)

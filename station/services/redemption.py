@@ -94,6 +94,11 @@ class RedemptionService(ServiceBase):
             ),
         )
 
+    def find_redemption(self, ctx: StationContext, client_id: uuid.UUID) -> RedemptionResult | None:
+        """The redemption written under ``client_id``, if any; writes nothing."""
+        with self._transaction() as session:
+            return self._replayed(session, ctx, client_id)
+
     def _hot_redeem(
         self,
         ctx: StationContext,

@@ -148,3 +148,15 @@ class StationCounts:
     station_today: int
     conference_checked_in: int
     conference_attendees: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChoice:
+    """A meal line without a fixed product: what this attendee can still redeem."""
+
+    badge: BadgeData
+    products: tuple[ProductLine, ...]
+
+
+ScanAnswer = CheckInResult | RedemptionResult | DoorCheckResult | ProductChoice
+"""What one scan can come back with (a refusal comes back raised)."""

@@ -10,12 +10,14 @@ shown as done only when its service call returned a result.
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import events, work
@@ -24,12 +26,16 @@ from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from station import heap, terminal
+from station import heap, oplog, paths, terminal
 from station.domain import Mode
+from station.scanflow.flow import Scan, ScanFlow, Stage
+from station.scanflow.keys import BurstRouter, ScanKeys
+from station.scanflow.pending import PendingScans, file_for
 from station.scanner import ScanRejected, decode_scan
 from station.services.errors import (
+    DatabaseBusy,
     DatabaseUnavailable,
     InvalidInput,
     Reason,
@@ -38,26 +44,24 @@ from station.services.errors import (
 from station.services.results import (
     CheckInResult,
     DoorCheckResult,
+    ProductChoice,
     RedemptionResult,
+    ScanAnswer,
     StaffMember,
     StationContext,
     StationInfo,
 )
 from station.text import display_safe
 from station.tui import keymap, kiosk, verdicts
-from station.tui.burst import BurstRouter, ScanKeys
 from station.tui.components.header import DatabaseLight
 from station.tui.double_scan import RecentScans
 from station.tui.messages import (
     BurstPauseDue,
     DatabaseChecked,
-    ProductsLoaded,
+    PendingConfirmed,
     RedeemRequested,
-    ScanFailed,
-    ScanResult,
+    ScanAnswered,
     ScanSubmitted,
-    ScanSucceeded,
-    ScanTicket,
     SearchFinished,
     SignInChecked,
     StaffListed,
@@ -94,7 +98,14 @@ class StationApp(App[int], inherit_bindings=False):
     BINDINGS = keymap.APP
     TITLE = "station"
 
-    def __init__(self, services: Services, settings: Settings, *, clock: Clock | None = None):
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        pending_path: Path | None = None,
+    ):
         super().__init__()
         self.services = services
         self.settings = settings
@@ -111,9 +122,8 @@ class StationApp(App[int], inherit_bindings=False):
         """While the database is away, how often to knock (tests shorten it)."""
         self.verdict_times: dict[int, float] = {}
         """seq -> monotonic time the verdict was painted (read by the latency benchmark)."""
-        self._seq = 0
-        self._shown_seq = 0
-        self._in_flight: dict[int, ScanTicket] = {}
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        """Work for the one scan worker, in arrival order; None stops it."""
         self._working_timer: Timer | None = None
         self._probe_timer: Timer | None = None
         self._counts_timer: Timer | None = None
@@ -125,11 +135,19 @@ class StationApp(App[int], inherit_bindings=False):
         profile = settings.scanner
         self.recent = RecentScans(profile.double_scan_window_s)
         """The double-scan guard: each code's last verdict at this station."""
-        self.router = BurstRouter(
+        self.router: BurstRouter[events.Key] = BurstRouter(
             gap=profile.burst_gap_ms / 1000,
             submit_on_pause=profile.terminator == "none",
             tab_ends=profile.terminator == "tab",
         )
+        if pending_path is None:
+            pending_path = file_for(paths.data_dir(os.environ) / "pending", settings.station)
+        self.flow = ScanFlow(
+            settings.conference,
+            PendingScans(pending_path),
+            follow_duplicates=profile.double_scan_window_s > 0,
+        )
+        """Every scan's client id and stage; unknown outcomes kept on disk."""
 
     # ----------------------------------------------------------------- set-up
 
@@ -168,8 +186,15 @@ class StationApp(App[int], inherit_bindings=False):
             )
         if self.settings.kiosk:
             kiosk.lock_down(self)
+        self.flow.pending.load(self.clock())
+        self._run_scans()
         self.push_screen(SignInScreen(preset=self.settings.operator), self._signed_in)
         self._load_station_info()
+        if len(self.flow.pending):
+            self._jobs.put(self._confirm_pending)
+
+    def on_unmount(self) -> None:
+        self._jobs.put(None)
 
     def scan_screen_mounted(self) -> None:
         self._show_header()
@@ -222,7 +247,7 @@ class StationApp(App[int], inherit_bindings=False):
         await self._replay(decision.release)
         self._arm_burst_timer()
         if decision.submit is not None:
-            self._burst_submitted(decision.submit)
+            self._burst_submitted(decision.submit, spilled=decision.spilled)
         return not decision.forward
 
     def _pasted(self, paste: events.Paste) -> None:
@@ -232,10 +257,14 @@ class StationApp(App[int], inherit_bindings=False):
         self.router.note_submitted(paste.time)
         self._burst_submitted(held + paste.text)
 
-    def _burst_submitted(self, text: str) -> None:
+    def _burst_submitted(self, text: str, *, spilled: str = "") -> None:
         """A burst or paste ended: on the scan screen, what already reached the field
-        belongs in front of it (a burst split by SSH jitter, a quick hand-typed code)."""
+        belongs in front of it (a burst split by SSH jitter, a quick hand-typed code).
+        On the lookup, only the keys the router saw go out just before the burst."""
         screen = self.screen
+        if isinstance(screen, LookupScreen) and spilled:
+            screen.search_input.call_later(self._submit_behind_spill, screen, spilled, text)
+            return
         if isinstance(screen, ScanScreen):
             # Keys released to the field reach it through its own queue; they may not be
             # in it yet (the app handled both pieces of a split burst in one go). Read it
@@ -247,6 +276,11 @@ class StationApp(App[int], inherit_bindings=False):
     def _submit_behind_typed(self, screen: ScanScreen, text: str) -> None:
         if not self.closing_down:
             self.handle_scan_text(screen.take_typed() + text)
+
+    def _submit_behind_spill(self, screen: LookupScreen, spilled: str, text: str) -> None:
+        if not self.closing_down:
+            screen.take_back(spilled)
+            self.handle_scan_text(spilled + text)
 
     def _is_bound(self, key: events.Key) -> bool:
         return key.key in self.screen.active_bindings
@@ -284,7 +318,7 @@ class StationApp(App[int], inherit_bindings=False):
         await self._replay(decision.release)
         self._arm_burst_timer()
         if decision.submit is not None:
-            self._burst_submitted(decision.submit)
+            self._burst_submitted(decision.submit, spilled=decision.spilled)
 
     # -------------------------------------------------------------- scan flow
 
@@ -305,13 +339,11 @@ class StationApp(App[int], inherit_bindings=False):
             self._leave_overlays()
             shown = display_safe(text.rstrip("\r\n\t"), limit=60)
             error = InvalidInput(rejected.message, reason=Reason(rejected.reason))
-            ticket = self._new_ticket(shown, "rejected")
-            self._finish(ticket, verdicts.for_error(error, code=shown), shown)
-            self._log_refusal(ticket, error)
+            scan = self.flow.reject(shown, at=self.clock(), started=time.monotonic())
+            self._show_ended(scan, verdicts.for_error(error, code=shown), shown)
+            self._jobs.put(partial(self._log_unreadable, scan, error))
             return
         code = decoded.code
-        if any(t.code == code and t.action != "rejected" for t in self._in_flight.values()):
-            return  # scanned twice before the first answer came: that answer is for both
         previous = self.recent.previous(code, self.clock())
         if previous is not None:
             self._just_scanned(code, previous)
@@ -331,47 +363,31 @@ class StationApp(App[int], inherit_bindings=False):
             screen.flash(verdict)
         else:
             self._return_to_scan_screen()
-        self._seq += 1
-        self._shown_seq = self._seq
+        self.flow.note_shown()
         self.verdict = verdict
         self.scan_screen.show_outcome(verdict, None)
 
     def start_code(self, code: str, *, line_item_id: int | None = None) -> None:
-        """Act on a badge code the way this station's mode says."""
-        mode = self.settings.mode
-        if line_item_id is not None:
-            self._redeem(self._new_ticket(code, "redeem", line_item_id=line_item_id))
-        elif mode is Mode.CHECKIN:
-            self._check_in(self._new_ticket(code, "checkin"))
-        elif mode is Mode.DOOR:
-            self._door_check(self._new_ticket(code, "door"))
-        elif self.settings.product:
-            self._redeem(self._new_ticket(code, "redeem"))
-        else:
-            self._load_products(self._new_ticket(code, "products"))
-
-    def _new_ticket(self, code: str, action: str, *, line_item_id: int | None = None) -> ScanTicket:
-        self._seq += 1
-        ticket = ScanTicket(
-            seq=self._seq,
-            client_id=uuid.uuid4(),
-            code=code,
-            action=action,
-            ctx=self.ctx,
+        """Act on a badge code the way this station's mode says (the service decides)."""
+        scans = self.services.scans
+        scan = self.flow.start(
+            code,
+            scans.action(line_item_id),
             at=self.clock(),
             started=time.monotonic(),
+            target=scans.target(line_item_id),
             line_item_id=line_item_id,
         )
-        self._in_flight[ticket.seq] = ticket
+        if scan.stage is Stage.WAITING:
+            self._jobs.put(partial(self._send, scan, self.ctx))
         if self._working_timer is None:
             self._working_timer = self.set_timer(WORKING_AFTER_S, self._show_working)
-        return ticket
 
     def _show_working(self) -> None:
         if self.closing_down:
             return
         self._working_timer = None
-        if self._in_flight:
+        if self.flow.busy:
             self.scan_screen.set_working(True)
 
     def _return_to_scan_screen(self) -> None:
@@ -395,45 +411,65 @@ class StationApp(App[int], inherit_bindings=False):
         if self.closing_down:
             return
         self._badge_wait = None
-        if self._in_flight and isinstance(self.screen, BadgeScreen):
+        if self.flow.busy and isinstance(self.screen, BadgeScreen):
             self.screen.waiting(verdicts.checking(""))
 
-    def on_scan_succeeded(self, message: ScanSucceeded) -> None:
+    def on_scan_answered(self, message: ScanAnswered) -> None:
+        """The one place a scan's answer becomes its verdict (and its followers')."""
         if self.closing_down:
             return
+        scan, answer, error = message.scan, message.answer, message.error
+        if answer is not None:
+            self._set_online(True)
+            ended = self.flow.answered(scan)
+            if isinstance(answer, ProductChoice):
+                self._choices(ended, answer)
+                return
+            verdict, who = _verdict_for_answer(answer)
+            self._show_answer(ended, verdict, who, answer)
+            self._refresh_counts_soon()
+            return
+        if error is None or isinstance(error, DatabaseUnavailable):
+            self._set_online(isinstance(error, DatabaseBusy))
+            ended = self.flow.not_recorded(scan, kept=message.kept)
+            verdict = verdicts.not_recorded(
+                error, code=scan.code, retry=scan.writes, kept=message.kept
+            )
+            self._show_answer(ended, verdict, f"Badge {scan.code}", None)
+            return
         self._set_online(True)
-        result = message.result
-        verdict, who = _verdict_for_result(result)
-        badge = isinstance(result, CheckInResult) and message.ticket.seq == self._seq
-        self._finish(message.ticket, verdict, who, keep_badge=badge)
-        if isinstance(result, CheckInResult) and badge:
-            self.badge_screen.show(result.badge, verdict, seconds=self.settings.badge_seconds)
+        ended = self.flow.answered(scan)
+        verdict = verdicts.for_error(error, code=scan.code, timezone=self.timezone)
+        self._show_answer(ended, verdict, error.attendee_name or f"Badge {scan.code}", None)
+
+    def _show_answer(
+        self, ended: list[Scan], verdict: Verdict, who: str, answer: ScanAnswer | None
+    ) -> None:
+        """The scan's verdict, then each scan of the same code that waited on it."""
+        first, *followers = ended
+        latest = first.seq == self.flow.last_seq
+        badge = isinstance(answer, CheckInResult) and latest
+        self._show_ended(first, verdict, who, keep_badge=badge)
+        if isinstance(answer, CheckInResult) and badge:
+            self.badge_screen.show(answer.badge, verdict, seconds=self.settings.badge_seconds)
             if isinstance(self.screen, ScanScreen):
                 self.push_screen(self.badge_screen)
-        self._refresh_counts_soon()
+        for follower in followers:
+            self._show_ended(follower, verdicts.just_scanned(verdict), who, record=False)
 
-    def on_scan_failed(self, message: ScanFailed) -> None:
-        if self.closing_down:
-            return
-        error = message.error
-        self._set_online(not isinstance(error, DatabaseUnavailable))
-        verdict = verdicts.for_error(error, code=message.ticket.code, timezone=self.timezone)
-        who = error.attendee_name or f"Badge {message.ticket.code}"
-        self._finish(message.ticket, verdict, who)
-
-    def on_products_loaded(self, message: ProductsLoaded) -> None:
-        if self.closing_down:
-            return
-        self._set_online(True)
-        ticket = message.ticket
-        name = message.badge.name if message.badge else ticket.code
-        if not message.products:
+    def _choices(self, ended: list[Scan], choice: ProductChoice) -> None:
+        first = ended[0]
+        name = choice.badge.name
+        if not choice.products:
             verdict = verdicts.nothing_to_redeem(name)
-            self._finish(ticket, verdict, name)
+            for scan in ended:
+                self._show_ended(scan, verdict, name, record=scan is first)
             return
-        self._finish(ticket, verdicts.choosing(name), name, record=False, keep_badge=True)
-        if ticket.seq == self._seq and isinstance(self.screen, ScanScreen):
-            self.push_screen(PickerScreen(code=ticket.code, name=name, products=message.products))
+        for scan in ended:
+            self._show_ended(scan, verdicts.choosing(name), name, record=False, keep_badge=True)
+        latest = ended[-1].seq == self.flow.last_seq
+        if latest and isinstance(self.screen, ScanScreen):
+            self.push_screen(PickerScreen(code=first.code, name=name, products=choice.products))
 
     def on_redeem_requested(self, message: RedeemRequested) -> None:
         if self.closing_down:
@@ -441,9 +477,9 @@ class StationApp(App[int], inherit_bindings=False):
         self._return_to_scan_screen()
         self.start_code(message.code, line_item_id=message.line_item_id)
 
-    def _finish(
+    def _show_ended(
         self,
-        ticket: ScanTicket,
+        scan: Scan,
         verdict: Verdict,
         who: str,
         *,
@@ -451,29 +487,29 @@ class StationApp(App[int], inherit_bindings=False):
         keep_badge: bool = False,
     ) -> None:
         """The one place a scan's outcome reaches the screen."""
-        self._in_flight.pop(ticket.seq, None)
-        if ticket.action != "rejected":
-            self.recent.remember(ticket.code, verdict, self.clock())
-        if self._badge_wait is not None and not self._in_flight:
+        if scan.action != "rejected":
+            self.recent.remember(scan.code, verdict, self.clock())
+        busy = self.flow.busy
+        if self._badge_wait is not None and not busy:
             self._badge_wait.stop()
             self._badge_wait = None
-        if ticket.seq == self._seq and not keep_badge and isinstance(self.screen, BadgeScreen):
+        latest = scan.seq == self.flow.last_seq
+        if latest and not keep_badge and isinstance(self.screen, BadgeScreen):
             self.pop_screen()  # the emptied badge preview gives way to the verdict
         screen = self.scan_screen
         entry: tuple[str, str] | None = None
         if record:
-            when = verdicts.local_time(ticket.at, self.timezone, seconds=True)
+            when = verdicts.local_time(scan.at, self.timezone, seconds=True)
             entry = (when, display_safe(who, limit=40))
-        if ticket.seq >= self._shown_seq:
-            self._shown_seq = ticket.seq
+        if self.flow.show(scan):
             self.verdict = verdict
             screen.show_outcome(verdict, entry)
-            self.call_after_refresh(self._painted, ticket.seq)
+            self.call_after_refresh(self._painted, scan.seq)
         elif entry is not None:
             screen.show_outcome(screen.verdict, entry)
         if verdict.rings_bell:
             self.bell()
-        if not self._in_flight:
+        if not busy:
             if self._working_timer is not None:
                 self._working_timer.stop()
                 self._working_timer = None
@@ -483,6 +519,33 @@ class StationApp(App[int], inherit_bindings=False):
         self.verdict_times[seq] = time.monotonic()
         if len(self.verdict_times) > 1000:
             del self.verdict_times[min(self.verdict_times)]
+
+    def on_pending_confirmed(self, message: PendingConfirmed) -> None:
+        """A scan shown as not recorded was recorded after all: say so in the history."""
+        self.flow.confirmed(message.entry.id)
+        if self.closing_down:
+            return
+        verdict, who = _verdict_for_answer(message.answer)
+        when = verdicts.local_time(message.entry.started(), self.timezone, seconds=True)
+        self.scan_screen.show_outcome(
+            self.scan_screen.verdict, (when, display_safe(f"{who} ({verdict.word})", limit=40))
+        )
+        self.notify(
+            f"Recorded after all: {who} — {verdict.headline}",
+            title="Earlier scan confirmed",
+            timeout=8,
+            markup=False,
+        )
+
+    @property
+    def shown_seq(self) -> int:
+        """The newest scan whose verdict is on the banner (tests and benchmarks wait on it)."""
+        return self.flow.shown_seq
+
+    @property
+    def scanning(self) -> bool:
+        """Some scan is still waiting for its answer."""
+        return self.flow.busy
 
     # ----------------------------------------------------------- navigation
 
@@ -533,6 +596,8 @@ class StationApp(App[int], inherit_bindings=False):
                 self._probe_timer = None
             if self.info is None:
                 self._load_station_info()
+            if len(self.flow.pending):
+                self._jobs.put(self._confirm_pending)
         elif self._probe_timer is None:
             self._probe_timer = self.set_interval(self.probe_every, self._check_database)
 
@@ -571,104 +636,95 @@ class StationApp(App[int], inherit_bindings=False):
     # ---------------------------------------------------- failures, one place
 
     def on_work_crashed(self, message: WorkCrashed) -> None:
-        self._show_failure(message.error, message.ticket)
+        oplog.log_worker_error(message.group, message.error)
+        self._show_failure(message.error)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The worker bodies catch everything; this is the net under the net.
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self._show_failure(event.worker.error, None)
+            oplog.log_worker_error(event.worker.name or "worker", event.worker.error)
+            self._show_failure(event.worker.error)
 
-    def _show_failure(self, error: BaseException, ticket: ScanTicket | None) -> None:
+    def _show_failure(self, error: BaseException) -> None:
         if self.closing_down:
             return
         verdict = verdicts.for_worker_failure(error)
-        self.log.error("worker failed", repr(error))
-        if ticket is not None:
-            self._finish(ticket, verdict, f"Badge {ticket.code}")
-        else:
-            self.verdict = verdict
-            self.scan_screen.show_outcome(verdict, None)
-            self.bell()
+        self.flow.note_shown()
+        self.verdict = verdict
+        self.scan_screen.show_outcome(verdict, None)
+        self.bell()
 
     # ---------------------------------------------------------------- workers
 
-    def _report(self, ticket: ScanTicket, call: Callable[[], ScanResult]) -> None:
+    @work(thread=True, group="scans", exit_on_error=False)
+    def _run_scans(self) -> None:
+        """The one scan worker: jobs run one at a time, in the order they arrived, so
+        every scan is answered and verdicts come in arrival order."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                job = self._jobs.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if job is None:
+                return
+            try:
+                job()
+            except Exception as crash:  # a job reports its own errors; this is the net
+                oplog.log_worker_error("scan job", crash)
+
+    def _send(self, scan: Scan, ctx: StationContext) -> None:
         """Run one scan's service call and post what happened; never raises."""
+        error: StationError | None = None
+        answer: ScanAnswer | None = None
+        kept = True
         try:
-            result = call()
-        except StationError as error:
-            self.post_message(ScanFailed(ticket, error))
-        except Exception as error:
-            self.post_message(WorkCrashed("scan", error, ticket))
-        else:
-            self.post_message(ScanSucceeded(ticket, result))
-
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _check_in(self, ticket: ScanTicket) -> None:
-        checkin = self.services.checkin
-        self._report(
-            ticket, lambda: checkin.check_in(ticket.ctx, ticket.code, client_id=ticket.client_id)
-        )
-
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _redeem(self, ticket: ScanTicket) -> None:
-        redemption = self.services.redemption
-        if ticket.line_item_id is not None:
-            line_item_id = ticket.line_item_id
-            self._report(
-                ticket,
-                lambda: redemption.redeem_product(
-                    ticket.ctx, ticket.code, line_item_id=line_item_id, client_id=ticket.client_id
-                ),
+            answer = self.services.scans.scan(
+                ctx, scan.code, client_id=scan.client_id, line_item_id=scan.line_item_id
             )
-            return
-        product = self.settings.product
-        self._report(
-            ticket,
-            lambda: redemption.redeem_product(
-                ticket.ctx, ticket.code, product=product, client_id=ticket.client_id
-            ),
-        )
-
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _door_check(self, ticket: ScanTicket) -> None:
-        checkin = self.services.checkin
-        product = self.settings.product or ""
-        self._report(
-            ticket,
-            lambda: checkin.record_door_check(
-                ticket.ctx, ticket.code, product=product, client_id=ticket.client_id
-            ),
-        )
-
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _load_products(self, ticket: ScanTicket) -> None:
-        """Meal line without a fixed product: what can this attendee still redeem?"""
-        checkin = self.services.checkin
-        try:
-            badge = checkin.lookup_attendee(ticket.ctx, ticket.code)
-            refusal = checkin.validate_order_status(badge.order_status, action="redemption")
-            if refusal is not None:
-                refusal.attendee_id = badge.attendee_id
-                checkin.log_refusal(ticket.ctx, action="redeem", code=ticket.code, error=refusal)
-                raise refusal
-        except StationError as error:
-            self.post_message(ScanFailed(ticket, error))
-            return
-        except Exception as error:
-            self.post_message(WorkCrashed("scan", error, ticket))
-            return
-        products = tuple(p for p in badge.products if p.remaining > 0)
-        self.post_message(ProductsLoaded(ticket, products, badge))
-
-    @work(thread=True, group="log", exit_on_error=False)
-    def _log_refusal(self, ticket: ScanTicket, error: StationError) -> None:
-        try:
-            self.services.checkin.log_refusal(
-                ticket.ctx, action=_action_for(self.settings.mode), code=ticket.code, error=error
-            )
+        except DatabaseUnavailable as unavailable:
+            error = unavailable
+            kept = self.flow.keep_pending(scan)  # on disk before the verdict shows
+            oplog.log_database(isinstance(unavailable, DatabaseBusy), unavailable.message)
+        except StationError as refusal:
+            error = refusal
         except Exception as crash:
-            self.post_message(WorkCrashed("log", crash, None))
+            oplog.log_worker_error(f"scan {scan.seq}", crash)
+            kept = self.flow.keep_pending(scan)
+        else:
+            oplog.log_database(True)
+        _log_outcome(scan, answer, error)
+        self.post_message(ScanAnswered(scan, answer, error, kept=kept))
+
+    def _log_unreadable(self, scan: Scan, error: StationError) -> None:
+        _log_outcome(scan, None, error)
+        try:
+            self.services.scans.log_unreadable(self.ctx, scan.code, error)
+        except Exception as crash:
+            oplog.log_worker_error("log an unreadable scan", crash)
+
+    def _confirm_pending(self) -> None:
+        """Ask, without writing, whether scans shown as not recorded reached the database.
+
+        Never writes them: the volunteer was told it was not recorded, and the person
+        may have left without their lunch. A rescan of the same code sends the
+        same client id, so it replays the original if there was one.
+        """
+        scans = self.services.scans
+        for entry in self.flow.pending.entries():
+            if entry.conference != self.ctx.conference:
+                continue
+            try:
+                answer = scans.recorded(
+                    self.ctx, action=entry.action, target=entry.target, client_id=entry.id
+                )
+            except StationError:
+                return  # still away: the next recovery asks again
+            except Exception as crash:
+                oplog.log_worker_error("confirm pending scans", crash)
+                return
+            if answer is not None:
+                self.post_message(PendingConfirmed(entry, answer))
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def _check_database(self) -> None:
@@ -677,7 +733,7 @@ class StationApp(App[int], inherit_bindings=False):
         except StationError as error:
             self.post_message(DatabaseChecked(None, error))
         except Exception as crash:
-            self.post_message(WorkCrashed("status", crash, None))
+            self.post_message(WorkCrashed("status", crash))
         else:
             self.post_message(DatabaseChecked(counts))
 
@@ -689,7 +745,7 @@ class StationApp(App[int], inherit_bindings=False):
         except StationError as error:
             self.post_message(StationInfoLoaded(None, error))
         except Exception as crash:
-            self.post_message(WorkCrashed("info", crash, None))
+            self.post_message(WorkCrashed("info", crash))
         else:
             self.post_message(StationInfoLoaded(info))
 
@@ -700,7 +756,7 @@ class StationApp(App[int], inherit_bindings=False):
         except StationError as error:
             reply_to.post_message(StaffListed((), error))
         except Exception as crash:
-            self.post_message(WorkCrashed("staff", crash, None))
+            self.post_message(WorkCrashed("staff", crash))
         else:
             reply_to.post_message(StaffListed(staff))
 
@@ -711,7 +767,7 @@ class StationApp(App[int], inherit_bindings=False):
         except StationError as error:
             reply_to.post_message(SignInChecked(None, error))
         except Exception as crash:
-            self.post_message(WorkCrashed("staff", crash, None))
+            self.post_message(WorkCrashed("staff", crash))
         else:
             reply_to.post_message(SignInChecked(member))
 
@@ -722,7 +778,7 @@ class StationApp(App[int], inherit_bindings=False):
         except StationError as error:
             reply_to.post_message(SearchFinished(query, (), error))
         except Exception as crash:
-            self.post_message(WorkCrashed("search", crash, None))
+            self.post_message(WorkCrashed("search", crash))
         else:
             reply_to.post_message(SearchFinished(query, matches))
 
@@ -734,23 +790,54 @@ def screen_code(screen: BadgeScreen | PickerScreen) -> str | None:
     return screen.badge.access_code if screen.badge else None
 
 
-def _action_for(mode: Mode) -> str:
-    return {Mode.CHECKIN: "checkin", Mode.MEAL: "redeem", Mode.DOOR: "door"}[mode]
+def _verdict_for_answer(answer: ScanAnswer) -> tuple[Verdict, str]:
+    if isinstance(answer, CheckInResult):
+        verdict, who = verdicts.for_check_in(answer), answer.badge.name
+    elif isinstance(answer, RedemptionResult):
+        verdict, who = verdicts.for_redemption(answer), answer.attendee_name
+    elif isinstance(answer, DoorCheckResult):
+        verdict, who = verdicts.for_door(answer), answer.attendee_name
+    else:
+        raise TypeError(f"no verdict for {type(answer).__name__}")
+    if answer.replayed:
+        verdict = verdicts.recorded_earlier(verdict)
+    return verdict, who
 
 
-def _verdict_for_result(result: ScanResult) -> tuple[Verdict, str]:
-    if isinstance(result, CheckInResult):
-        return verdicts.for_check_in(result), result.badge.name
-    if isinstance(result, RedemptionResult):
-        return verdicts.for_redemption(result), result.attendee_name
-    if isinstance(result, DoorCheckResult):
-        return verdicts.for_door(result), result.attendee_name
-    raise TypeError(f"unknown result {type(result).__name__}")
+def _log_outcome(scan: Scan, answer: ScanAnswer | None, error: StationError | None) -> None:
+    """The scan's line in the operational log: its code and outcome, never a name."""
+    if answer is not None:
+        outcome = "choosing" if isinstance(answer, ProductChoice) else "accepted"
+        reason = str(getattr(answer, "reason", Reason.OK))
+    elif error is None:
+        outcome, reason = "not_recorded", "crashed"
+    elif isinstance(error, DatabaseUnavailable):
+        busy = isinstance(error, DatabaseBusy)
+        outcome, reason = "not_recorded", "database_busy" if busy else str(error.reason)
+    else:
+        outcome = "rejected" if scan.action == "rejected" else "refused"
+        reason = str(error.reason)
+    oplog.log_scan(
+        seq=scan.seq,
+        mode=scan.action,
+        code=scan.code,
+        client_id=str(scan.client_id),
+        outcome=outcome,
+        reason=reason,
+        ms=(time.monotonic() - scan.started) * 1000,
+        replayed=bool(getattr(answer, "replayed", False)),
+    )
 
 
-def make_app(services: Services, *, settings: Settings, clock: Clock | None = None) -> StationApp:
+def make_app(
+    services: Services,
+    *,
+    settings: Settings,
+    clock: Clock | None = None,
+    pending_path: Path | None = None,
+) -> StationApp:
     """The one way to build the app: the CLI and the tests both come through here."""
-    return StationApp(services, settings, clock=clock)
+    return StationApp(services, settings, clock=clock, pending_path=pending_path)
 
 
 def run_station(settings: Settings) -> int:

@@ -25,7 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from station.pins import verify_pin
-from station.tui.burst import ScanKeys
+from station.scanflow.keys import ScanKeys
 
 __all__ = [
     "NO_PIN_MESSAGE",

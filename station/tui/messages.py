@@ -6,42 +6,18 @@ the screens never touch a result before the service has returned one.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-
 from textual.message import Message
 
+from station.scanflow.flow import Scan
+from station.scanflow.pending import PendingScan
 from station.services.errors import StationError
 from station.services.results import (
     AttendeeMatch,
-    BadgeData,
-    CheckInResult,
-    DoorCheckResult,
-    ProductLine,
-    RedemptionResult,
+    ScanAnswer,
     StaffMember,
-    StationContext,
     StationCounts,
     StationInfo,
 )
-
-ScanResult = CheckInResult | RedemptionResult | DoorCheckResult
-
-
-@dataclass(frozen=True, slots=True)
-class ScanTicket:
-    """One scan on its way through the flow; ``seq`` orders what the banner shows."""
-
-    seq: int
-    client_id: uuid.UUID
-    code: str
-    action: str
-    """checkin, redeem, door, products (meal picker) or rejected (refused by the decoder)."""
-    ctx: StationContext
-    at: datetime
-    started: float
-    line_item_id: int | None = None
 
 
 class BurstPauseDue(Message):
@@ -58,32 +34,33 @@ class ScanSubmitted(Message):
         self.text = text
 
 
-class ScanSucceeded(Message):
-    def __init__(self, ticket: ScanTicket, result: ScanResult) -> None:
-        super().__init__()
-        self.ticket = ticket
-        self.result = result
-
-
-class ScanFailed(Message):
-    """A refusal, or the database being away; nothing but the scan log was written."""
-
-    def __init__(self, ticket: ScanTicket, error: StationError) -> None:
-        super().__init__()
-        self.ticket = ticket
-        self.error = error
-
-
-class ProductsLoaded(Message):
-    """What an attendee can still redeem, for the picker."""
+class ScanAnswered(Message):
+    """The scan worker's report on one scan: an answer, a StationError (a refusal, or the
+    database away), or neither (the call crashed). ``kept``: an unknown outcome's
+    pending entry reached the disk."""
 
     def __init__(
-        self, ticket: ScanTicket, products: tuple[ProductLine, ...], badge: BadgeData | None
+        self,
+        scan: Scan,
+        answer: ScanAnswer | None,
+        error: StationError | None,
+        *,
+        kept: bool = True,
     ) -> None:
         super().__init__()
-        self.ticket = ticket
-        self.products = products
-        self.badge = badge
+        self.scan = scan
+        self.answer = answer
+        self.error = error
+        self.kept = kept
+
+
+class PendingConfirmed(Message):
+    """A scan shown as not recorded turned out to be recorded (its answer was lost)."""
+
+    def __init__(self, entry: PendingScan, answer: ScanAnswer) -> None:
+        super().__init__()
+        self.entry = entry
+        self.answer = answer
 
 
 class RedeemRequested(Message):
@@ -98,11 +75,10 @@ class RedeemRequested(Message):
 class WorkCrashed(Message):
     """A worker raised something that is not a StationError: a bug, shown, never fatal."""
 
-    def __init__(self, group: str, error: BaseException, ticket: ScanTicket | None) -> None:
+    def __init__(self, group: str, error: BaseException) -> None:
         super().__init__()
         self.group = group
         self.error = error
-        self.ticket = ticket
 
 
 class DatabaseChecked(Message):

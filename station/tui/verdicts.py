@@ -10,11 +10,11 @@ them literally.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from station.services.errors import FullyRedeemed, Reason, StationError
+from station.services.errors import DatabaseBusy, FullyRedeemed, Reason, StationError
 from station.services.results import (
     BadgeData,
     CheckInResult,
@@ -266,6 +266,59 @@ def for_error(error: StationError, *, code: str = "", timezone: str = "UTC") -> 
         name = display_safe(error.attendee_name, limit=60)
         subject = f"{name} · badge {display_safe(code, limit=60)}" if code else name
     return Verdict(Tone.REFUSED, "REFUSED", headline, subject, detail, advice=advice)
+
+
+def recorded_earlier(original: Verdict) -> Verdict:
+    """A rescan found the write of an earlier scan whose answer never arrived."""
+    detail = f"{original.headline} · {original.detail}" if original.detail else original.headline
+    return Verdict(
+        original.tone,
+        original.word,
+        f"{original.word} — recorded earlier, answer was lost",
+        original.subject,
+        detail,
+        original.note,
+    )
+
+
+BUSY_HEADLINE = "NOT RECORDED — database busy, try again"
+RETRY_ADVICE = "Scan again: the same scan is sent again and can never count twice."
+NOT_KEPT_NOTE = "This station could not save the scan to its disk: a restart forgets it."
+
+
+def not_recorded(
+    error: StationError | None, *, code: str, retry: bool, kept: bool = True
+) -> Verdict:
+    """No answer: the database was away or busy, or the call broke. For a write, the
+    outcome is unknown until the same code is scanned again (``retry``)."""
+    if error is None:
+        verdict = Verdict(
+            Tone.OFFLINE,
+            "NOT RECORDED",
+            "NOT RECORDED — unexpected error, try again",
+            _code_subject(code),
+            advice="If this repeats, tell a supervisor.",
+        )
+    elif isinstance(error, DatabaseBusy):
+        verdict = Verdict(
+            Tone.OFFLINE,
+            "NOT RECORDED",
+            BUSY_HEADLINE,
+            _code_subject(code),
+            "Another station was using this record; nothing waited longer.",
+            advice=RETRY_ADVICE if retry else "Scan again in a moment.",
+        )
+    else:
+        verdict = Verdict(
+            Tone.OFFLINE,
+            "NOT RECORDED",
+            OFFLINE_HEADLINE,
+            _code_subject(code),
+            advice=RETRY_ADVICE if retry else OFFLINE_ADVICE,
+        )
+    if retry and not kept:
+        verdict = replace(verdict, note=NOT_KEPT_NOTE)
+    return verdict
 
 
 def for_worker_failure(error: BaseException) -> Verdict:

@@ -55,6 +55,14 @@ class SteppingClock:
 
 
 @pytest.fixture(autouse=True)
+def _own_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The pending-scans file of every app lands in the test's own directory."""
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
 def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     """A blinking cursor makes screenshots differ by the millisecond."""
     monkeypatch.setattr(Input, "cursor_blink", False)
@@ -110,12 +118,12 @@ async def scan(
     """Scan ``text`` and wait for its verdict (or ``until``); returns the banner text."""
     app = pilot.app
     assert isinstance(app, StationApp)
-    seq_before = app._shown_seq
+    seq_before = app.shown_seq
     await finish_escapes(app, send_burst(app, text + terminator))
     if until is None:
 
         def until() -> bool:
-            return app._shown_seq > seq_before and not app._in_flight
+            return app.shown_seq > seq_before and not app.scanning
 
     await wait_for(pilot, until, what)
     await pilot.pause()

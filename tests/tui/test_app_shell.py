@@ -59,6 +59,7 @@ async def test_every_screen_fits_80_by_24(station: Station) -> None:
         )
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await pilot.pause()
         assert_fully_visible(app, "#picker-title", "#picker-list", "#picker-hint", "Footer")
         await pilot.press("escape", "escape")
         await pilot.press("slash")

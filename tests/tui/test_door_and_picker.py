@@ -105,7 +105,10 @@ async def test_picker_arrows_and_enter_and_escape(station: Station) -> None:
         await wait_for(pilot, lambda: badge_shown(app), "back to the badge")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker again")
-        await pilot.press("down", "enter")
+        await pilot.press("enter")  # nothing chosen yet: a lone Enter redeems nothing
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("down", "down", "enter")
         await wait_for(
             pilot,
             lambda: "T-SHIRT OK" in banner_text(app),

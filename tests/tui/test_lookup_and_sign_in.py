@@ -33,7 +33,10 @@ async def test_lookup_by_part_of_a_name_checks_the_attendee_in(station: Station)
         assert option_texts(app.screen) == [
             f"Ada Lovelace  ada@example.org  ·  general  ·  {ada.access_code}"
         ]
-        await pilot.press("enter")
+        await pilot.press("enter")  # no row chosen yet: a lone Enter checks nobody in
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, LookupScreen)
+        await pilot.press("down", "enter")
         await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         assert banner_text(app).startswith("✔ OK — CHECKED IN\nAda Lovelace")
     assert station.count(CheckIn, attendee_id=ada.attendee_id) == 1

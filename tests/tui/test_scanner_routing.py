@@ -18,9 +18,9 @@ from textual.widgets import Input, OptionList
 
 from station.models import CheckIn, ProductRedemption, ScanLog
 from station.pins import hash_pin
+from station.scanflow.keys import STALE_AFTER_S
 from station.scanner import ScannerProfile
 from station.tui.app import StationApp
-from station.tui.burst import STALE_AFTER_S
 from station.tui.kiosk import SupervisorPinScreen
 from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
@@ -201,7 +201,7 @@ async def verdict_after(pilot: Pilot[Any], seq: int) -> str:
     """Wait for the verdict of a scan sent by hand; return the banner text."""
     app = pilot.app
     assert isinstance(app, StationApp)
-    await wait_for(pilot, lambda: app._shown_seq > seq and not app._in_flight, "the verdict")
+    await wait_for(pilot, lambda: app.shown_seq > seq and not app.scanning, "the verdict")
     await pilot.pause()
     return banner_text(app)
 
@@ -227,7 +227,7 @@ async def test_a_burst_split_by_ssh_ticks_and_jitter_is_one_scan(
     async with app.run_test() as pilot:
         await started(pilot)
         await show(pilot, where, ada)
-        seq = app._shown_seq
+        seq = app.shown_seq
         code = f"]Q1https://example.org/checkin/{BOB}\r"
         await send_in_ticks(pilot, code, per_tick=4, tick_s=0.02, late_s=0.08)
         await bob_was_scanned(pilot, station, where, await verdict_after(pilot, seq))
@@ -242,7 +242,7 @@ async def test_a_split_first_key_on_the_scan_screen_is_put_back_in_front(
     app = station.app()
     async with app.run_test() as pilot:
         await started(pilot)
-        seq = app._shown_seq
+        seq = app.shown_seq
         send_burst(app, BOB[0])
         await asyncio.sleep(0.08)
         send_burst(app, BOB[1:] + "\r")
@@ -261,7 +261,7 @@ async def test_a_split_burst_is_one_scan_when_its_pieces_are_handled_back_to_bac
     app = station.app()
     async with app.run_test() as pilot:
         await started(pilot)
-        seq = app._shown_seq
+        seq = app.shown_seq
         send_burst(app, BOB[:first])
         time.sleep(app.router.gap * 2)  # the event loop is blocked: nothing is handled
         send_burst(app, BOB[first:] + "\r")
@@ -393,7 +393,7 @@ async def test_a_burst_at_real_scanner_speed(station: Station, where: str) -> No
     async with app.run_test() as pilot:
         await started(pilot)
         await show(pilot, where, ada)
-        seq = app._shown_seq
+        seq = app.shown_seq
         for character in BOB.lower() + "\r":
             send_burst(app, character)
             await asyncio.sleep(0.008)

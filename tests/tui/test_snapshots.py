@@ -64,7 +64,7 @@ async def settled(pilot: Pilot[Any]) -> None:
         pilot,
         lambda: (
             app._counts_timer is None
-            and not app._in_flight
+            and not app.scanning
             and all(w.is_finished for w in app.workers if w.group in ("status", "scan"))
         ),
         "the counters to settle",

@@ -11,9 +11,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
+from station.scanflow.keys import ScanKeys
 from station.services.results import BadgeData
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 from station.tui.components.banner import VerdictBanner
 from station.tui.verdicts import Verdict, first_in_text
 
@@ -26,7 +26,7 @@ class BadgeScreen(Screen[None]):
     """
 
     BINDINGS = keymap.BADGE
-    # No free-text field here: every printable key belongs to a scan (see station.tui.burst).
+    # No free-text field here: every printable key belongs to a scan (see station.scanflow.keys).
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
 
     def __init__(self) -> None:

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from station.scanflow.keys import ScanKeys
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -12,9 +12,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.scanflow.keys import ScanKeys
 from station.services.results import AttendeeMatch
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 from station.tui.messages import SearchFinished
 
 if TYPE_CHECKING:
@@ -48,6 +48,17 @@ class LookupScreen(Screen[str | None]):
     def results(self) -> OptionList:
         return self.query_one("#lookup-results", OptionList)
 
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#lookup-input", Input)
+
+    def take_back(self, spilled: str) -> None:
+        """The first keys of a split scan went into the search box: take them out."""
+        field = self.search_input
+        if spilled and field.value.endswith(spilled):
+            field.value = field.value[: -len(spilled)]
+            field.cursor_position = len(field.value)
+
     def _status(self, text: str) -> None:
         self.query_one("#lookup-status", Static).update(Content(text))
 
@@ -79,15 +90,16 @@ class LookupScreen(Screen[str | None]):
         if not message.matches:
             self._status("No attendee matches.")
         else:
-            self._status(f"{len(message.matches)} found — ↑↓ to choose, Enter to continue.")
+            self._status(f"{len(message.matches)} found — ↓ to choose one, then Enter.")
 
     def _show(self, query: str, matches: tuple[AttendeeMatch, ...]) -> None:
         self.matches = matches
         self.matches_for = query
         self.results.clear_options()
         self.results.add_options(match_option(m) for m in matches)
-        if matches:
-            self.results.highlighted = 0
+        # No row is chosen until the volunteer moves to one: a stray Enter (a scanner's
+        # framing, a code the terminal cut short) must not pick somebody.
+        self.results.highlighted = None
 
     @on(Input.Submitted, "#lookup-input")
     def _submitted(self, event: Input.Submitted) -> None:

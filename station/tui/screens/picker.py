@@ -11,9 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.scanflow.keys import ScanKeys
 from station.services.results import ProductLine
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 from station.tui.messages import RedeemRequested
 from station.tui.verdicts import Verdict, console_text
 
@@ -43,7 +43,7 @@ class PickerScreen(Screen[None]):
     @property
     def hint(self) -> str:
         if self.products:
-            return "Press 1–9, or ↑↓ and Enter, to redeem one unit. Esc: back."
+            return "Press 1–9, or ↓ to a line and Enter, to redeem one unit. Esc: back."
         return "Nothing left to redeem on this order. Esc: back."
 
     def flash(self, verdict: Verdict) -> None:
@@ -57,7 +57,9 @@ class PickerScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.products:
             options = self.query_one("#picker-list", OptionList)
-            options.highlighted = 0
+            # No line is chosen until the volunteer moves to one: a stray Enter must
+            # not redeem the first product.
+            options.highlighted = None
             options.focus()
 
     def action_pick(self, number: int) -> None:

@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from station.scanflow.keys import ScanKeys
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import Counters, StationHeader
 from station.tui.components.history import ScanHistory

@@ -12,11 +12,11 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.scanflow.keys import ScanKeys
 from station.services.errors import DatabaseUnavailable
 from station.services.results import StaffMember
 from station.text import display_safe
 from station.tui import keymap
-from station.tui.burst import ScanKeys
 from station.tui.messages import SignInChecked, StaffListed
 
 if TYPE_CHECKING:

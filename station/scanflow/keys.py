@@ -15,10 +15,22 @@ routes every key through a :class:`BurstRouter` first:
 - ``"bindings"`` screens (badge, picker, the quit question) have no free-text
   field, so every printable key and the terminator belong to a scan, however
   slowly they come. The one exception is a lone key that is bound on the
-  screen (``r``, ``1``–``9``, ``y``) with nothing after it within the gap:
-  that is a person pressing a key. Tab never reaches these screens (it would
-  move focus).
+  screen (``r``, ``1``–``9``, ``y``) with nothing after it within
+  :data:`LONE_KEY_WAIT_S`: that is a person pressing a key. The wait is longer
+  than the burst gap because an SSH link delivers a scan's first key alone and
+  the rest 20–45 ms later; a person does not notice 50 ms. Tab never reaches
+  these screens (it would move focus).
 - ``"off"`` screens get their keys untouched (none at the moment).
+
+Characters that are not printable (a bidi override, a zero-width space) and
+an Alt chord (the terminal's reading of ESC followed at once by a character)
+are held and passed on as what they are, so the decoder refuses the scan
+instead of a shortened code being accepted.
+
+On a field screen other than the scan screen (the lookup), a short first piece
+of a split scan is released to the field before the rest is recognised as a
+burst; the router remembers it (``Decision.spilled``) so the app can take it
+back out of the field and put it in front of the scan.
 
 Control bytes a scanner types (the GS1 separator 0x1D arrives as ctrl+], 0x10
 as ctrl+p, 0x11 as ctrl+q) are held like printable keys, so inside or at the
@@ -43,15 +55,15 @@ decoder drops it at the end and refuses it inside, and a code that then never
 gets its Enter is finished after :data:`STALE_AFTER_S`, see below). With
 ``terminator = "none"`` a pause after a burst ends the scan.
 
-The router only decides; the app holds the events and replays them.
+The router only decides; the app holds the events and replays them. It
+knows nothing of Textual: any object with the four attributes of
+:class:`KeyLike` will do, so it is unit-tested as plain Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-from textual import events
+from typing import Generic, Literal, Protocol, TypeVar
 
 ScanKeys = Literal["field", "bindings", "off"]
 
@@ -59,6 +71,29 @@ SCANNER_RUN = 4
 """Keys in a row, each within the gap of the one before, that make a burst a scan."""
 STALE_AFTER_S = 1.5
 """How long a recognised but unterminated code waits for its terminator."""
+LONE_KEY_WAIT_S = 0.05
+"""How long a lone bound key on a screen with choices waits for followers before it acts."""
+SPLIT_WINDOW_S = 0.08
+"""A burst starting this soon after keys were released to a field continues them."""
+
+
+class KeyLike(Protocol):
+    """What the router reads of a key event (Textual's ``events.Key`` has all four)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def character(self) -> str | None: ...
+
+    @property
+    def time(self) -> float: ...
+
+    @property
+    def is_printable(self) -> bool: ...
+
+
+K = TypeVar("K", bound=KeyLike)
 
 # Keys that some sources (Textual's pilot, some drivers) send without a character.
 _KEY_CHARACTERS = {"enter": "\r", "tab": "\t"}
@@ -71,46 +106,56 @@ _ENDS = ("\r", "\n")
 _PERSON_KEYS = frozenset({"escape", "backspace", "tab", "enter"})
 
 
-def is_scanner_control(key: events.Key) -> bool:
-    """A C0 control byte as a scanner types it (GS, DLE...), arriving as a ctrl-chord."""
+def is_scanner_control(key: KeyLike) -> bool:
+    """A character that is not printable (a C0 byte such as GS or DLE, a bidi override,
+    a zero-width space): part of what was scanned, never a key a person means."""
     character = key.character
     return (
         character is not None
         and len(character) == 1
-        and (ord(character) < 0x20 or character == "\x7f")
+        and not character.isprintable()
         and key.key not in _PERSON_KEYS
     )
 
 
-def _scanned_text(key: events.Key) -> str:
+def _scanned_text(key: KeyLike) -> str:
     """What a held key contributes to the scanned text.
 
     A key that is not text (an arrow, a function key) becomes ESC, so the decoder
-    refuses the whole scan instead of accepting a shortened code. An alt+chord
-    counts as its character: the terminal reads a person's Esc followed at once
-    by a scan as alt + the scan's first character.
+    refuses the whole scan instead of accepting a shortened code. An Alt chord is
+    the terminal's reading of ESC followed at once by a character: it stays ESC
+    plus the character, and the decoder refuses it, as it refuses any ESC.
     """
-    return key.character or _KEY_CHARACTERS.get(key.key, "") or "\x1b"
+    character = key.character or _KEY_CHARACTERS.get(key.key, "")
+    if not character:
+        return "\x1b"
+    if key.key.startswith("alt+"):
+        return "\x1b" + character
+    return character
 
 
 @dataclass(slots=True)
-class Decision:
+class Decision(Generic[K]):
     """What to do with the key just fed: replay ``release`` first, then the rest."""
 
-    release: list[events.Key] = field(default_factory=list)
+    release: list[K] = field(default_factory=list)
     forward: bool = False
     submit: str | None = None
+    spilled: str = ""
+    """Text released to the field just before this submitted burst: its first piece."""
 
 
 @dataclass(slots=True)
-class BurstRouter:
+class BurstRouter(Generic[K]):
     gap: float
     submit_on_pause: bool = False
     """The scanner sends no terminator: a burst ends when the keys stop."""
     tab_ends: bool = False
     """The scanner ends a code with Tab."""
     stale_after: float = STALE_AFTER_S
-    held: list[events.Key] = field(default_factory=list)
+    lone_wait: float = LONE_KEY_WAIT_S
+    split_window: float = SPLIT_WINDOW_S
+    held: list[K] = field(default_factory=list)
     last: float = 0.0
     """Time of the last held key (``Key.time``, monotonic)."""
     run: int = 0
@@ -121,37 +166,66 @@ class BurstRouter:
     """The screen kind the last key was fed for."""
     submitted_at: float = float("-inf")
     """When the last scan was submitted: framing right after it is swallowed."""
+    spill: str = ""
+    """Keys last released to a field, which a burst right after them continues."""
+    spill_at: float = float("-inf")
+    """Time of the last of those keys."""
+    started_at: float = float("-inf")
+    """Time of the first held key."""
+
+    def _window(self) -> float:
+        """How long the held keys wait for the next one: a lone key on a screen with
+        choices waits longer (an SSH link sends a scan's first key alone)."""
+        if self.kind == "bindings" and len(self.held) == 1 and not self.collecting:
+            return max(self.gap, self.lone_wait)
+        return self.gap
 
     def text(self) -> str:
         """The held keys as scanned text."""
         return "".join(_scanned_text(key) for key in self.held)
 
-    def take(self) -> list[events.Key]:
+    def take(self) -> list[K]:
         """Give up every held key (the caller replays or drops them)."""
         held, self.held = self.held, []
         self.collecting = False
         self.run = 0
         return held
 
-    def _hold(self, key: events.Key) -> None:
+    def _hold(self, key: K) -> None:
+        if not self.held:
+            self.started_at = key.time
         self.held.append(key)
         self.last = key.time
 
-    def _submit(self, at: float) -> Decision:
+    def _release(self) -> list[K]:
+        """Give the held keys back to the screen; on a field they may be a split scan's
+        first piece, so remember them for a burst that follows at once."""
+        released = self.take()
+        if released and self.kind == "field":
+            self.spill = "".join(_scanned_text(key) for key in released)
+            self.spill_at = released[-1].time
+        return released
+
+    def _submit(self, at: float) -> Decision[K]:
+        started = self.started_at
         text = self.text()
         self.take()
         self.submitted_at = at
-        return Decision(submit=text)
+        spilled = ""
+        if self.spill and 0 <= started - self.spill_at <= self.split_window:
+            spilled = self.spill
+        self.spill = ""
+        return Decision(submit=text, spilled=spilled)
 
     def note_submitted(self, at: float) -> None:
         """A scan arrived another way (a paste): swallow the framing that may follow."""
         self.submitted_at = at
 
-    def feed(self, key: events.Key, kind: ScanKeys, *, bound: bool) -> Decision:
+    def feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
         """Route one key; ``bound`` says whether the current screen binds it."""
         self.kind = kind
         character = key.character or _KEY_CHARACTERS.get(key.key, "")
-        within_gap = bool(self.held) and key.time - self.last <= self.gap
+        within_gap = bool(self.held) and key.time - self.last <= self._window()
         if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
             return Decision()  # the rest of the last scan's framing
         if character in _ENDS or (character == "\t" and self.tab_ends):
@@ -175,6 +249,7 @@ class BurstRouter:
                 if kind == "bindings":
                     return Decision()  # Tab never moves focus where there is no field
             if not self.collecting:
+                self.spill = ""  # a person's key: whatever was typed before stays theirs
                 return Decision(release=self.take(), forward=True)
             if key.key == "backspace":
                 self.held.pop()
@@ -187,7 +262,7 @@ class BurstRouter:
             self._hold(key)  # a code typed slowly on a screen without a field
             self.run = 1
             return Decision()
-        release = self.take()
+        release = self._release()
         self._hold(key)
         self.run = 1
         self.collecting = kind == "bindings" and not bound and key.is_printable
@@ -198,10 +273,10 @@ class BurstRouter:
         if not self.held:
             return None
         ends_on_pause = self.submit_on_pause and len(self.held) > 1
-        wait = self.gap if ends_on_pause or not self.collecting else self.stale_after
+        wait = self._window() if ends_on_pause or not self.collecting else self.stale_after
         return max(0.0, self.last + wait - now)
 
-    def timeout(self, now: float) -> Decision:
+    def timeout(self, now: float) -> Decision[K]:
         """Called when :meth:`due` says so: decide what the pause after the held keys means.
 
         A short run is a person: released. With a scanner that sends no
@@ -212,12 +287,12 @@ class BurstRouter:
         if not self.held:
             return Decision()
         waited = now - self.last
-        if waited < self.gap * 0.9:
+        if waited < self._window() * 0.9:
             return Decision()
         if self.submit_on_pause and self.collecting and len(self.held) > 1:
             return self._submit(now)
         if not self.collecting:
-            return Decision(release=self.take())
+            return Decision(release=self._release())
         if waited < self.stale_after * 0.9:
             return Decision()
         if len(self.held) > 1:

@@ -1,0 +1,181 @@
+"""Scans whose outcome is unknown, kept on disk until an answer confirms them.
+
+When a write's answer is lost (the connection dropped, the server went away,
+a timeout), the write may or may not have committed. The scan keeps its client
+id until an answer arrives: a rescan of the same code at this station, after
+a restart too, sends the same id, so the services replay the original instead
+of writing a second check-in or redeeming a second unit.
+
+The file is rewritten whole (temporary file, fsync, rename, fsync of the
+directory) under an exclusive lock, so two processes of the same station (two
+SSH sessions with one configuration) merge their changes instead of losing
+one, and a power cut leaves either the old or the new file, never half of one.
+An entry is written, and synced, before the station shows "NOT RECORDED".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+log = logging.getLogger("station.pending")
+
+KEEP_FOR = timedelta(hours=24)
+"""A pending scan older than this is dropped: its day at the event is over."""
+_VERSION = 1
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class PendingSaveFailed(Exception):
+    """The pending scan could not be made durable (disk full, read-only, gone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingScan:
+    """One unconfirmed write: the same ``key`` scanned again reuses ``client_id``."""
+
+    client_id: str
+    conference: str
+    action: str
+    """checkin, redeem or door."""
+    target: str
+    """The product, ``line:<id>`` for a picker's choice, or "" for a check-in."""
+    code: str
+    first_at: str
+    """When it was first scanned (ISO 8601, UTC)."""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.conference, self.action, self.target, self.code)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(self.client_id)
+
+    def started(self) -> datetime:
+        return datetime.fromisoformat(self.first_at)
+
+
+def file_for(directory: Path, station: str) -> Path:
+    """One file per station name, safe whatever the name holds."""
+    name = _UNSAFE.sub("_", station).strip("._") or "station"
+    return directory / f"{name[:80]}.json"
+
+
+class PendingScans:
+    """The pending scans of one station; ``path`` None keeps them in memory only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, PendingScan] = {}
+        # The scan worker adds entries while the UI thread looks them up.
+        self._lock = threading.RLock()
+
+    def load(self, now: datetime) -> None:
+        """Read what an earlier run left; a damaged file is set aside, never fatal."""
+        if self.path is None:
+            return
+        try:
+            with self._lock, self._locked():
+                entries = self._read()
+                kept = {e.client_id: e for e in entries if now - e.started() < KEEP_FOR}
+                if len(kept) != len(entries):
+                    self._write(list(kept.values()))
+        except OSError as error:
+            log.warning("cannot read pending scans from %s: %s", self.path, error)
+            return
+        with self._lock:
+            self._entries = kept
+
+    def find(self, key: tuple[str, str, str, str]) -> PendingScan | None:
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.key == key:
+                    return entry
+        return None
+
+    def entries(self) -> tuple[PendingScan, ...]:
+        with self._lock:
+            return tuple(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, entry: PendingScan) -> None:
+        """Keep ``entry``, durably; PendingSaveFailed if the disk would not take it."""
+        with self._lock:
+            self._entries[entry.client_id] = entry
+            self._save(add=entry)
+
+    def remove(self, client_id: str) -> None:
+        """Forget a confirmed scan (best effort: a stale entry only costs a replay)."""
+        with self._lock:
+            if self._entries.pop(client_id, None) is None:
+                return
+        try:
+            with self._lock:
+                self._save(remove=client_id)
+        except PendingSaveFailed as error:
+            log.warning("cannot forget confirmed scan %s: %s", client_id, error)
+
+    def _save(self, *, add: PendingScan | None = None, remove: str | None = None) -> None:
+        if self.path is None:
+            return
+        try:
+            with self._locked():
+                merged = {e.client_id: e for e in self._read()}
+                if add is not None:
+                    merged[add.client_id] = add
+                if remove is not None:
+                    merged.pop(remove, None)
+                self._write(list(merged.values()))
+        except OSError as error:
+            raise PendingSaveFailed(f"{self.path}: {error.strerror or error}") from error
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _read(self) -> list[PendingScan]:
+        assert self.path is not None
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        try:
+            data = json.loads(raw)
+            return [PendingScan(**item) for item in data["pending"]]
+        except (ValueError, TypeError, KeyError) as error:
+            aside = self.path.with_name(f"{self.path.name}.damaged-{os.getpid()}")
+            os.replace(self.path, aside)
+            log.error("pending scans file %s is damaged (%s); moved to %s", self.path, error, aside)
+            return []
+
+    def _write(self, entries: list[PendingScan]) -> None:
+        assert self.path is not None
+        body = json.dumps({"version": _VERSION, "pending": [asdict(e) for e in entries]}, indent=1)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
