@@ -126,7 +126,7 @@ class ScanFlow:
             scan.follows = leader.seq
             scan.client_id = leader.client_id
         elif leader is None and scan.writes:
-            earlier = self.pending.find(scan.key)
+            earlier = self.pending.find(scan.key, at)
             if earlier is not None:
                 scan.client_id = earlier.id
                 scan.retry = True
@@ -197,9 +197,10 @@ class ScanFlow:
         self._end(scan, stage)
         return [scan, *self._followers(scan, stage)]
 
-    def confirmed(self, client_id: uuid.UUID) -> None:
-        """A pending write was found recorded after all: forget it."""
-        self.pending.remove(str(client_id))
+    def confirmed(self, client_id: uuid.UUID, at: datetime) -> None:
+        """A pending write was found recorded after all. A rescan in the next moments
+        still replays it (the volunteer saw "not recorded"); later the code is new."""
+        self.pending.mark_recorded(str(client_id), at)
 
     def _end(self, scan: Scan, stage: Stage) -> None:
         if scan.stage is not Stage.WAITING or self._waiting.pop(scan.seq, None) is None:

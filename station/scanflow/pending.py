@@ -24,14 +24,17 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger("station.pending")
 
 KEEP_FOR = timedelta(hours=24)
 """A pending scan older than this is dropped: its day at the event is over."""
+REPLAY_WINDOW = timedelta(minutes=2)
+"""A pending scan found recorded still answers a rescan this long (the volunteer scans
+again after "not recorded"); after that the same code is a new scan (a second voucher)."""
 _VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -53,6 +56,8 @@ class PendingScan:
     code: str
     first_at: str
     """When it was first scanned (ISO 8601, UTC)."""
+    recorded_at: str | None = None
+    """When the station learnt that the write had reached the database after all."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -64,6 +69,12 @@ class PendingScan:
 
     def started(self) -> datetime:
         return datetime.fromisoformat(self.first_at)
+
+    def current(self, now: datetime) -> bool:
+        """Still to be answered by a rescan: unknown for a day, recorded for a moment."""
+        if self.recorded_at is not None:
+            return now - datetime.fromisoformat(self.recorded_at) < REPLAY_WINDOW
+        return now - self.started() < KEEP_FOR
 
 
 def file_for(directory: Path, station: str) -> Path:
@@ -88,7 +99,7 @@ class PendingScans:
         try:
             with self._lock, self._locked():
                 entries = self._read()
-                kept = {e.client_id: e for e in entries if now - e.started() < KEEP_FOR}
+                kept = {e.client_id: e for e in entries if e.current(now)}
                 if len(kept) != len(entries):
                     self._write(list(kept.values()))
         except OSError as error:
@@ -97,10 +108,11 @@ class PendingScans:
         with self._lock:
             self._entries = kept
 
-    def find(self, key: tuple[str, str, str, str]) -> PendingScan | None:
+    def find(self, key: tuple[str, str, str, str], now: datetime) -> PendingScan | None:
+        """The pending scan a new scan of ``key`` at ``now`` continues, if any."""
         with self._lock:
             for entry in self._entries.values():
-                if entry.key == key:
+                if entry.key == key and entry.current(now):
                     return entry
         return None
 
@@ -116,6 +128,20 @@ class PendingScans:
         with self._lock:
             self._entries[entry.client_id] = entry
             self._save(add=entry)
+
+    def mark_recorded(self, client_id: str, at: datetime) -> None:
+        """The write was found in the database: a rescan in the next moments replays it."""
+        with self._lock:
+            entry = self._entries.get(client_id)
+            if entry is None:
+                return
+            entry = replace(entry, recorded_at=at.astimezone(UTC).isoformat())
+            self._entries[client_id] = entry
+        try:
+            with self._lock:
+                self._save(add=entry)
+        except PendingSaveFailed as error:
+            log.warning("cannot note confirmed scan %s: %s", client_id, error)
 
     def remove(self, client_id: str) -> None:
         """Forget a confirmed scan (best effort: a stale entry only costs a replay)."""

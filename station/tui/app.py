@@ -522,7 +522,7 @@ class StationApp(App[int], inherit_bindings=False):
 
     def on_pending_confirmed(self, message: PendingConfirmed) -> None:
         """A scan shown as not recorded was recorded after all: say so in the history."""
-        self.flow.confirmed(message.entry.id)
+        self.flow.confirmed(message.entry.id, self.clock())
         if self.closing_down:
             return
         verdict, who = _verdict_for_answer(message.answer)
@@ -712,7 +712,7 @@ class StationApp(App[int], inherit_bindings=False):
         """
         scans = self.services.scans
         for entry in self.flow.pending.entries():
-            if entry.conference != self.ctx.conference:
+            if entry.conference != self.ctx.conference or entry.recorded_at is not None:
                 continue
             try:
                 answer = scans.recorded(

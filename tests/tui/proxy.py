@@ -16,6 +16,11 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._marker: bytes | None = None
+        self._lost = threading.Event()
+        self._servers: set[socket.socket] = set()
+        self._doomed: set[socket.socket] = set()
+        """Server sockets whose answer is being swallowed: their reader stays out."""
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -57,16 +62,52 @@ class TcpProxy:
                     server.close()
                     return
                 self._sockets.update((client, server))
+                self._servers.add(server)
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
 
+    def lose_answer_to(self, marker: bytes) -> threading.Event:
+        """The next request carrying ``marker`` (a badge code in the query's parameters)
+        reaches the server; its complete answer, up to ReadyForQuery, is read and thrown
+        away, then the connection is cut. The write committed; the station never hears.
+        The event is set once an answer was lost."""
+        self._marker = marker
+        self._lost = threading.Event()
+        return self._lost
+
     def _pipe(self, source: socket.socket, target: socket.socket) -> None:
+        buffered = b""
         try:
             while data := source.recv(65536):
-                target.sendall(data)
+                marker = self._marker
+                if marker is not None and marker in data and target in self._servers:
+                    self._marker = None
+                    with self._lock:
+                        self._doomed.add(target)  # mark the server before it can answer
+                with self._lock:
+                    doomed = source in self._doomed
+                if not doomed:
+                    target.sendall(data)
+                    continue
+                buffered += data
+                if _ends_with_ready_for_query(buffered):
+                    self._lost.set()
+                    return
         except OSError:
             pass
         finally:
             for sock in (source, target):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+def _ends_with_ready_for_query(stream: bytes) -> bool:
+    """Whether a server's byte stream holds a complete ReadyForQuery ('Z') message."""
+    while len(stream) >= 5:
+        kind, length = stream[:1], int.from_bytes(stream[1:5], "big")
+        if len(stream) < 1 + length:
+            return False
+        if kind == b"Z":
+            return True
+        stream = stream[1 + length :]
+    return False
