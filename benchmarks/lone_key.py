@@ -106,7 +106,7 @@ def main() -> None:
         seed_demo(engine, attendees=200, reset=True)
         with engine.connect() as conn:
             code = conn.exec_driver_sql(
-                "SELECT access_code FROM attendee JOIN \"order\" o ON o.id = attendee.order_id "
+                'SELECT access_code FROM attendee JOIN "order" o ON o.id = attendee.order_id '
                 "WHERE o.status = 'paid' ORDER BY attendee.id LIMIT 1"
             ).scalar_one()
         engine.dispose()
@@ -118,10 +118,8 @@ def main() -> None:
         after = run(url, code, args.presses, lone_wait=None)
         describe(f"waiting the burst gap ({gap_s * 1000:.0f} ms)", before)
         describe(f"waiting LONE_KEY_WAIT_S ({LONE_KEY_WAIT_S * 1000:.0f} ms)", after)
-        print(
-            f"  added by the longer wait: {statistics.median(after) - statistics.median(before):.1f}"
-            " ms (median)"
-        )
+        added = statistics.median(after) - statistics.median(before)
+        print(f"  added by the longer wait: {added:.1f} ms (median)")
 
 
 if __name__ == "__main__":
