@@ -395,11 +395,8 @@ class StationApp(App[int], inherit_bindings=False):
             self.pop_screen()
 
     def _leave_overlays(self) -> None:
-        """A scan arrived: close the picker, lookup or quit question (the volunteer is
-        scanning, so the answer is no); a badge preview waits, emptied, for the next badge
-        (switching screens twice per scan would double its latency)."""
-        if isinstance(self.screen, ConfirmScreen):
-            self.screen.dismiss(False)
+        """A scan arrived: close the picker or lookup; a badge preview waits, emptied,
+        for the next badge (switching screens twice per scan would double its latency)."""
         while isinstance(self.screen, PickerScreen | LookupScreen):
             self.pop_screen()
         if isinstance(self.screen, BadgeScreen):
