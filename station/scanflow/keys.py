@@ -75,6 +75,9 @@ LONE_KEY_WAIT_S = 0.05
 """How long a lone bound key on a screen with choices waits for followers before it acts."""
 SPLIT_WINDOW_S = 0.08
 """A burst starting this soon after keys were released to a field continues them."""
+QUIET_BEFORE_SPLIT_S = 0.15
+"""...if nothing reached the screen for this long before those keys: a scan's first piece
+comes out of silence, a person's last typed letter right after their other letters."""
 
 
 class KeyLike(Protocol):
@@ -172,6 +175,8 @@ class BurstRouter(Generic[K]):
     """Time of the last of those keys."""
     started_at: float = float("-inf")
     """Time of the first held key."""
+    touched_at: float = float("-inf")
+    """Time of the last key that reached the screen (released or passed on)."""
 
     def _window(self) -> float:
         """How long the held keys wait for the next one: a lone key on a screen with
@@ -202,7 +207,8 @@ class BurstRouter(Generic[K]):
         first piece, so remember them for a burst that follows at once."""
         released = self.take()
         if released and self.kind == "field":
-            self.spill = "".join(_scanned_text(key) for key in released)
+            quiet = released[0].time - self.touched_at >= QUIET_BEFORE_SPLIT_S
+            self.spill = "".join(_scanned_text(key) for key in released) if quiet else ""
             self.spill_at = released[-1].time
         return released
 
@@ -223,6 +229,17 @@ class BurstRouter(Generic[K]):
 
     def feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
         """Route one key; ``bound`` says whether the current screen binds it."""
+        decision = self._feed(key, kind, bound=bound)
+        self._touched(decision, key)
+        return decision
+
+    def _touched(self, decision: Decision[K], key: K | None) -> None:
+        if decision.release:
+            self.touched_at = decision.release[-1].time
+        if decision.forward and key is not None:
+            self.touched_at = key.time
+
+    def _feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
         self.kind = kind
         character = key.character or _KEY_CHARACTERS.get(key.key, "")
         within_gap = bool(self.held) and key.time - self.last <= self._window()
@@ -284,6 +301,11 @@ class BurstRouter(Generic[K]):
         whose terminator never came is submitted after ``stale_after`` (a
         single stray key on a screen without a field is dropped).
         """
+        decision = self._timeout(now)
+        self._touched(decision, None)
+        return decision
+
+    def _timeout(self, now: float) -> Decision[K]:
         if not self.held:
             return Decision()
         waited = now - self.last
