@@ -5,13 +5,9 @@ Added to the command tree in ``station.cli``; kept here so that file stays thin.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
 from station.cli_base import CliState, pass_state
-from station.services.errors import ConfigurationError
 
 
 @click.command("grant-station-role")
@@ -44,11 +40,7 @@ def grant_station_role_cmd(state: CliState, name: str, print_sql: bool) -> None:
 @click.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_cmd(args: tuple[str, ...]) -> None:
-    """Benchmark the scan paths on PostgreSQL (benchmarks/pg_bench.py; --help for options)."""
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks" / "pg_bench.py").exists():
-        raise ConfigurationError("The benchmark ships with the source tree: run it from a clone.")
-    sys.path.insert(0, str(root))
-    from benchmarks.pg_bench import main
+    """Benchmark the scan paths on PostgreSQL (station.bench; --help for options)."""
+    from station.bench.pg_bench import main
 
     raise SystemExit(main(list(args)))
