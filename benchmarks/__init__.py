@@ -1,1 +1,1 @@
-"""Benchmarks for the station's database layer (run them; they print figures)."""
+"""Benchmarks that run from a clone (TUI latency, imports); the PostgreSQL one is station.bench."""

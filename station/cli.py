@@ -3,8 +3,9 @@
 Commands stay thin: they load settings, call a module that does the work,
 and print. Errors a person can act on (StationError and database failures)
 become one ``station: ...`` line on stderr and exit code 2 for set-up
-mistakes, 1 for runtime failures; never a traceback. More commands plug in
-with ``cli.add_command(...)`` at the bottom of this file.
+mistakes, 1 for runtime failures; never a traceback. This is the entry point:
+commands kept in other modules (``cli_data``, ``cli_db``) are added here with
+``add_command``; what they share with these comes from ``cli_base``.
 """
 
 from __future__ import annotations
@@ -15,109 +16,23 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from station import __version__, oplog
+from station.cli_base import EXIT_RUNTIME, CliState, Failure, StationGroup, pass_state
+from station.cli_data import export_cmd, import_cmd, report_cmd
+from station.cli_db import bench_cmd, grant_station_role_cmd
 from station.domain import Mode
-from station.services.errors import ConfigurationError, InvalidInput, StationError
+from station.services.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from station.config import Settings
     from station.db import DatabaseSettings
-
-EXIT_RUNTIME = 1
-EXIT_SETUP = 2
-
-
-class Failure(click.ClickException):
-    """Something failed at run time: one line ``station: <message>``, exit code 1."""
-
-    exit_code = EXIT_RUNTIME
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"station: {self.format_message()}", err=True, file=file)
-
-
-class SetupFailure(Failure):
-    """The set-up needs fixing (config, input, schema): exit code 2, like usage errors."""
-
-    exit_code = EXIT_SETUP
-
-
-def _failure_for(exc: BaseException) -> Failure | None:
-    """The one-line form of an error people can act on; None for bugs (which keep tracebacks)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from station.dbadmin import first_line
-
-    if isinstance(exc, ConfigurationError | InvalidInput):
-        return SetupFailure(first_line(exc.message))
-    if isinstance(exc, StationError):
-        return Failure(first_line(exc.message))
-    if isinstance(exc, SQLAlchemyError):
-        orig = getattr(exc, "orig", None)
-        return Failure(f"Database error: {first_line(str(orig or exc))}")
-    return None
-
-
-class StationGroup(click.Group):
-    """A group whose commands' StationErrors become one-line failures."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            failure = _failure_for(exc)
-            if failure is None:
-                raise
-            raise failure from None
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Say where the log file is: the first thing to look at when a station misbehaved."""
-        super().format_epilog(ctx, formatter)
-        if ctx.parent is None:  # `station --help`, not the subgroups'
-            formatter.write_paragraph()
-            formatter.write_text(
-                f"\b\nLog file: {_shown_log_file(os.environ)}\n"
-                "(one per station name; log_dir or STATION_LOG_DIR moves it)"
-            )
-
-
-def _shown_log_file(env: Mapping[str, str]) -> str:
-    """The default log file, with ``~`` for the home directory, for ``station --help``."""
-    path = oplog.default_log_dir(env) / "<station>.log"
-    try:
-        return str(Path("~") / path.relative_to(Path.home()))
-    except (ValueError, RuntimeError):  # not under the home directory, or no home
-        return str(path)
-
-
-@dataclass(frozen=True, slots=True)
-class CliState:
-    config_path: Path | None
-    env: Mapping[str, str]
-    log_level: str | None = None
-
-    def settings(self, **overrides: object) -> Settings:
-        from station.config import load_settings
-
-        return load_settings(self.config_path, self.env, {"log_level": self.log_level, **overrides})
-
-    def database(self, **overrides: object) -> DatabaseSettings:
-        from station.config import load_database_settings
-
-        return load_database_settings(self.config_path, self.env, overrides)
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -466,13 +381,10 @@ def staff_list(state: CliState) -> None:
         click.echo(f"{row.name:<{width}}  {flags}".rstrip())
 
 
-# --- commands that live in other modules: cli.add_command(...) below -------------------
-from station.cli_data import export_cmd, import_cmd, report_cmd  # noqa: E402
+# --- commands that live in other modules ------------------------------------------------
 
 cli.add_command(import_cmd, "import")
 cli.add_command(export_cmd, "export")
 cli.add_command(report_cmd, "report")
-from station.cli_db import bench_cmd, grant_station_role_cmd  # noqa: E402
-
-db.add_command(grant_station_role_cmd, "grant-station-role")
 cli.add_command(bench_cmd, "bench")
+db.add_command(grant_station_role_cmd, "grant-station-role")

@@ -1,6 +1,6 @@
 """``station import``, ``station export`` and ``station report``: data in and out.
 
-Registered on the main group at the end of ``station/cli.py``. Like the other
+Added to the main group in ``station/cli.py``. Like the other
 commands they stay thin: read the file or flags, call the importer, exporter
 or report module, print. Bad rows are listed one per line on stderr with
 their line numbers; the closing ``station: ...`` line says what happened.
@@ -23,7 +23,7 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from station.cli import CliState
+    from station.cli_base import CliState
     from station.importer import ImportReport, Progress
 
 # The same as station.exporter.KINDS / FORMATS (tests check), spelled out here so

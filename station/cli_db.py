@@ -1,34 +1,29 @@
 """``station db grant-station-role`` and ``station bench``: the database engineer's commands.
 
-Registered at the bottom of ``station.cli``; kept here so that file stays thin.
+Added to the command tree in ``station.cli``; kept here so that file stays thin.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
-from station.services.errors import ConfigurationError
+from station.cli_base import CliState, pass_state
 
 
 @click.command("grant-station-role")
 @click.argument("name")
 @click.option("--print-sql", is_flag=True, help="Only print the SQL, for a DBA to run.")
-@click.pass_obj
-def grant_station_role_cmd(state: object, name: str, print_sql: bool) -> None:
+@pass_state
+def grant_station_role_cmd(state: CliState, name: str, print_sql: bool) -> None:
     """Create (if missing) the PostgreSQL login role NAME with only what a station needs.
 
     SELECT on reference data; INSERT into check-ins, door checks, redemptions and the
     scan log; UPDATE of an attendee's first check-in time. No DELETE, and no change to
     orders, line items or quantities. Safe to repeat. Set its password yourself.
     """
-    from station.cli import CliState
     from station.db import make_engine
     from station.db_roles import grant_station_role, station_role_sql
 
-    assert isinstance(state, CliState)
     database = state.database()
     if print_sql:
         for statement in station_role_sql(name, database.schema or "public"):
@@ -45,11 +40,7 @@ def grant_station_role_cmd(state: object, name: str, print_sql: bool) -> None:
 @click.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_cmd(args: tuple[str, ...]) -> None:
-    """Benchmark the scan paths on PostgreSQL (benchmarks/pg_bench.py; --help for options)."""
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks" / "pg_bench.py").exists():
-        raise ConfigurationError("The benchmark ships with the source tree: run it from a clone.")
-    sys.path.insert(0, str(root))
-    from benchmarks.pg_bench import main
+    """Benchmark the scan paths on PostgreSQL (station.bench; --help for options)."""
+    from station.bench.pg_bench import main
 
     raise SystemExit(main(list(args)))

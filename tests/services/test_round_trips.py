@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from benchmarks.tcp_proxy import TcpProxy, running_proxy
+from station.bench.tcp_proxy import TcpProxy, running_proxy
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.domain import OrderStatus
 from station.services import CheckInService, RedemptionService

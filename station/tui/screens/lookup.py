@@ -18,7 +18,7 @@ from station.tui import keymap
 from station.tui.messages import SearchFinished
 
 if TYPE_CHECKING:
-    from station.tui.app import StationApp
+    from station.tui.ports import StationPort
 
 DEBOUNCE_S = 0.25
 MIN_QUERY = 2
@@ -76,7 +76,7 @@ class LookupScreen(Screen[str | None]):
         self._debounce = self.set_timer(DEBOUNCE_S, lambda: self._search(query))
 
     def _search(self, query: str) -> None:
-        cast("StationApp", self.app).search_attendees(query, self)
+        cast("StationPort", self.app).search_attendees(query, self)
 
     def on_search_finished(self, message: SearchFinished) -> None:
         current = self.query_one("#lookup-input", Input).value.strip()

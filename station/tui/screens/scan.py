@@ -20,7 +20,7 @@ from station.tui.messages import ScanSubmitted
 from station.tui.verdicts import Verdict, idle
 
 if TYPE_CHECKING:
-    from station.tui.app import StationApp
+    from station.tui.ports import StationPort
 
 
 class ScanInput(Input):
@@ -71,7 +71,7 @@ class ScanScreen(Screen[None]):
         return self.query_one("#header", StationHeader)
 
     def on_mount(self) -> None:
-        cast("StationApp", self.app).scan_screen_mounted()
+        cast("StationPort", self.app).scan_screen_mounted()
 
     def on_screen_resume(self) -> None:
         self.scan_input.focus()

@@ -20,7 +20,7 @@ from station.tui import keymap
 from station.tui.messages import SignInChecked, StaffListed
 
 if TYPE_CHECKING:
-    from station.tui.app import StationApp
+    from station.tui.ports import StationPort
 
 RETRY_S = 2.0
 NO_OPERATOR = StaffMember(id=0, name="(no operator)", has_pin=False)
@@ -48,8 +48,8 @@ class SignInScreen(Screen[StaffMember | None]):
             yield Static(Content("Loading operators…"), id="sign-in-message", markup=False)
 
     @property
-    def app_(self) -> StationApp:
-        return cast("StationApp", self.app)
+    def app_(self) -> StationPort:
+        return cast("StationPort", self.app)
 
     def on_mount(self) -> None:
         self.query_one("#pin-input", Input).display = False

@@ -1,11 +1,11 @@
 """Benchmark the station's scan paths on PostgreSQL; prints figures, asserts nothing.
 
-    python -m benchmarks.pg_bench            # or: station bench
-    python -m benchmarks.pg_bench --million  # adds the 1,000,000-attendee lookup
+    station bench            # or: python -m station bench
+    station bench --million  # adds the 1,000,000-attendee lookup
 
 Seeds its own schemas (dropped afterwards unless --keep), then measures, per
 flow, on one connection: round trips per scan (counted on the wire by a TCP
-proxy, see benchmarks/tcp_proxy.py), scans per second and latency
+proxy, see station/bench/tcp_proxy.py), scans per second and latency
 percentiles; the same with N concurrent station processes, including a
 contended run where all of them redeem the same line items at once (and the
 number of units oversold, which must be 0); lookup latency at 1k, 100k (and
@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.pg_seed import (
+from station import heap
+from station.bench.pg_seed import (
     CONFERENCE,
     access_code,
     drop_schema,
@@ -41,8 +42,7 @@ from benchmarks.pg_seed import (
     line_ids,
     seed,
 )
-from benchmarks.tcp_proxy import running_proxy
-from station import heap
+from station.bench.tcp_proxy import running_proxy
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService
 from station.services.errors import StationError

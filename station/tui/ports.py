@@ -1,0 +1,39 @@
+"""What the screens ask of the app, as a Protocol, so screens never import the app.
+
+The app imports every screen to push it; a screen that imported ``StationApp``
+back (even only for type checkers) made the two one knot. Screens now name
+this port instead, and anything with these members can host them (the real
+app, or a small fake in a test). ``tests/tui/test_ports.py`` checks that
+``StationApp`` keeps matching it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from textual.message_pump import MessagePump
+
+
+class StationPort(Protocol):
+    """The app's side of the screens: work they start and news they give.
+
+    The three ``reply_to`` methods run in a worker and answer by posting a
+    message (``StaffListed``, ``SignInChecked``, ``SearchFinished``) to
+    ``reply_to``; what they return (the worker) is not the screens' business.
+    """
+
+    def list_staff(self, reply_to: MessagePump) -> object:
+        """Load the operators for the sign-in list."""
+        ...
+
+    def sign_in(self, name: str, pin: str | None, reply_to: MessagePump) -> object:
+        """Check an operator's name and PIN."""
+        ...
+
+    def search_attendees(self, query: str, reply_to: MessagePump) -> object:
+        """Look attendees up by name, e-mail or code, for the lookup screen."""
+        ...
+
+    def scan_screen_mounted(self) -> None:
+        """The scan screen exists: the app can fill in its header and counters."""
+        ...
