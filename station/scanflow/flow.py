@@ -208,10 +208,13 @@ class ScanFlow:
         scan.stage = stage
 
     def _followers(self, leader: Scan, stage: Stage) -> list[Scan]:
+        """The scans that shared ``leader``'s answer end with it, and as it did: a
+        follower of a scan kept only in memory is not said to be safe on disk."""
         followers = [s for s in self._waiting.values() if s.follows == leader.seq]
         for follower in followers:
             del self._waiting[follower.seq]
             follower.stage = stage
+            follower.kept = leader.kept
         return followers
 
     # -------------------------------------------------------------- showing

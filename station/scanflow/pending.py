@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -78,9 +79,17 @@ class PendingScan:
 
 
 def file_for(directory: Path, station: str) -> Path:
-    """One file per station name, safe whatever the name holds."""
-    name = _UNSAFE.sub("_", station).strip("._") or "station"
-    return directory / f"{name[:80]}.json"
+    """One file per station name, safe whatever the name holds.
+
+    A name that had to be changed (or shortened) gets a digest of the real one, so
+    two stations whose names differ only in unsafe characters ("日本", "中国") do not
+    share a file and continue each other's scans.
+    """
+    name = _UNSAFE.sub("_", station).strip("._-")[:64]
+    if not name or name != station:
+        digest = hashlib.sha256(station.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        name = f"{name or 'station'}-{digest}"
+    return directory / f"{name}.json"
 
 
 class PendingScans:
@@ -93,20 +102,29 @@ class PendingScans:
         self._lock = threading.RLock()
 
     def load(self, now: datetime) -> None:
-        """Read what an earlier run left; a damaged file is set aside, never fatal."""
+        """Read what an earlier run left; a damaged file is set aside, never fatal.
+
+        A file that can be read is used even where nothing can be written (no lock
+        file, no room to drop old entries): forgetting a readable pending scan would
+        turn its rescan into a second write.
+        """
         if self.path is None:
             return
-        try:
-            with self._lock, self._locked():
-                entries = self._read()
-                kept = {e.client_id: e for e in entries if e.current(now)}
-                if len(kept) != len(entries):
-                    self._write(list(kept.values()))
-        except OSError as error:
-            log.warning("cannot read pending scans from %s: %s", self.path, error)
-            return
         with self._lock:
-            self._entries = kept
+            try:
+                with self._locked():
+                    entries = self._read()
+                    current = [e for e in entries if e.current(now)]
+                    if len(current) != len(entries):
+                        self._write(current)
+            except OSError as error:
+                log.warning("cannot lock or tidy pending scans in %s: %s", self.path, error)
+                try:
+                    current = [e for e in self._read() if e.current(now)]
+                except OSError as unreadable:
+                    log.error("cannot read pending scans from %s: %s", self.path, unreadable)
+                    current = []
+            self._entries = {e.client_id: e for e in current}
 
     def find(self, key: tuple[str, str, str, str], now: datetime) -> PendingScan | None:
         """The pending scan a new scan of ``key`` at ``now`` continues, if any."""
@@ -130,10 +148,17 @@ class PendingScans:
             self._save(add=entry)
 
     def mark_recorded(self, client_id: str, at: datetime) -> None:
-        """The write was found in the database: a rescan in the next moments replays it."""
+        """The write was found in the database: a rescan in the next moments replays it.
+
+        One past its day is forgotten instead: marking it would make it current again,
+        beside a newer pending scan of the same code that a rescan must continue.
+        """
         with self._lock:
             entry = self._entries.get(client_id)
             if entry is None:
+                return
+            if not entry.current(at):
+                self.remove(client_id)
                 return
             entry = replace(entry, recorded_at=at.astimezone(UTC).isoformat())
             self._entries[client_id] = entry
@@ -180,28 +205,76 @@ class PendingScans:
         assert self.path is not None
         try:
             raw = self.path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         try:
-            data = json.loads(raw)
-            return [PendingScan(**item) for item in data["pending"]]
-        except (ValueError, TypeError, KeyError) as error:
+            return _parse(raw)
+        except ValueError as error:
             aside = self.path.with_name(f"{self.path.name}.damaged-{os.getpid()}")
-            os.replace(self.path, aside)
-            log.error("pending scans file %s is damaged (%s); moved to %s", self.path, error, aside)
+            try:
+                os.replace(self.path, aside)
+            except OSError as stuck:
+                log.error("pending scans file %s is damaged (%s): %s", self.path, error, stuck)
+            else:
+                message = "pending scans file %s is damaged (%s); moved to %s"
+                log.error(message, self.path, error, aside)
             return []
 
     def _write(self, entries: list[PendingScan]) -> None:
         assert self.path is not None
         body = json.dumps({"version": _VERSION, "pending": [asdict(e) for e in entries]}, indent=1)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self.path)
+        try:
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()  # a full disk is not made fuller by each attempt
+            raise
         directory = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+_REQUIRED = frozenset({"client_id", "conference", "action", "target", "code", "first_at"})
+_FIELDS = _REQUIRED | {"recorded_at"}
+
+
+def _parse(raw: bytes) -> list[PendingScan]:
+    """The entries in a file's bytes; ValueError for anything ``_write`` would not make.
+
+    Checked to the last field, so a damaged file fails here, where it is set aside,
+    and never later in ``find`` or ``load`` (a crash at start-up or on a scan).
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError as error:
+        raise ValueError("nested too deeply") from error
+    if not isinstance(data, dict) or not isinstance(data.get("pending"), list):
+        raise ValueError("no list of pending scans")
+    return [_entry(item) for item in data["pending"]]
+
+
+def _entry(item: object) -> PendingScan:
+    if not isinstance(item, dict) or not _REQUIRED <= item.keys() <= _FIELDS:
+        raise ValueError("an entry without the fields of a pending scan")
+    texts = {name: _text(item, name) for name in _REQUIRED}
+    recorded_at = None if item.get("recorded_at") is None else _text(item, "recorded_at")
+    entry = PendingScan(**texts, recorded_at=recorded_at)
+    uuid.UUID(entry.client_id)
+    for stamp in (entry.first_at, recorded_at):
+        if stamp is not None and datetime.fromisoformat(stamp).utcoffset() is None:
+            raise ValueError(f"a time without its zone: {stamp!r}")
+    return entry
+
+
+def _text(item: dict[object, object], name: str) -> str:
+    value = item[name]
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not text")
+    return value
