@@ -23,11 +23,14 @@ Plain Python: the app feeds it what happened and shows what it says.
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from station.scanflow.pending import PendingSaveFailed, PendingScan, PendingScans
+
+log = logging.getLogger("station.scanflow")
 
 WRITES = frozenset({"checkin", "redeem", "door"})
 """Actions that record something: their unknown outcomes are kept pending."""
@@ -169,6 +172,22 @@ class ScanFlow:
 
     # ------------------------------------------------------------- answers
 
+    def begin(self, scan: Scan) -> None:
+        """A write is about to leave: note it in the pending file first (no fsync), so a
+        station killed before the answer comes sends the same id when the code is
+        scanned again after its restart. Called from the worker, before the write."""
+        if not scan.writes or self.pending.get(str(scan.client_id)) is not None:
+            return
+        try:
+            self.pending.add(scan.pending_entry(), sync=False)
+        except PendingSaveFailed as error:
+            log.warning("cannot note scan %s before sending it: %s", scan.seq, error)
+
+    def settle(self, scan: Scan) -> None:
+        """The write's outcome is known: the pending file forgets it (from the worker)."""
+        if scan.writes:
+            self.pending.remove(str(scan.client_id))
+
     def keep_pending(self, scan: Scan) -> bool:
         """Make an unknown outcome durable before it is shown; False if only memory has it.
 
@@ -177,8 +196,9 @@ class ScanFlow:
         """
         if not scan.writes:
             return True
+        entry = self.pending.get(str(scan.client_id)) or scan.pending_entry()
         try:
-            self.pending.add(scan.pending_entry())
+            self.pending.add(entry)
         except PendingSaveFailed:
             return False
         return True

@@ -10,7 +10,10 @@ The file is rewritten whole (temporary file, fsync, rename, fsync of the
 directory) under an exclusive lock, so two processes of the same station (two
 SSH sessions with one configuration) merge their changes instead of losing
 one, and a power cut leaves either the old or the new file, never half of one.
-An entry is written, and synced, before the station shows "NOT RECORDED".
+A write is noted in the file before it leaves (without fsync: that outlives a
+crash or a kill -9 of the station, at a fraction of a millisecond) and
+forgotten when its answer comes; one whose answer does not come is synced
+before the station shows "NOT RECORDED", so a power cut keeps it too.
 """
 
 from __future__ import annotations
@@ -141,11 +144,19 @@ class PendingScans:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, entry: PendingScan) -> None:
-        """Keep ``entry``, durably; PendingSaveFailed if the disk would not take it."""
+    def get(self, client_id: str) -> PendingScan | None:
+        with self._lock:
+            return self._entries.get(client_id)
+
+    def add(self, entry: PendingScan, *, sync: bool = True) -> None:
+        """Keep ``entry``; PendingSaveFailed if the disk would not take it.
+
+        ``sync``: on the disk itself before returning (fsync), so a power cut keeps it;
+        without, in the file as the kernel holds it, which outlives a crash or kill -9.
+        """
         with self._lock:
             self._entries[entry.client_id] = entry
-            self._save(add=entry)
+            self._save(add=entry, sync=sync)
 
     def mark_recorded(self, client_id: str, at: datetime) -> None:
         """The write was found in the database: a rescan in the next moments replays it.
@@ -175,11 +186,13 @@ class PendingScans:
                 return
         try:
             with self._lock:
-                self._save(remove=client_id)
+                self._save(remove=client_id, sync=False)
         except PendingSaveFailed as error:
             log.warning("cannot forget confirmed scan %s: %s", client_id, error)
 
-    def _save(self, *, add: PendingScan | None = None, remove: str | None = None) -> None:
+    def _save(
+        self, *, add: PendingScan | None = None, remove: str | None = None, sync: bool = True
+    ) -> None:
         if self.path is None:
             return
         try:
@@ -189,7 +202,7 @@ class PendingScans:
                     merged[add.client_id] = add
                 if remove is not None:
                     merged.pop(remove, None)
-                self._write(list(merged.values()))
+                self._write(list(merged.values()), sync=sync)
         except OSError as error:
             raise PendingSaveFailed(f"{self.path}: {error.strerror or error}") from error
 
@@ -220,7 +233,7 @@ class PendingScans:
                 log.error(message, self.path, error, aside)
             return []
 
-    def _write(self, entries: list[PendingScan]) -> None:
+    def _write(self, entries: list[PendingScan], *, sync: bool = True) -> None:
         assert self.path is not None
         body = json.dumps({"version": _VERSION, "pending": [asdict(e) for e in entries]}, indent=1)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -228,12 +241,15 @@ class PendingScans:
             with open(temporary, "w", encoding="utf-8") as out:
                 out.write(body)
                 out.flush()
-                os.fsync(out.fileno())
+                if sync:
+                    os.fsync(out.fileno())
             os.replace(temporary, self.path)
         except OSError:
             with contextlib.suppress(OSError):
                 temporary.unlink()  # a full disk is not made fuller by each attempt
             raise
+        if not sync:
+            return
         directory = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)

@@ -678,6 +678,7 @@ class StationApp(App[int], inherit_bindings=False):
         error: StationError | None = None
         answer: ScanAnswer | None = None
         kept = True
+        self.flow.begin(scan)
         try:
             answer = self.services.scans.scan(
                 ctx, scan.code, client_id=scan.client_id, line_item_id=scan.line_item_id
@@ -688,10 +689,12 @@ class StationApp(App[int], inherit_bindings=False):
             oplog.log_database(isinstance(unavailable, DatabaseBusy), unavailable.message)
         except StationError as refusal:
             error = refusal
+            self.flow.settle(scan)
         except Exception as crash:
             oplog.log_worker_error(f"scan {scan.seq}", crash)
             kept = self.flow.keep_pending(scan)
         else:
+            self.flow.settle(scan)
             oplog.log_database(True)
         _log_outcome(scan, answer, error)
         self.post_message(ScanAnswered(scan, answer, error, kept=kept))

@@ -444,7 +444,8 @@ class ScanFlowModel(RuleBasedStateMachine):
     def _keep(self, scan: Scan) -> None:
         assert self.flow.keep_pending(scan)
         self.kept.add(scan.seq)
-        if scan.writes:
+        if scan.writes and scan.client_id not in self.pending:
+            # A retry of a pending scan keeps its entry as it was (first time, recorded).
             self.pending[scan.client_id] = (scan.key, scan.at, None)
 
     # ---------------------------------------------------------------- rules
@@ -583,3 +584,44 @@ TestScanFlowModel = ScanFlowModel.TestCase
 TestScanFlowModel.settings = RUNS
 TestScanFlowModelWithoutGuard = ScanFlowModelWithoutGuard.TestCase
 TestScanFlowModelWithoutGuard.settings = RUNS
+
+
+# ------------------------------------------------------- a write still on its way
+
+
+def test_a_write_on_its_way_is_in_the_file_before_it_leaves(path: Path) -> None:
+    """The station killed while a write is in flight: the restarted station continues
+    the same scan, because begin() noted it before the write went out."""
+    flow = make_flow(path)
+    scan = start(flow)
+    flow.begin(scan)
+    restarted = make_flow(path)
+    again = start(restarted, at=NOW + timedelta(minutes=1))
+    assert again.client_id == scan.client_id and again.retry
+
+
+def test_a_settled_write_is_gone_from_the_file(path: Path) -> None:
+    flow = make_flow(path)
+    scan = start(flow)
+    flow.begin(scan)
+    flow.settle(scan)
+    flow.answered(scan)
+    again = start(make_flow(path))
+    assert again.client_id != scan.client_id and not again.retry
+
+
+def test_begin_keeps_an_earlier_pending_entry_as_it_was(path: Path) -> None:
+    flow = make_flow(path)
+    first = start(flow)
+    lose(flow, first)
+    retry = start(flow, at=NOW + timedelta(minutes=5))
+    flow.begin(retry)
+    [entry] = flow.pending.entries()
+    assert entry.first_at == first.at.isoformat()
+
+
+def test_look_ups_are_never_noted(path: Path) -> None:
+    flow = make_flow(path)
+    scan = start(flow, action="products")
+    flow.begin(scan)
+    assert flow.pending.entries() == ()
