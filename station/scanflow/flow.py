@@ -7,7 +7,7 @@
       │          │                                      later found recorded)
       │          └──────▶ FAILED                   (a look-up that broke: nothing to keep)
       ├──▶ FOLLOWING ──▶ ANSWERED / NOT_RECORDED   (the same code while one is waiting:
-      │                                             it gets that scan's answer)
+      │                                             it ends as that scan did, in its turn)
       └──▶ REJECTED                                (not a badge: refused before any service)
 
 Every scan gets exactly one of these ends, and scans are answered in the
@@ -72,6 +72,8 @@ class Scan:
     retry: bool = False
     """It reuses the client id of an earlier scan whose answer was lost."""
     follows: int | None = None
+    leader: Scan | None = None
+    """The scan of ``follows``: its end is this one's end."""
     """The waiting scan of the same code whose answer this one shares."""
     kept: bool = True
     """For NOT_RECORDED: the pending entry reached the disk (False: memory only)."""
@@ -127,6 +129,7 @@ class ScanFlow:
         if leader is not None and (self.follow_duplicates or not scan.writes):
             scan.stage = Stage.FOLLOWING
             scan.follows = leader.seq
+            scan.leader = leader
             scan.client_id = leader.client_id
         elif leader is None and scan.writes:
             earlier = self.pending.find(scan.key, at)
@@ -203,19 +206,29 @@ class ScanFlow:
             return False
         return True
 
-    def answered(self, scan: Scan) -> list[Scan]:
-        """A known outcome (recorded, or refused): the scan and those following it end."""
+    def answered(self, scan: Scan) -> None:
+        """A known outcome (recorded, or refused)."""
         self._end(scan, Stage.ANSWERED)
         if scan.writes:
             self.pending.remove(str(scan.client_id))
-        return [scan, *self._followers(scan, Stage.ANSWERED)]
 
-    def not_recorded(self, scan: Scan, *, kept: bool) -> list[Scan]:
+    def not_recorded(self, scan: Scan, *, kept: bool) -> None:
         """The outcome is unknown: writes stay pending under their client id."""
         scan.kept = kept
-        stage = Stage.NOT_RECORDED if scan.writes else Stage.FAILED
-        self._end(scan, stage)
-        return [scan, *self._followers(scan, stage)]
+        self._end(scan, Stage.NOT_RECORDED if scan.writes else Stage.FAILED)
+
+    def followed(self, follower: Scan) -> Scan:
+        """A follower's turn: it ends as the scan it followed did, and that scan is
+        returned. Its turn comes after that scan's answer, since scans are answered in
+        the order they arrived; a follower of a scan kept only in memory is not said to
+        be safe on disk."""
+        leader = follower.leader
+        if follower.stage is not Stage.FOLLOWING or leader is None or leader.stage not in ENDS:
+            raise BadTransition(f"scan {follower.seq} has no ended scan to follow")
+        del self._waiting[follower.seq]
+        follower.stage = leader.stage
+        follower.kept = leader.kept
+        return leader
 
     def confirmed(self, client_id: uuid.UUID, at: datetime) -> None:
         """A pending write was found recorded after all. A rescan in the next moments
@@ -226,16 +239,6 @@ class ScanFlow:
         if scan.stage is not Stage.WAITING or self._waiting.pop(scan.seq, None) is None:
             raise BadTransition(f"scan {scan.seq} is {scan.stage.value}, not waiting")
         scan.stage = stage
-
-    def _followers(self, leader: Scan, stage: Stage) -> list[Scan]:
-        """The scans that shared ``leader``'s answer end with it, and as it did: a
-        follower of a scan kept only in memory is not said to be safe on disk."""
-        followers = [s for s in self._waiting.values() if s.follows == leader.seq]
-        for follower in followers:
-            del self._waiting[follower.seq]
-            follower.stage = stage
-            follower.kept = leader.kept
-        return followers
 
     # -------------------------------------------------------------- showing
 

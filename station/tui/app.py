@@ -61,6 +61,7 @@ from station.tui.messages import (
     PendingConfirmed,
     RedeemRequested,
     ScanAnswered,
+    ScanFollowed,
     ScanSubmitted,
     SearchFinished,
     SignInChecked,
@@ -124,6 +125,8 @@ class StationApp(App[int], inherit_bindings=False):
         """seq -> monotonic time the verdict was painted (read by the latency benchmark)."""
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         """Work for the one scan worker, in arrival order; None stops it."""
+        self._answers: dict[int, tuple[Verdict, str]] = {}
+        """The verdict of each answered scan that another scan of its code follows."""
         self._working_timer: Timer | None = None
         self._probe_timer: Timer | None = None
         self._counts_timer: Timer | None = None
@@ -380,6 +383,8 @@ class StationApp(App[int], inherit_bindings=False):
         )
         if scan.stage is Stage.WAITING:
             self._jobs.put(partial(self._send, scan, self.ctx))
+        else:  # the same code is waiting: this one's turn comes after that answer
+            self._jobs.put(partial(self._follow, scan))
         if self._working_timer is None:
             self._working_timer = self.set_timer(WORKING_AFTER_S, self._show_working)
 
@@ -415,61 +420,76 @@ class StationApp(App[int], inherit_bindings=False):
             self.screen.waiting(verdicts.checking(""))
 
     def on_scan_answered(self, message: ScanAnswered) -> None:
-        """The one place a scan's answer becomes its verdict (and its followers')."""
+        """The one place a scan's answer becomes its verdict."""
         if self.closing_down:
             return
         scan, answer, error = message.scan, message.answer, message.error
         if answer is not None:
             self._set_online(True)
-            ended = self.flow.answered(scan)
+            self.flow.answered(scan)
             if isinstance(answer, ProductChoice):
-                self._choices(ended, answer)
+                self._choices(scan, answer)
                 return
             verdict, who = _verdict_for_answer(answer)
-            self._show_answer(ended, verdict, who, answer)
+            self._show_answer(scan, verdict, who, answer)
             self._refresh_counts_soon()
             return
         if error is None or isinstance(error, DatabaseUnavailable):
             self._set_online(isinstance(error, DatabaseBusy))
-            ended = self.flow.not_recorded(scan, kept=message.kept)
+            self.flow.not_recorded(scan, kept=message.kept)
             verdict = verdicts.not_recorded(
                 error, code=scan.code, retry=scan.writes, kept=message.kept
             )
-            self._show_answer(ended, verdict, f"Badge {scan.code}", None)
+            self._show_answer(scan, verdict, f"Badge {scan.code}", None)
             return
         self._set_online(True)
-        ended = self.flow.answered(scan)
+        self.flow.answered(scan)
         verdict = verdicts.for_error(error, code=scan.code, timezone=self.timezone)
-        self._show_answer(ended, verdict, error.attendee_name or f"Badge {scan.code}", None)
+        self._show_answer(scan, verdict, error.attendee_name or f"Badge {scan.code}", None)
+
+    def on_scan_followed(self, message: ScanFollowed) -> None:
+        """A scan of a code that was already waiting: its turn came, after that scan's
+        answer; it shows that answer again as JUST SCANNED, writing nothing."""
+        if self.closing_down:
+            return
+        follower = message.scan
+        leader = self.flow.followed(follower)
+        shown = self._answers.pop(leader.seq, None)
+        if shown is None:  # the app was not told (it shut a screen down): say nothing new
+            shown = (self.verdict, f"Badge {follower.code}")
+        verdict, who = shown
+        self._show_ended(follower, verdicts.just_scanned(verdict), who, record=False)
 
     def _show_answer(
-        self, ended: list[Scan], verdict: Verdict, who: str, answer: ScanAnswer | None
+        self, scan: Scan, verdict: Verdict, who: str, answer: ScanAnswer | None
     ) -> None:
-        """The scan's verdict, then each scan of the same code that waited on it."""
-        first, *followers = ended
-        latest = first.seq == self.flow.last_seq
+        latest = scan.seq == self.flow.last_seq
         badge = isinstance(answer, CheckInResult) and latest
-        self._show_ended(first, verdict, who, keep_badge=badge)
+        self._remember_answer(scan, verdict, who)
+        self._show_ended(scan, verdict, who, keep_badge=badge)
         if isinstance(answer, CheckInResult) and badge:
             self.badge_screen.show(answer.badge, verdict, seconds=self.settings.badge_seconds)
             if isinstance(self.screen, ScanScreen):
                 self.push_screen(self.badge_screen)
-        for follower in followers:
-            self._show_ended(follower, verdicts.just_scanned(verdict), who, record=False)
 
-    def _choices(self, ended: list[Scan], choice: ProductChoice) -> None:
-        first = ended[0]
+    def _remember_answer(self, scan: Scan, verdict: Verdict, who: str) -> None:
+        """What a scan following this one will repeat (only scans someone follows)."""
+        if any(s.follows == scan.seq for s in self.flow.waiting()):
+            self._answers[scan.seq] = (verdict, who)
+
+    def _choices(self, scan: Scan, choice: ProductChoice) -> None:
         name = choice.badge.name
         if not choice.products:
             verdict = verdicts.nothing_to_redeem(name)
-            for scan in ended:
-                self._show_ended(scan, verdict, name, record=scan is first)
+            self._remember_answer(scan, verdict, name)
+            self._show_ended(scan, verdict, name)
             return
-        for scan in ended:
-            self._show_ended(scan, verdicts.choosing(name), name, record=False, keep_badge=True)
-        latest = ended[-1].seq == self.flow.last_seq
+        verdict = verdicts.choosing(name)
+        self._remember_answer(scan, verdict, name)
+        self._show_ended(scan, verdict, name, record=False, keep_badge=True)
+        latest = scan.seq == self.flow.last_seq
         if latest and isinstance(self.screen, ScanScreen):
-            self.push_screen(PickerScreen(code=first.code, name=name, products=choice.products))
+            self.push_screen(PickerScreen(code=scan.code, name=name, products=choice.products))
 
     def on_redeem_requested(self, message: RedeemRequested) -> None:
         if self.closing_down:
@@ -698,6 +718,10 @@ class StationApp(App[int], inherit_bindings=False):
             oplog.log_database(True)
         _log_outcome(scan, answer, error)
         self.post_message(ScanAnswered(scan, answer, error, kept=kept))
+
+    def _follow(self, scan: Scan) -> None:
+        """A follower's turn in the queue: everything before it has been answered."""
+        self.post_message(ScanFollowed(scan))
 
     def _log_unreadable(self, scan: Scan, error: StationError) -> None:
         _log_outcome(scan, None, error)

@@ -54,6 +54,14 @@ class ScanAnswered(Message):
         self.kept = kept
 
 
+class ScanFollowed(Message):
+    """The turn of a scan of a code that was already waiting: it shares that answer."""
+
+    def __init__(self, scan: Scan) -> None:
+        super().__init__()
+        self.scan = scan
+
+
 class PendingConfirmed(Message):
     """A scan shown as not recorded turned out to be recorded (its answer was lost)."""
 

@@ -35,10 +35,10 @@ def start(
     return flow.start(code, action, at=at, started=0.0, target=target)
 
 
-def lose(flow: ScanFlow, scan: Scan) -> list[Scan]:
+def lose(flow: ScanFlow, scan: Scan) -> None:
     """The answer never came: kept on disk first, then shown as not recorded."""
     assert flow.keep_pending(scan)
-    return flow.not_recorded(scan, kept=True)
+    flow.not_recorded(scan, kept=True)
 
 
 def on_disk(path: Path) -> dict[str, tuple[str, str, str, str]]:
@@ -122,20 +122,27 @@ def test_a_rejected_scan_ends_at_once(flow: ScanFlow) -> None:
 # -------------------------------------------------------------------- answers
 
 
-def test_an_answer_ends_the_scan_and_those_that_followed_it(flow: ScanFlow) -> None:
-    leader, follower, other = start(flow, "C1"), start(flow, "C1"), start(flow, "C2")
-    assert flow.answered(leader) == [leader, follower]
-    assert (leader.stage, follower.stage) == (Stage.ANSWERED, Stage.ANSWERED)
-    assert flow.waiting() == (other,)
-    assert flow.answered(other) == [other]
+def test_a_follower_ends_in_its_own_turn_as_the_scan_it_followed(flow: ScanFlow) -> None:
+    leader, other, follower = start(flow, "C1"), start(flow, "C2"), start(flow, "C1")
+    with pytest.raises(BadTransition):
+        flow.followed(follower)  # its scan has no answer yet
+    flow.answered(leader)
+    assert (leader.stage, follower.stage) == (Stage.ANSWERED, Stage.FOLLOWING)
+    flow.answered(other)  # arrival order: the other code first
+    assert flow.waiting() == (follower,)
+    assert flow.followed(follower) is leader
+    assert follower.stage is Stage.ANSWERED
     assert not flow.busy
+    with pytest.raises(BadTransition):
+        flow.followed(follower)
 
 
 def test_a_lost_answer_keeps_the_write_pending_on_disk(flow: ScanFlow, path: Path) -> None:
     leader, follower = start(flow, "C1", "door"), start(flow, "C1", "door")
     assert flow.keep_pending(leader)
     assert on_disk(path) == {str(leader.client_id): ("conf", "door", "", "C1")}
-    assert flow.not_recorded(leader, kept=True) == [leader, follower]
+    flow.not_recorded(leader, kept=True)
+    assert flow.followed(follower) is leader
     assert (leader.stage, follower.stage) == (Stage.NOT_RECORDED, Stage.NOT_RECORDED)
     assert leader.kept and follower.kept
     assert not flow.busy
@@ -167,7 +174,7 @@ def test_an_answered_retry_forgets_the_pending_scan_on_disk_too(flow: ScanFlow, 
     lost = start(flow, "C1", "checkin")
     lose(flow, lost)
     again = start(flow, "C1", "checkin")
-    assert flow.answered(again) == [again]
+    flow.answered(again)
     assert len(flow.pending) == 0
     assert on_disk(path) == {}
     fresh = start(flow, "C1", "checkin")
@@ -179,7 +186,8 @@ def test_an_answered_retry_forgets_the_pending_scan_on_disk_too(flow: ScanFlow, 
 def test_a_look_up_that_broke_fails_and_keeps_nothing(flow: ScanFlow, path: Path) -> None:
     scan, follower = start(flow, "C1", "products"), start(flow, "C1", "products")
     assert flow.keep_pending(scan)  # nothing to keep, and that is no failure
-    assert flow.not_recorded(scan, kept=True) == [scan, follower]
+    flow.not_recorded(scan, kept=True)
+    flow.followed(follower)
     assert (scan.stage, follower.stage) == (Stage.FAILED, Stage.FAILED)
     assert len(flow.pending) == 0
     assert not path.exists() or on_disk(path) == {}
@@ -193,6 +201,7 @@ def test_a_pending_scan_not_saved_is_still_reused_by_this_process(tmp_path: Path
     lost, follower = start(flow, "C1"), start(flow, "C1")
     assert not flow.keep_pending(lost)
     flow.not_recorded(lost, kept=False)
+    flow.followed(follower)
     assert (lost.kept, follower.kept) == (False, False)
     again = start(flow, "C1")
     assert again.retry and again.client_id == lost.client_id
@@ -318,7 +327,8 @@ def test_a_follower_is_never_answered_by_itself(flow: ScanFlow) -> None:
     with pytest.raises(BadTransition):
         flow.answered(follower)
     assert follower.stage is Stage.FOLLOWING
-    assert flow.answered(leader) == [leader, follower]
+    flow.answered(leader)
+    assert flow.followed(follower) is leader
 
 
 def test_a_lost_scan_is_not_answered_later(flow: ScanFlow) -> None:
@@ -402,7 +412,8 @@ class ScanFlowModel(RuleBasedStateMachine):
             for scan in self._leaders():
                 if scan.seq in self.kept:
                     stage = Stage.NOT_RECORDED if scan.writes else Stage.FAILED
-                    self._ended(self.flow.not_recorded(scan, kept=True), scan, stage)
+                    self.flow.not_recorded(scan, kept=True)
+                    self._ended(scan, stage)
                 else:
                     self._answer(scan)
             assert not self.flow.busy
@@ -428,15 +439,18 @@ class ScanFlowModel(RuleBasedStateMachine):
     def _leaders(self) -> list[Scan]:
         return [s for s in self.scans if s.stage is Stage.WAITING]
 
-    def _ended(self, scans: list[Scan], leader: Scan, stage: Stage) -> None:
-        expected = [leader, *(s for s in self.scans if s.follows == leader.seq)]
-        assert scans == expected
-        for scan in scans:
+    def _ended(self, leader: Scan, stage: Stage) -> None:
+        """``leader`` ended; its followers then take their turns and end as it did."""
+        followers = [s for s in self.scans if s.follows == leader.seq]
+        for follower in followers:
+            assert self.flow.followed(follower) is leader
+        for scan in [leader, *followers]:
             assert scan.stage is stage
             self.ends[scan.seq] = self.ends.get(scan.seq, 0) + 1
 
     def _answer(self, scan: Scan) -> None:
-        self._ended(self.flow.answered(scan), scan, Stage.ANSWERED)
+        self.flow.answered(scan)
+        self._ended(scan, Stage.ANSWERED)
         if scan.writes:
             self.pending.pop(scan.client_id, None)
             self.answered_writes.add(scan.client_id)
@@ -501,7 +515,8 @@ class ScanFlowModel(RuleBasedStateMachine):
         if scan.seq not in self.kept:
             self._keep(scan)
         stage = Stage.NOT_RECORDED if scan.writes else Stage.FAILED
-        self._ended(self.flow.not_recorded(scan, kept=True), scan, stage)
+        self.flow.not_recorded(scan, kept=True)
+        self._ended(scan, stage)
 
     @precondition(lambda self: any(e.recorded_at is None for e in self.flow.pending.entries()))
     @rule(pick=st.integers(min_value=0))
