@@ -25,12 +25,20 @@ routes every key through a :class:`BurstRouter` first:
 Characters that are not printable (a bidi override, a zero-width space) and
 an Alt chord (the terminal's reading of ESC followed at once by a character)
 are held and passed on as what they are, so the decoder refuses the scan
-instead of a shortened code being accepted.
+instead of a shortened code being accepted. The terminal's parser reads a few
+ESC + character pairs as keys without a character (ESC b is ctrl+left, ESC f
+ctrl+right, ESC O x an SS3 key): such a key is held like a control byte when it
+comes first, so the code behind it cannot lose its ESC and its first letter and
+be accepted as a shorter code (ESC + "bob1" would check in badge OB1); alone,
+it is passed on after the wait.
 
 On a field screen other than the scan screen (the lookup), a short first piece
 of a split scan is released to the field before the rest is recognised as a
 burst; the router remembers it (``Decision.spilled``) so the app can take it
-back out of the field and put it in front of the scan.
+back out of the field and put it in front of the scan. A second piece too
+short to be a burst on its own (a six-character code split 3 + 3) still is
+one when it follows such a first piece at once and the two together make
+:data:`SCANNER_RUN` fast keys.
 
 Control bytes a scanner types (the GS1 separator 0x1D arrives as ctrl+], 0x10
 as ctrl+p, 0x11 as ctrl+q) are held like printable keys, so inside or at the
@@ -107,6 +115,11 @@ _FRAMING = ("\r", "\n", "\t")
 _ENDS = ("\r", "\n")
 # Control characters that are keys a person uses, not bytes a scanner types.
 _PERSON_KEYS = frozenset({"escape", "backspace", "tab", "enter"})
+# Keys without a character that a person uses (and holds down to repeat): never held.
+_PERSON_NAVIGATION = _PERSON_KEYS | frozenset(
+    {"shift+tab", "up", "down", "left", "right", "home", "end", "pageup", "pagedown"}
+    | {"insert", "delete"}
+)
 
 
 def is_scanner_control(key: KeyLike) -> bool:
@@ -119,6 +132,12 @@ def is_scanner_control(key: KeyLike) -> bool:
         and not character.isprintable()
         and key.key not in _PERSON_KEYS
     )
+
+
+def is_escape_residue(key: KeyLike) -> bool:
+    """A key without a character that no person uses on a station (ctrl+left, F5...):
+    it may be what the terminal made of an ESC in front of a scanned code."""
+    return not key.character and key.key not in _PERSON_NAVIGATION
 
 
 def _scanned_text(key: KeyLike) -> str:
@@ -175,6 +194,8 @@ class BurstRouter(Generic[K]):
     """Time of the last of those keys."""
     started_at: float = float("-inf")
     """Time of the first held key."""
+    spill_run: int = 0
+    """How many fast keys in a row the spilled keys were."""
     touched_at: float = float("-inf")
     """Time of the last key that reached the screen (released or passed on)."""
 
@@ -205,8 +226,10 @@ class BurstRouter(Generic[K]):
     def _release(self) -> list[K]:
         """Give the held keys back to the screen; on a field they may be a split scan's
         first piece, so remember them for a burst that follows at once."""
+        run = self.run
         released = self.take()
         if released and self.kind == "field":
+            self.spill_run = run
             quiet = released[0].time - self.touched_at >= QUIET_BEFORE_SPLIT_S
             self.spill = "".join(_scanned_text(key) for key in released) if quiet else ""
             self.spill_at = released[-1].time
@@ -222,6 +245,16 @@ class BurstRouter(Generic[K]):
             spilled = self.spill
         self.spill = ""
         return Decision(submit=text, spilled=spilled)
+
+    def _continues_spill(self) -> bool:
+        """The held keys follow at once a first piece released to the field out of
+        silence, and with it they make a scanner's run: the rest of a split scan, even
+        when it alone is too short to be recognised."""
+        return (
+            bool(self.spill)
+            and 0 <= self.started_at - self.spill_at <= self.split_window
+            and self.run + self.spill_run >= SCANNER_RUN
+        )
 
     def note_submitted(self, at: float) -> None:
         """A scan arrived another way (a paste): swallow the framing that may follow."""
@@ -246,7 +279,8 @@ class BurstRouter(Generic[K]):
         if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
             return Decision()  # the rest of the last scan's framing
         if character in _ENDS or (character == "\t" and self.tab_ends):
-            if self.held and (self.collecting or (within_gap and kind == "bindings")):
+            ends_scan = kind == "bindings" or self._continues_spill()
+            if self.held and (self.collecting or (within_gap and ends_scan)):
                 return self._submit(key.time)
             release = self.take()
             # Tab never moves focus where there is no field to type in.
@@ -255,7 +289,12 @@ class BurstRouter(Generic[K]):
             # Mid-burst, even a control key belongs to the scan (the decoder judges it).
             self._hold(key)
             self.run += 1
-            self.collecting = self.collecting or kind == "bindings" or self.run >= SCANNER_RUN
+            self.collecting = (
+                self.collecting
+                or kind == "bindings"
+                or self.run >= SCANNER_RUN
+                or self._continues_spill()
+            )
             return Decision()
         if not (key.is_printable or is_scanner_control(key)):
             if key.key == "tab":
@@ -265,6 +304,12 @@ class BurstRouter(Generic[K]):
                     return Decision()
                 if kind == "bindings":
                     return Decision()  # Tab never moves focus where there is no field
+            if not self.collecting and is_escape_residue(key):
+                # Held like a control byte: if a code follows, the decoder refuses the ESC.
+                release = self._release()
+                self._hold(key)
+                self.run = 1
+                return Decision(release=release)
             if not self.collecting:
                 self.spill = ""  # a person's key: whatever was typed before stays theirs
                 return Decision(release=self.take(), forward=True)
