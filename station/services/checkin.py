@@ -311,8 +311,9 @@ class CheckInService(ServiceBase):
         self, ctx: StationContext, access_code: str, product: str, client_id: uuid.UUID
     ) -> DoorCheckResult:
         """One statement: look up, decide, write door check and scan log."""
-        kind, slug = parse_product(product)
+        # A bad scan is refused (and logged) before the product is looked at, as in general.
         code = self._normalise(ctx, "door", access_code)
+        kind, slug = parse_product(product)
         now = self._clock()
         row = self._hot_row(
             hot_sql.DOOR_CHECK,
