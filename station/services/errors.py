@@ -53,7 +53,13 @@ class StationError(Exception):
 
 
 class Refusal(StationError):
-    """A scan that was understood and refused; nothing was written but the scan log."""
+    """A scan that was understood and refused; nothing was written but the scan log.
+
+    ``logged`` is False when the refusal is shown although its scan-log row could
+    not be written (the database was unreachable for a scan refused before any query).
+    """
+
+    logged: bool = True
 
 
 class InvalidInput(Refusal):
