@@ -33,6 +33,7 @@ FUNCTIONS = (
     "station_redeem_original(uuid, text)",
     "station_redeem(text, text, text, text, integer, uuid, timestamptz, text, integer, text, "
     "jsonb, text)",
+    "station_display_safe(text, integer)",
 )
 
 

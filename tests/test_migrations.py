@@ -114,6 +114,20 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
     # And back, for a venue that has to return to yesterday's version.
     redeem_then = redeem_function(engine)
     with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0005")
+    if engine.dialect.name == "postgresql":
+        # 0004's function is back: the station logs the refusals that name a product.
+        assert "#fully_redeemed" in redeem_then
+        assert "#fully_redeemed" not in redeem_function(engine)
+        assert "v_message := translate(r_product_name" in redeem_function(engine)
+        with engine.connect() as conn:
+            assert (
+                conn.exec_driver_sql(
+                    "SELECT to_regprocedure('station_display_safe(text, integer)')"
+                ).scalar()
+                is None
+            )
+    with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0002")
     if engine.dialect.name == "postgresql":
         # 0002's nine statements are back (their separate read of the product's name).

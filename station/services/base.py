@@ -3,8 +3,9 @@
 Each public operation runs in one transaction. Database failures of any kind
 (server down, timeouts, lock waits) become ``DatabaseUnavailable`` so the UI
 can say "not recorded" in plain words (lock waits and timeouts as its subclass
-``DatabaseBusy``: the server is there, just not now); a refusal is logged in its own short
-transaction after the refused one has rolled back, so nothing partial stays.
+``DatabaseBusy``: the server is there, just not now). A refusal's scan-log row is
+written in the transaction that decided it, and committed with it: a refusal the
+volunteer sees is a refusal logged (a scan refused before any query says if it was not).
 
 On PostgreSQL the scan hot paths skip the ORM session: each is one statement
 in autocommit (``station.services.hot_sql``), one network round trip, with
@@ -227,51 +228,60 @@ class ServiceBase:
     def log_refusal(
         self, ctx: StationContext, *, action: str, code: str, error: StationError
     ) -> None:
-        """Record a refused scan; best effort, since the refusal is already shown."""
-        if self._hot is not None:
-            self._log_refusal_in_one_statement(ctx, action=action, code=code, error=error)
-            return
+        """Record a scan refused outside any service transaction, in one write.
+
+        Best effort, since the refusal is shown anyway; a refusal that could not be
+        logged says so (``Refusal.logged``).
+        """
         try:
+            if self._hot is not None:
+                self._log_refusal_in_one_statement(ctx, action=action, code=code, error=error)
+                return
             with self._transaction() as session:
-                conference_id: int | None
-                try:
-                    conference_id = self._conference(session, ctx.conference).id
-                except ConfigurationError:
-                    conference_id = None
-                self._log_scan(
-                    session,
-                    ctx,
-                    action=action,
-                    code=code,
-                    reason=error.reason,
-                    accepted=False,
-                    message=error.message,
-                    conference_id=conference_id,
-                    attendee_id=error.attendee_id,
-                )
+                self._log_refused(session, ctx, action, code, error)
         except StationError:
             log.warning("could not log refused scan at %s", ctx.station)
+            if isinstance(error, Refusal):
+                error.logged = False
+
+    def _log_refused(
+        self, session: Session, ctx: StationContext, action: str, code: str, error: StationError
+    ) -> None:
+        """The scan-log row of a refusal, in the session's transaction."""
+        conference_id: int | None
+        try:
+            conference_id = self._conference(session, ctx.conference).id
+        except ConfigurationError:
+            conference_id = None
+        self._log_scan(
+            session,
+            ctx,
+            action=action,
+            code=code,
+            reason=error.reason,
+            accepted=False,
+            message=error.message,
+            conference_id=conference_id,
+            attendee_id=error.attendee_id,
+        )
 
     def _log_refusal_in_one_statement(
         self, ctx: StationContext, *, action: str, code: str, error: StationError
     ) -> None:
         from station.services import hot_sql
 
-        try:
-            self._hot_row(
-                hot_sql.LOG_REFUSAL,
-                conference=ctx.conference,
-                attendee_id=error.attendee_id,
-                now=self._clock(),
-                station=ctx.station[:100],
-                staff_id=ctx.staff_id,
-                action=action,
-                code=display_safe(code, limit=256),
-                reason=str(error.reason),
-                message=error.message[:300],
-            )
-        except StationError:
-            log.warning("could not log refused scan at %s", ctx.station)
+        self._hot_row(
+            hot_sql.LOG_REFUSAL,
+            conference=ctx.conference,
+            attendee_id=error.attendee_id,
+            now=self._clock(),
+            station=ctx.station[:100],
+            staff_id=ctx.staff_id,
+            action=action,
+            code=display_safe(code, limit=256),
+            reason=str(error.reason),
+            message=error.message[:300],
+        )
 
     def _refused(self, ctx: StationContext, action: str, code: str, error: Refusal) -> Refusal:
         self.log_refusal(ctx, action=action, code=code, error=error)
@@ -297,18 +307,23 @@ class ServiceBase:
 
         A retry finds its original and returns it; a retry racing its original loses
         on the unique client id and then returns what the original wrote. A refusal
-        rolls back and is logged on its own.
+        writes its scan-log row in the transaction that decided it and commits: a
+        refusal raised was logged (and a failed commit raises DatabaseUnavailable).
         """
         code = self._normalise(ctx, action, access_code)
         try:
-            try:
-                with self._transaction() as session:
-                    replay = replayed(session)
-                    return replay if replay is not None else attempt(session, code)
-            except DuplicateClientId:
-                with self._transaction() as session:
-                    replay = replayed(session)
-                    assert replay is not None
+            with self._transaction() as session:
+                replay = replayed(session)
+                if replay is not None:
                     return replay
-        except Refusal as refusal:
-            raise self._refused(ctx, action, access_code, refusal) from None
+                try:
+                    return attempt(session, code)
+                except Refusal as refusal:  # decided before anything was written
+                    self._log_refused(session, ctx, action, access_code, refusal)
+                    refused = refusal
+        except DuplicateClientId:
+            with self._transaction() as session:
+                replay = replayed(session)
+                assert replay is not None
+                return replay
+        raise refused

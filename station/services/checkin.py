@@ -33,9 +33,9 @@ from station.services.errors import (
     ConfigurationError,
     InvalidInput,
     NotEligible,
-    NotPurchased,
     Reason,
     Refusal,
+    not_admitted,
 )
 from station.services.results import (
     AttendeeMatch,
@@ -54,6 +54,10 @@ _STATUS_REASONS = {
     OrderStatus.CANCELLED: Reason.CANCELLED,
     OrderStatus.REFUNDED: Reason.REFUNDED,
 }
+
+
+# The door refusal the statement decides and logs itself, in the words made here.
+_DOOR_WORDS_FOR_SQL = (("#not_purchased", not_admitted(hot_paths.HOLES[0])),)
 
 
 def parse_product(product: str) -> tuple[str, str]:
@@ -323,15 +327,18 @@ class CheckInService(ServiceBase):
         self, ctx: StationContext, access_code: str, product: str, client_id: uuid.UUID
     ) -> DoorCheckResult:
         """One statement: look up, decide, write door check and scan log."""
-        kind, slug = parse_product(product)
+        # A bad scan is refused (and logged) before the product is looked at, as in general.
         code = self._normalise(ctx, "door", access_code)
+        kind, slug = parse_product(product)
         now = self._clock()
         row = self._hot_row(
             hot_sql.DOOR_CHECK,
             conference=ctx.conference,
             code=code,
             refused_code=display_safe(access_code, limit=256),
-            refusals=hot_paths.refusals_json("entry", self.validate_order_status),
+            refusals=hot_paths.refusals_json(
+                "entry", self.validate_order_status, _DOOR_WORDS_FOR_SQL
+            ),
             not_found_message=queries.not_found(code).message,
             kind=kind,
             product=slug,
@@ -370,10 +377,10 @@ class CheckInService(ServiceBase):
             ineligible.concerning(row.attendee_id, hot_paths.attendee_name(row))
             raise ineligible
         product_name = display_safe(row.product_name, limit=80)
-        if not row.bought:
-            unbought = NotPurchased(f"{product_name} was not purchased — not admitted.")
-            unbought.concerning(row.attendee_id, hot_paths.attendee_name(row))
-            raise self._refused(ctx, "door", access_code, unbought)
+        if not row.bought:  # logged by the statement, as are the refusals above
+            raise not_admitted(product_name).concerning(
+                row.attendee_id, hot_paths.attendee_name(row)
+            )
         return DoorCheckResult(
             client_id=client_id,
             attendee_name=hot_paths.attendee_name(row),
@@ -401,7 +408,7 @@ class CheckInService(ServiceBase):
                 )
             )
             if not bought:
-                refusal = NotPurchased(f"{product_name} was not purchased — not admitted.")
+                refusal = not_admitted(product_name)
         if refusal is not None:
             raise refusal.concerning(attendee.id, attendee.name)
         now = self._clock()

@@ -17,22 +17,41 @@ from sqlalchemy import Row
 
 from station.domain import OrderStatus
 from station.services import queries
-from station.services.errors import ConfigurationError, NotEligible
+from station.services.errors import ConfigurationError, NotEligible, Refusal
 from station.services.results import BadgeData, FirstCheckIn, ProductLine
 from station.text import display_safe
 
+# Stand-ins for what only the statement knows (a product's name, counts), in that order.
+HOLES = ("\x01", "\x02", "\x03")
+
+
+def sql_format(words: str) -> str:
+    """Words made with HOLES as a PostgreSQL format() string: hole n becomes %n$s."""
+    made = words.replace("%", "%%")
+    for n, hole in enumerate(HOLES, 1):
+        made = made.replace(hole, f"%{n}$s")
+    return made
+
 
 @cache
-def refusals_json(action: str, check: Callable[..., NotEligible | None]) -> str:
+def refusals_json(
+    action: str,
+    check: Callable[..., NotEligible | None],
+    words: tuple[tuple[str, Refusal], ...] = (),
+) -> str:
     """{order status, or "" for no order: [reason, message]} for each status that refuses.
 
     Made from the general path's own rule, so the statement refuses with its words.
+    ``words`` adds refusals the statement decides and logs itself, keyed "#<name>",
+    each made by the general path's rule with HOLES for what the statement fills in.
     """
     refusals: dict[str, list[str]] = {}
     for status in (None, *OrderStatus):
         refusal = check(status, action=action)
         if refusal is not None:
             refusals[status.value if status else ""] = [str(refusal.reason), refusal.message]
+    for key, made in words:
+        refusals[key] = [str(made.reason), sql_format(made.message)]
     return json.dumps(refusals)
 
 

@@ -228,7 +228,8 @@ ins AS (
     RETURNING id
 ),
 logged AS (
-    -- Accepted scans, unknown badges and refused orders; "not purchased" is logged by the caller.
+    -- Every scan decided here: accepted, unknown badge, refused order, not purchased
+    -- (in the caller's words, a format() string for the product's name).
     INSERT INTO scan_log (conference_id, attendee_id, scanned_at, station, staff_id, action, code,
                           outcome, reason, message)
     SELECT conf.id, att.id, :now, :station, :staff_id, 'door',
@@ -236,13 +237,18 @@ logged AS (
            CASE WHEN ins.id IS NULL THEN 'refused' ELSE 'accepted' END,
            CASE WHEN ins.id IS NOT NULL THEN 'ok'
                 WHEN att.id IS NULL THEN 'not_found'
-                ELSE att.refusal ->> 0 END,
+                WHEN att.refusal IS NOT NULL THEN att.refusal ->> 0
+                ELSE :refusals -> '#not_purchased' ->> 0 END,
            CASE WHEN ins.id IS NOT NULL THEN ''
                 WHEN att.id IS NULL THEN :not_found_message
-                ELSE left(att.refusal ->> 1, 300) END
-      FROM conf CROSS JOIN product LEFT JOIN att ON true LEFT JOIN ins ON true
+                WHEN att.refusal IS NOT NULL THEN left(att.refusal ->> 1, 300)
+                ELSE left(format(:refusals -> '#not_purchased' ->> 1,
+                                 station_display_safe(product.name, 80)), 300) END
+      FROM conf CROSS JOIN product LEFT JOIN att ON true LEFT JOIN decided ON true
+      LEFT JOIN ins ON true
      WHERE NOT EXISTS (SELECT 1 FROM prior)
-       AND (ins.id IS NOT NULL OR att.id IS NULL OR att.refusal IS NOT NULL)
+       AND (ins.id IS NOT NULL OR att.id IS NULL OR att.refusal IS NOT NULL
+            OR NOT decided.bought)
     RETURNING id
 )
 SELECT conf.id AS conference_id, conf.timezone,

@@ -11,7 +11,8 @@ again under the lock, so a retry that raced its original is answered as a
 replay, not refused as fully redeemed.
 
 On PostgreSQL the same steps run inside one function call (migration 0002,
-made leaner in 0004), one round trip per scan.
+made leaner in 0004, logging its own refusals since 0006), one round trip per
+scan.
 """
 
 from __future__ import annotations
@@ -34,13 +35,32 @@ from station.services.checkin import (
 from station.services.errors import (
     ConfigurationError,
     FullyRedeemed,
-    InvalidInput,
-    NotPurchased,
     Reason,
     Refusal,
+    fully_redeemed_words,
+    not_on_order,
+    not_purchased,
 )
 from station.services.results import ProductLine, RedemptionResult, StationContext
 from station.text import display_safe
+
+# The refusals station_redeem() decides and logs itself, in the words made here.
+_NAME, _REDEEMED, _QUANTITY = hot_paths.HOLES
+_WORDS_FOR_SQL = (
+    ("#not_purchased", not_purchased(_NAME)),
+    ("#not_on_order", not_on_order()),
+    (
+        "#fully_redeemed",
+        FullyRedeemed(
+            fully_redeemed_words(_NAME, _REDEEMED, _QUANTITY),
+            product=_NAME,
+            redeemed=0,
+            quantity=0,
+            last_redeemed_at=None,
+            last_station="",
+        ),
+    ),
+)
 
 
 class RedemptionService(ServiceBase):
@@ -124,7 +144,9 @@ class RedemptionService(ServiceBase):
             station=ctx.station[:100],
             staff_id=ctx.staff_id,
             note=note,
-            refusals=hot_paths.refusals_json("redemption", CheckInService.validate_order_status),
+            refusals=hot_paths.refusals_json(
+                "redemption", CheckInService.validate_order_status, _WORDS_FOR_SQL
+            ),
             not_found_message=queries.not_found(code).message,
         )
         outcome = row.r_outcome
@@ -163,18 +185,12 @@ class RedemptionService(ServiceBase):
             raise refusal.concerning(row.r_attendee_id, who)
         name = display_safe(row.r_product_name or "Product", limit=80)
         error: Refusal
-        if outcome == "not_purchased":
-            if line_item_id is not None:
-                error = InvalidInput(
-                    "That product is not on this attendee's order.", reason=Reason.NOT_PURCHASED
-                )
-            else:
-                error = NotPurchased(f"{name} was not purchased by this attendee.")
-            error.concerning(row.r_attendee_id, who)
-            raise self._refused(ctx, "redeem", access_code, error)
+        if outcome == "not_purchased":  # logged by the function, as is "fully_redeemed"
+            error = not_on_order() if line_item_id is not None else not_purchased(name)
+            raise error.concerning(row.r_attendee_id, who)
         if outcome == "fully_redeemed":
             error = FullyRedeemed(
-                f"{name} is fully redeemed ({row.r_redeemed}/{row.r_quantity}).",
+                fully_redeemed_words(name, row.r_redeemed, row.r_quantity),
                 product=name,
                 redeemed=int(row.r_redeemed),
                 quantity=int(row.r_quantity),
@@ -183,8 +199,7 @@ class RedemptionService(ServiceBase):
                 ),
                 last_station=display_safe(row.r_last_station or "", limit=60),
             )
-            error.concerning(row.r_attendee_id, who)
-            raise self._refused(ctx, "redeem", access_code, error)
+            raise error.concerning(row.r_attendee_id, who)
         assert outcome == "ok", outcome
         return RedemptionResult(
             client_id=client_id,
@@ -234,12 +249,7 @@ class RedemptionService(ServiceBase):
             candidates = candidates.where(OrderLineItem.addon_id == addon_id)
         locked = session.execute(candidates.order_by(OrderLineItem.id)).all()
         if not locked:
-            if line_item_id is not None:
-                error: Refusal = InvalidInput(
-                    "That product is not on this attendee's order.", reason=Reason.NOT_PURCHASED
-                )
-            else:
-                error = NotPurchased(f"{product_name} was not purchased by this attendee.")
+            error = not_on_order() if line_item_id is not None else not_purchased(product_name)
             raise error.concerning(attendee.id, attendee.name)
         chosen = None
         total_redeemed = total_quantity = 0
@@ -333,7 +343,7 @@ class RedemptionService(ServiceBase):
             .limit(1)
         ).one_or_none()
         error = FullyRedeemed(
-            f"{name} is fully redeemed ({redeemed}/{quantity}).",
+            fully_redeemed_words(name, redeemed, quantity),
             product=name,
             redeemed=redeemed,
             quantity=quantity,

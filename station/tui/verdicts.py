@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from station.services.errors import DatabaseBusy, FullyRedeemed, Reason, StationError
+from station.services.errors import DatabaseBusy, FullyRedeemed, Reason, Refusal, StationError
 from station.services.results import (
     BadgeData,
     CheckInResult,
@@ -260,6 +260,8 @@ def for_error(error: StationError, *, code: str = "", timezone: str = "UTC") -> 
                 headline += f" at {error.last_station}"
     detail = display_safe(error.message, limit=120)
     advice = REFUSAL_ADVICE.get(reason, "")
+    if isinstance(error, Refusal) and not error.logged:
+        advice = " ".join(filter(None, (advice, "Not in the scan log (database unreachable).")))
     subject = _code_subject(code)
     if error.attendee_name:
         # The person, so the volunteer can speak to them; the badge, for the help desk.

@@ -26,7 +26,7 @@ from station.services import CheckInService, RedemptionService
 from station.services.results import StationContext
 from tests.builders import ConferenceBuilder
 from tests.conftest import PG_URL
-from tests.services.scenario import outcome
+from tests.services.scenario import Refused, outcome
 
 pytestmark = pytest.mark.postgres
 
@@ -83,7 +83,7 @@ def test_every_scan_is_one_round_trip(through_proxy: tuple[TcpProxy, Engine]) ->
                 ctx, "NO-SUCH-" + code, product="lunch"
             ),
             "bad scan": lambda: checkin.check_in(ctx, "bad code"),
-            # Refusals whose words need the product's name: logged by a second statement.
+            # Refusals whose words need the product's name: logged by the same statement.
             "fully redeemed": lambda: redemption.redeem_product(ctx, code, product="lunch"),
             "door, not purchased": lambda: checkin.record_door_check(
                 ctx, code, product="addon:nothing"
@@ -111,9 +111,82 @@ def test_every_scan_is_one_round_trip(through_proxy: tuple[TcpProxy, Engine]) ->
             "cancelled order": 1,
             "unknown code at the meal line": 1,
             "bad scan": 1,
-            "fully redeemed": 2,
-            "door, not purchased": 2,
+            "fully redeemed": 1,
+            "door, not purchased": 1,
         }
+
+
+def test_every_refused_scan_is_one_round_trip_that_leaves_its_log_row(
+    through_proxy: tuple[TcpProxy, Engine],
+) -> None:
+    """The refusal and its scan-log row are one write: nothing after it can lose the row."""
+    proxy, engine = through_proxy
+    sessions = make_session_factory(engine)
+    conf = ConferenceBuilder(sessions)
+    conf.ticket_type("general")
+    conf.addon("lunch")
+    conf.addon("tutorial")
+    checkin = CheckInService(sessions)
+    redemption = RedemptionService(sessions)
+    ctx = StationContext(conf.slug, "Desk 1", conf.staff("Ana"))
+    other = conf.attendee(addons={"lunch": 1})
+    cancelled = conf.attendee(status=OrderStatus.CANCELLED)
+    no_order = conf.attendee(status=None)
+
+    def refusals(code: str, own_line: int) -> dict[str, Callable[[], object]]:
+        return {
+            "unknown badge": lambda: checkin.check_in(ctx, "NO-SUCH-" + code),
+            "bad scan": lambda: redemption.redeem_product(ctx, "bad code", product="lunch"),
+            "cancelled order": lambda: checkin.check_in(ctx, cancelled.access_code),
+            "no order, door": lambda: checkin.record_door_check(
+                ctx, no_order.access_code, product="ticket:general"
+            ),
+            "no order, meal": lambda: redemption.redeem_product(
+                ctx, no_order.access_code, product="lunch"
+            ),
+            "door, not purchased": lambda: checkin.record_door_check(
+                ctx, code, product="addon:tutorial"
+            ),
+            "meal, not purchased": lambda: redemption.redeem_product(ctx, code, product="tutorial"),
+            "picker, another's line": lambda: redemption.redeem_product(
+                ctx, code, line_item_id=other.line_items["lunch"]
+            ),
+            "meal, fully redeemed": lambda: redemption.redeem_product(ctx, code, product="lunch"),
+            "picker, fully redeemed": lambda: redemption.redeem_product(
+                ctx, code, line_item_id=own_line
+            ),
+        }
+
+    people = [conf.attendee(addons={"lunch": 1}) for _ in range(4)]
+    for person in people:
+        redemption.redeem_product(ctx, person.access_code, product="lunch")
+    for warm_up in people[:3]:
+        for scan in refusals(warm_up.access_code, warm_up.line_items["lunch"]).values():
+            outcome(scan)
+    person = people[3]
+    for name, scan in refusals(person.access_code, person.line_items["lunch"]).items():
+        logged_before = _scan_log(engine)
+        before = proxy.round_trips
+        refused = outcome(scan)
+        assert proxy.round_trips - before == 1, name
+        assert isinstance(refused, Refused), name
+        assert _scan_log(engine) == [
+            *logged_before,
+            (
+                "refused",
+                refused.reason,
+                refused.message,
+                dict(refused.attributes).get("attendee_id"),
+            ),
+        ], name
+
+
+def _scan_log(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT outcome, reason, message, attendee_id FROM scan_log ORDER BY id"
+        )
+        return [tuple(row) for row in rows]
 
 
 def test_a_retry_is_one_round_trip_and_writes_nothing(

@@ -10,6 +10,7 @@ import pytest
 from station.services.errors import (
     DatabaseUnavailable,
     FullyRedeemed,
+    InvalidInput,
     NotEligible,
     Reason,
     StationError,
@@ -59,6 +60,15 @@ def test_fully_redeemed_shows_time_in_the_conference_zone_and_station() -> None:
     )
     verdict = verdicts.for_error(error, timezone="Europe/Berlin")
     assert verdict.title == "✖ REFUSED — ALREADY REDEEMED 1/1 — 12:03 at Station B"
+
+
+def test_a_refusal_the_scan_log_missed_says_so() -> None:
+    error = InvalidInput("Code contains spaces ('a b') — not a badge code.")
+    assert "scan log" not in verdicts.for_error(error, code="a b").advice
+    error.logged = False
+    verdict = verdicts.for_error(error, code="a b")
+    assert verdict.advice.endswith("Not in the scan log (database unreachable).")
+    assert verdict.tone is Tone.REFUSED
 
 
 def test_status_refusals_map_to_their_own_words() -> None:
