@@ -60,7 +60,8 @@ class Scan:
     seq: int
     code: str
     action: str
-    """checkin, redeem, door, products (a picker's look-up) or rejected."""
+    """checkin, redeem, door, products (a picker's look-up), repeat (the double-scan
+    guard answers it) or rejected."""
     target: str
     conference: str
     client_id: uuid.UUID
@@ -136,6 +137,13 @@ class ScanFlow:
             if earlier is not None:
                 scan.client_id = earlier.id
                 scan.retry = True
+        self._waiting[scan.seq] = scan
+        return scan
+
+    def repeat(self, code: str, *, at: datetime, started: float) -> Scan:
+        """The same code again within the double-scan window: nothing is sent; in its turn
+        (after the scans before it) it shows the earlier verdict again and ends."""
+        scan = self._new(code, "repeat", "", at, started, None)
         self._waiting[scan.seq] = scan
         return scan
 

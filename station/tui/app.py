@@ -62,6 +62,7 @@ from station.tui.messages import (
     RedeemRequested,
     ScanAnswered,
     ScanFollowed,
+    ScanRepeated,
     ScanSubmitted,
     SearchFinished,
     SignInChecked,
@@ -349,26 +350,29 @@ class StationApp(App[int], inherit_bindings=False):
         code = decoded.code
         previous = self.recent.previous(code, self.clock())
         if previous is not None:
-            self._just_scanned(code, previous)
+            scan = self.flow.repeat(code, at=self.clock(), started=time.monotonic())
+            self._jobs.put(partial(self._repeat, scan, previous))
             return
         self._leave_overlays()
         self.start_code(code)
 
-    def _just_scanned(self, code: str, previous: Verdict) -> None:
-        """The same code within the double-scan window: repeat the earlier verdict as
-        JUST SCANNED; no service call, nothing written, and a badge preview or picker
-        for this very code stays up. The window starts again: a badge lying under a
-        presentation scanner is read over and over, and must not redeem every 3 s."""
-        self.recent.remember(code, previous, self.clock())
+    def on_scan_repeated(self, message: ScanRepeated) -> None:
+        """The same code within the double-scan window, in its turn: repeat the earlier
+        verdict as JUST SCANNED; no service call, nothing written, and a badge preview or
+        picker for this very code stays up. The window starts again: a badge lying under
+        a presentation scanner is read over and over, and must not redeem every 3 s."""
+        if self.closing_down:
+            return
+        scan, previous = message.scan, message.previous
+        self.flow.answered(scan)
+        self.recent.remember(scan.code, previous, self.clock())
         verdict = verdicts.just_scanned(previous)
         screen = self.screen
-        if isinstance(screen, BadgeScreen | PickerScreen) and screen_code(screen) == code:
+        if isinstance(screen, BadgeScreen | PickerScreen) and screen_code(screen) == scan.code:
             screen.flash(verdict)
-        else:
+        elif scan.seq == self.flow.last_seq:
             self._return_to_scan_screen()
-        self.flow.note_shown()
-        self.verdict = verdict
-        self.scan_screen.show_outcome(verdict, None)
+        self._show_ended(scan, verdict, previous.subject, record=False, keep_badge=True)
 
     def start_code(self, code: str, *, line_item_id: int | None = None) -> None:
         """Act on a badge code the way this station's mode says (the service decides)."""
@@ -507,7 +511,7 @@ class StationApp(App[int], inherit_bindings=False):
         keep_badge: bool = False,
     ) -> None:
         """The one place a scan's outcome reaches the screen."""
-        if scan.action != "rejected":
+        if scan.action not in ("rejected", "repeat"):
             self.recent.remember(scan.code, verdict, self.clock())
         busy = self.flow.busy
         if self._badge_wait is not None and not busy:
@@ -718,6 +722,10 @@ class StationApp(App[int], inherit_bindings=False):
             oplog.log_database(True)
         _log_outcome(scan, answer, error)
         self.post_message(ScanAnswered(scan, answer, error, kept=kept))
+
+    def _repeat(self, scan: Scan, previous: Verdict) -> None:
+        """A repeat's turn in the queue: everything before it has been answered."""
+        self.post_message(ScanRepeated(scan, previous))
 
     def _follow(self, scan: Scan) -> None:
         """A follower's turn in the queue: everything before it has been answered."""

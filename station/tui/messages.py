@@ -18,6 +18,7 @@ from station.services.results import (
     StationCounts,
     StationInfo,
 )
+from station.tui.verdicts import Verdict
 
 
 class BurstPauseDue(Message):
@@ -60,6 +61,15 @@ class ScanFollowed(Message):
     def __init__(self, scan: Scan) -> None:
         super().__init__()
         self.scan = scan
+
+
+class ScanRepeated(Message):
+    """The turn of a scan the double-scan guard answers with the earlier verdict."""
+
+    def __init__(self, scan: Scan, previous: Verdict) -> None:
+        super().__init__()
+        self.scan = scan
+        self.previous = previous
 
 
 class PendingConfirmed(Message):

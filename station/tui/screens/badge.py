@@ -59,7 +59,9 @@ class BadgeScreen(Screen[None]):
     def flash(self, verdict: Verdict) -> None:
         """A new verdict for the badge that is up (scanned again): the full time again."""
         self.verdict = verdict
-        self.query_one("#badge-verdict", VerdictBanner).show(verdict)
+        banner = self.query("#badge-verdict")
+        if banner:  # not built yet (pushed a moment ago): on_mount shows self.verdict
+            banner.first(VerdictBanner).show(verdict)
         if self.is_current:
             self._restart_timer()
 

@@ -28,6 +28,7 @@ class PickerScreen(Screen[None]):
         self.attendee_name = name
         self.products = products
         self.chosen = False
+        self._flashed: Verdict | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -48,13 +49,19 @@ class PickerScreen(Screen[None]):
 
     def flash(self, verdict: Verdict) -> None:
         """The same badge scanned again while choosing: say so where the hint was."""
+        hint = self.query("#picker-hint")
+        if not hint:  # not built yet (pushed a moment ago): on_mount says it
+            self._flashed = verdict
+            return
         title = console_text(verdict.title, ascii_only=self.app.has_class("-ascii"))
-        self.query_one("#picker-hint", Static).update(Content.styled(title, "bold"))
+        hint.first(Static).update(Content.styled(title, "bold"))
 
     def numbered(self) -> list[tuple[int, ProductLine]]:
         return list(enumerate(self.products, start=1))
 
     def on_mount(self) -> None:
+        if self._flashed is not None:
+            self.flash(self._flashed)
         if self.products:
             options = self.query_one("#picker-list", OptionList)
             # No line is chosen until the volunteer moves to one: a stray Enter must
