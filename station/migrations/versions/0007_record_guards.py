@@ -29,8 +29,9 @@ the write — scan NOT recorded".
   its own times. On SQLite the maintenance path drops these triggers inside
   its own transaction (see station.db.record_maintenance).
 - station_lock_attendee() gives the ORM path its row lock without an UPDATE
-  right (station_redeem(), which takes the same lock, now runs as its owner); station_staff(), station_pin_parameters() and station_check_pin()
-  let a station sign operators in without reading PIN hashes.
+  right (station_redeem(), which takes the same lock, now runs as its owner);
+  station_staff(), station_pin_parameters() and station_check_pin() let a
+  station sign operators in without reading PIN hashes.
 - Record ids (and their sequences) become bigint.
 
 SQLite gets the same insert invariants and append-only as triggers; its time is
