@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,12 +34,17 @@ from station.services.errors import StationError
 from station.services.results import StationContext
 from tests.builders import ConferenceBuilder
 
+_BERLIN = ZoneInfo("Europe/Berlin")
+_START = datetime.now(_BERLIN).replace(hour=0, minute=30, second=0, microsecond=0).astimezone(UTC)
+
 
 @dataclass
 class FixedClock:
     """Time stands still within a step, so every path stamps the same instants."""
 
-    now: datetime = field(default_factory=lambda: datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
+    # Today (the conference's day in Berlin), so "this station today" counts the same on
+    # PostgreSQL, which records the server's time, as on SQLite, which records this clock's.
+    now: datetime = field(default_factory=lambda: _START)
 
     def __call__(self) -> datetime:
         return self.now
