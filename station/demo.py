@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
 
+from station.db import record_maintenance
 from station.domain import OrderStatus
 from station.models import (
     AddOn,
@@ -234,7 +235,8 @@ def seed_demo(
     """
     if attendees < MIN_ATTENDEES:
         raise ValueError(f"the demo needs at least {MIN_ATTENDEES} attendees")
-    with engine.begin() as conn:
+    # Maintenance: the reset deletes scan records, and the demo's history keeps its own times.
+    with engine.begin() as conn, record_maintenance(conn):
         exists = _conference_id(conn) is not None
         if exists and reset:
             _delete_demo(conn)
@@ -247,7 +249,7 @@ def seed_demo(
 
 def reset_demo(engine: Engine) -> None:
     """Remove the demo conference and everything that hangs off it (staff stay)."""
-    with engine.begin() as conn:
+    with engine.begin() as conn, record_maintenance(conn):
         _delete_demo(conn)
 
 
