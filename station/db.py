@@ -12,9 +12,7 @@ than ``ping_after_idle_s``, so a busy station pays no ping per scan.
 
 SQLite takes its write lock at BEGIN (``BEGIN IMMEDIATE``), so two stations
 on one file serialise instead of both reading a count and both writing (the
-ORM's default deferred transactions oversell). For the same reason its
-``station_lock_attendee()``, the attendee row lock PostgreSQL's ORM path takes
-through a function (migration 0007), is a no-op there.
+ORM's default deferred transactions oversell).
 """
 
 from __future__ import annotations
@@ -23,13 +21,11 @@ import re
 import select
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,10 +90,6 @@ def _sqlite_engine(url: URL, settings: DatabaseSettings) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is ours.
         dbapi_connection.isolation_level = None
-        # BEGIN IMMEDIATE has locked the whole file already: nothing left to lock.
-        dbapi_connection.create_function(
-            "station_lock_attendee", 1, lambda _attendee_id: 1, deterministic=True
-        )
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -223,32 +215,6 @@ def server_closed(dbapi_connection: Any) -> bool:
     except Exception:
         return True
     return bool(pgconn.status != 0)
-
-
-@contextmanager
-def record_maintenance(connection: Connection) -> Iterator[None]:
-    """An administrator's transaction that may delete scan records or load them as given.
-
-    The records are append-only and checked on insert (migration 0007); the demo's
-    reset and an import of earlier redemptions need neither. PostgreSQL honours
-    ``station.maintenance`` only for a member of the tables' owner role (never the
-    station role); SQLite, which has no roles, drops its guard triggers for this
-    transaction and puts them back. Call it inside a transaction.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL station.maintenance = 'on'")
-        yield  # a failure rolls the transaction back, and the setting with it
-        connection.exec_driver_sql("SET LOCAL station.maintenance = 'off'")
-        return
-    guards = connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'guard\\_%' "
-        "ESCAPE '\\' ORDER BY name"
-    ).all()
-    for name, _sql in guards:
-        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-    yield
-    for _name, sql in guards:
-        connection.exec_driver_sql(sql)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

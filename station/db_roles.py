@@ -1,14 +1,11 @@
 """A least-privilege PostgreSQL role for stations.
 
 A station reads reference data and writes only what a scan records: check-ins,
-door checks, redemptions and scan-log rows, each checked by the database's
-guards (migration 0007: same conference, an active order, a line of the
-attendee's own order with a unit left, the server's time). It can update and
-delete nothing, not even an attendee's first check-in time (a check-in's guard
-sets it), and cannot read PIN hashes: operators are listed and PINs checked by
-functions. Its row lock on an attendee, which the redemption limit relies on,
-is taken by a function too. Role defaults cut off a transaction left idle or a
-statement left running, so a stolen credential cannot sit on locks by default.
+door checks, redemptions and scan-log rows, plus an attendee's first check-in
+time. It can delete nothing and change no order, line item or quantity, so a
+lost or compromised station laptop cannot rewrite who bought what. (Locking an
+attendee row, which the redemption limit relies on, needs an UPDATE right on
+some column of it: the role has exactly the two check-in columns.)
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 READ_ONLY = (
     "conference",
     "person",
-    "attendee",
+    "staff",
     "ticket_type",
     "addon",
     "order",
@@ -32,22 +29,12 @@ READ_ONLY = (
     "alembic_version",
 )
 APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log")
-# Every column of staff but pin_hash.
-STAFF_COLUMNS = ("id", "name", "active")
 FUNCTIONS = (
     "station_redeem_original(uuid, text)",
     "station_redeem(text, text, text, text, integer, uuid, timestamptz, text, integer, text, "
     "jsonb, text)",
     "station_display_safe(text, integer)",
-    "station_lock_attendee(integer)",
-    "station_staff()",
-    "station_pin_parameters(text)",
-    "station_check_pin(integer, text)",
 )
-# Role defaults: a transaction idle this long is ended, a statement running this long
-# cancelled (the station sets its own, shorter ones when it connects).
-IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
-STATEMENT_TIMEOUT_MS = 15_000
 
 
 def _identifier(name: str, what: str) -> str:
@@ -58,20 +45,8 @@ def _identifier(name: str, what: str) -> str:
     return f'"{name}"'
 
 
-def station_role_sql(
-    role: str,
-    schema: str = "public",
-    *,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
-) -> list[str]:
+def station_role_sql(role: str, schema: str = "public") -> list[str]:
     """The statements that create (if missing) and grant the station role, in order."""
-    for value, what in (
-        (idle_in_transaction_timeout_ms, "Idle-in-transaction timeout"),
-        (statement_timeout_ms, "Statement timeout"),
-    ):
-        if value < 1:
-            raise ConfigurationError(f"{what} must be at least 1 ms (got {value}).")
     who = _identifier(role, "Role")
     where = _identifier(schema, "Schema")
 
@@ -87,33 +62,19 @@ def station_role_sql(
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {where} FROM {who}",
         f"GRANT USAGE ON SCHEMA {where} TO {who}",
         f"GRANT SELECT ON {tables(READ_ONLY)} TO {who}",
-        f"GRANT SELECT ({', '.join(STAFF_COLUMNS)}) ON {where}.staff TO {who}",
+        f"GRANT SELECT ON {where}.attendee TO {who}",
+        f"GRANT UPDATE (checked_in_at, updated_at) ON {where}.attendee TO {who}",
         f"GRANT SELECT, INSERT ON {tables(APPEND_ONLY)} TO {who}",
         f"GRANT USAGE ON SEQUENCE {sequences} TO {who}",
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in FUNCTIONS),
-        f"ALTER ROLE {who} SET idle_in_transaction_session_timeout = "
-        f"{int(idle_in_transaction_timeout_ms)}",
-        f"ALTER ROLE {who} SET statement_timeout = {int(statement_timeout_ms)}",
     ]
 
 
-def grant_station_role(
-    engine: Engine,
-    role: str,
-    schema: str | None = None,
-    *,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
-) -> list[str]:
+def grant_station_role(engine: Engine, role: str, schema: str | None = None) -> list[str]:
     """Create and grant the role on the engine's database; returns what was run."""
     if engine.dialect.name != "postgresql":
         raise ConfigurationError("Station roles are for PostgreSQL; SQLite has no roles.")
-    statements = station_role_sql(
-        role,
-        schema or "public",
-        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
-        statement_timeout_ms=statement_timeout_ms,
-    )
+    statements = station_role_sql(role, schema or "public")
     with engine.begin() as connection:
         for statement in statements:
             connection.exec_driver_sql(statement)

@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
 
-from station.db import record_maintenance
 from station.domain import OrderStatus
 from station.models import (
     AddOn,
@@ -235,8 +234,7 @@ def seed_demo(
     """
     if attendees < MIN_ATTENDEES:
         raise ValueError(f"the demo needs at least {MIN_ATTENDEES} attendees")
-    # Maintenance: the reset deletes scan records, and the demo's history keeps its own times.
-    with engine.begin() as conn, record_maintenance(conn):
+    with engine.begin() as conn:
         exists = _conference_id(conn) is not None
         if exists and reset:
             _delete_demo(conn)
@@ -249,7 +247,7 @@ def seed_demo(
 
 def reset_demo(engine: Engine) -> None:
     """Remove the demo conference and everything that hangs off it (staff stay)."""
-    with engine.begin() as conn, record_maintenance(conn):
+    with engine.begin() as conn:
         _delete_demo(conn)
 
 

@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
-    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -215,20 +213,13 @@ class Attendee(Base):
 # attendee: every scan would pay for an index only the demo's reset used (0003). Nor are
 # check-ins, door checks and redemptions indexed by conference: only the report and the
 # export read by it, and they read a whole conference (0004).
-#
-# Inserts pass guards in the database (0007): same conference, an active order, a line of
-# the attendee's own order with a unit left; the recorded time is the server's (the
-# time a client sent is kept in client_at); the tables are append-only.
-
-# A record's id: bigint, so no sequence runs out; SQLite's rowid is 64-bit already.
-RecordId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class CheckIn(Base):
     __tablename__ = "check_in"
     __table_args__ = (Index(None, "attendee_id", "checked_in_at"),)
 
-    id: Mapped[int] = mapped_column(RecordId, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
@@ -236,10 +227,6 @@ class CheckIn(Base):
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
-    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Whether this check-in set the attendee's first check-in time (PostgreSQL: the guard
-    # decides, under the attendee's row lock).
-    first_entry: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class DoorCheck(Base):
@@ -251,7 +238,7 @@ class DoorCheck(Base):
         Index(None, "attendee_id", "checked_at"),
     )
 
-    id: Mapped[int] = mapped_column(RecordId, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
@@ -260,14 +247,13 @@ class DoorCheck(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
-    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProductRedemption(Base):
     __tablename__ = "product_redemption"
     __table_args__ = (Index(None, "order_line_item_id", "attendee_id"),)
 
-    id: Mapped[int] = mapped_column(RecordId, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     order_line_item_id: Mapped[int] = mapped_column()
@@ -276,7 +262,6 @@ class ProductRedemption(Base):
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
-    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ScanLog(Base):
@@ -285,7 +270,7 @@ class ScanLog(Base):
     __tablename__ = "scan_log"
     __table_args__ = (Index(None, "conference_id", "scanned_at"),)
 
-    id: Mapped[int] = mapped_column(RecordId, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int | None] = mapped_column()
     attendee_id: Mapped[int | None] = mapped_column()
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -296,7 +281,6 @@ class ScanLog(Base):
     outcome: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(String(300), default="")
-    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 __all__ = [

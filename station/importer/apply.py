@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from station.db import record_maintenance
 from station.importer.bulk import BATCH, Tick, allocate_ids, insert_rows, update_rows
 from station.importer.existing import chunked
 from station.importer.plan import PersonRef, Plan, ProductKey
@@ -182,11 +181,9 @@ class Writer:
         # The plan skipped every client id already present; DO NOTHING on conflict
         # also covers a second import of the same preload running at the same time.
         statement = _insert_ignoring_conflicts(self.conn, _table(ProductRedemption))
-        # Earlier redemptions keep their own times and stand as the export recorded them.
-        with record_maintenance(self.conn):
-            for batch in chunked(rows, BATCH):
-                self.conn.execute(statement, list(batch))
-                self.tick(len(batch))
+        for batch in chunked(rows, BATCH):
+            self.conn.execute(statement, list(batch))
+            self.tick(len(batch))
 
 
 def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:

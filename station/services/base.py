@@ -88,10 +88,8 @@ def database_errors() -> Iterator[None]:
         yield
     except StationError:
         raise
-    except (IntegrityError, psycopg.IntegrityError) as exc:
-        # A duplicate client id is a retry; anything else a guard of migration 0007 (or a
-        # constraint) refusing a write the services should never have sent.
-        if "client_id" in str(getattr(exc, "orig", exc)):
+    except IntegrityError as exc:
+        if "client_id" in str(exc.orig):
             raise DuplicateClientId from exc
         log.exception("integrity error")
         raise DatabaseUnavailable(

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from station.codes import normalise_access_code
@@ -205,16 +205,15 @@ class CheckInService(ServiceBase):
         refusal = self.validate_order_status(hot_paths.order_status(row.order_status))
         if refusal is not None:
             raise refusal.concerning(row.attendee_id, hot_paths.attendee_name(row))
-        recorded = hot_paths.utc(row.recorded_at)
         own = FirstCheckIn(
-            at=recorded,
+            at=now,
             station=display_safe(ctx.station[:100], limit=60),
             staff_name=display_safe(row.staff_name, limit=60) if row.staff_name else None,
         )
         return CheckInResult(
             client_id=client_id,
             reason=Reason.OK if row.first_time else Reason.REENTRY,
-            checked_in_at=recorded,
+            checked_in_at=now,
             badge=hot_paths.badge(row, own_check_in=own),
         )
 
@@ -244,26 +243,25 @@ class CheckInService(ServiceBase):
         refusal = self.validate_order_status(attendee.order_status)
         if refusal is not None:
             raise refusal.concerning(attendee.id, attendee.name)
-        # The database sets the attendee's first check-in time (migration 0007). On
-        # PostgreSQL its guard decides first_entry under the attendee's row lock and
-        # records the server's time; SQLite's write lock, taken at BEGIN, makes the
-        # first_entry read here exact.
-        recorded = session.execute(
-            insert(CheckIn)
-            .values(
+        now = self._clock()
+        session.execute(
+            insert(CheckIn).values(
                 client_id=client_id,
                 attendee_id=attendee.id,
                 conference_id=conference.id,
-                checked_in_at=self._clock(),
+                checked_in_at=now,
                 staff_id=ctx.staff_id,
                 station=ctx.station[:100],
                 note=note,
-                first_entry=not attendee.checked_in_at_set,
             )
-            .returning(CheckIn.checked_in_at, CheckIn.first_entry)
-        ).one()
-        now = recorded.checked_in_at
-        reason = Reason.OK if recorded.first_entry else Reason.REENTRY
+        )
+        # Guarded so two desks checking the same person in at once agree on who was first.
+        first = session.execute(  # type: ignore[attr-defined]
+            update(Attendee)
+            .where(Attendee.id == attendee.id, Attendee.checked_in_at.is_(None))
+            .values(checked_in_at=now, updated_at=now)
+        ).rowcount
+        reason = Reason.OK if first else Reason.REENTRY
         self._log_scan(
             session,
             ctx,
@@ -388,7 +386,7 @@ class CheckInService(ServiceBase):
             attendee_name=hot_paths.attendee_name(row),
             access_code=row.access_code,
             product=product_name,
-            checked_at=hot_paths.utc(row.recorded_at),
+            checked_at=now,
             timezone=row.timezone,
             attention=_attention(hot_paths.order_status(row.order_status)),
         )
@@ -413,21 +411,19 @@ class CheckInService(ServiceBase):
                 refusal = not_admitted(product_name)
         if refusal is not None:
             raise refusal.concerning(attendee.id, attendee.name)
-        now = session.scalar(
-            insert(DoorCheck)
-            .values(
+        now = self._clock()
+        session.execute(
+            insert(DoorCheck).values(
                 client_id=client_id,
                 attendee_id=attendee.id,
                 conference_id=conference.id,
                 ticket_type_id=product_id if kind == "ticket" else None,
                 addon_id=product_id if kind == "addon" else None,
-                checked_at=self._clock(),
+                checked_at=now,
                 staff_id=ctx.staff_id,
                 station=ctx.station[:100],
             )
-            .returning(DoorCheck.checked_at)  # the server's time on PostgreSQL
         )
-        assert now is not None
         self._log_scan(
             session,
             ctx,

@@ -148,13 +148,17 @@ go AS (
     SELECT att.id FROM att WHERE att.refusal IS NULL AND NOT EXISTS (SELECT 1 FROM prior)
 ),
 ins AS (
-    -- The database's guard sets the recorded time (ours becomes client_at) and the
-    -- attendee's first check-in, and says whether this was it (first_entry).
     INSERT INTO check_in (client_id, attendee_id, conference_id, checked_in_at, staff_id,
                           station, note)
     SELECT :client_id, go.id, conf.id, :now, :staff_id, :station, :note FROM go, conf
     ON CONFLICT (client_id) DO NOTHING
-    RETURNING id, attendee_id, first_entry, checked_in_at
+    RETURNING id, attendee_id
+),
+first_time AS (
+    -- Guarded, so two desks checking the same person in at once agree on who was first.
+    UPDATE attendee SET checked_in_at = :now, updated_at = :now
+     WHERE id = (SELECT ins.attendee_id FROM ins) AND checked_in_at IS NULL
+    RETURNING id
 ),
 logged AS (
     INSERT INTO scan_log (conference_id, attendee_id, scanned_at, station, staff_id, action, code,
@@ -163,7 +167,7 @@ logged AS (
            CASE WHEN ins.id IS NULL THEN :refused_code ELSE :code END,
            CASE WHEN ins.id IS NULL THEN 'refused' ELSE 'accepted' END,
            CASE WHEN ins.id IS NOT NULL THEN
-                     CASE WHEN ins.first_entry THEN 'ok' ELSE 'reentry' END
+                     CASE WHEN EXISTS (SELECT 1 FROM first_time) THEN 'ok' ELSE 'reentry' END
                 WHEN att.id IS NULL THEN 'not_found'
                 ELSE att.refusal ->> 0 END,
            CASE WHEN ins.id IS NOT NULL THEN ''
@@ -178,8 +182,8 @@ SELECT {_ATTENDEE_COLUMNS},
        prior.id IS NOT NULL AS replay,
        prior.attendee_id AS prior_attendee_id, prior.checked_in_at AS prior_at,
        prior.earlier AS prior_earlier,
-       ins.id AS check_in_id, ins.checked_in_at AS recorded_at,
-       coalesce(ins.first_entry, false) AS first_time,
+       ins.id AS check_in_id,
+       EXISTS (SELECT 1 FROM first_time) AS first_time,
        (SELECT s.name FROM staff s WHERE s.id = :staff_id) AS staff_name
   FROM (SELECT 1) AS one
   LEFT JOIN conf ON true
@@ -221,7 +225,7 @@ ins AS (
       FROM decided, conf, product
      WHERE decided.refusal IS NULL AND decided.bought AND NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT (client_id) DO NOTHING
-    RETURNING id, checked_at
+    RETURNING id
 ),
 logged AS (
     -- Every scan decided here: accepted, unknown badge, refused order, not purchased
@@ -254,7 +258,7 @@ SELECT conf.id AS conference_id, conf.timezone,
        decided.bought,
        prior.id IS NOT NULL AS replay,
        prior.attendee_id AS prior_attendee_id, prior.checked_at AS prior_at,
-       ins.id AS door_check_id, ins.checked_at AS recorded_at
+       ins.id AS door_check_id
   FROM (SELECT 1) AS one
   LEFT JOIN conf ON true
   LEFT JOIN product ON true
@@ -282,10 +286,9 @@ CONFERENCE: TextClause = text(
     "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = :conference"
 )
 
-# now(): in autocommit, the transaction's time, which the guard recorded as redeemed_at.
 REDEEM: TextClause = text(
     """
-SELECT *, now() AS recorded_at FROM station_redeem(
+SELECT * FROM station_redeem(
     :conference, :code, :refused_code, :addon, :line_item_id, :client_id, :now, :station,
     :staff_id, :note, :refusals, :not_found_message)
 """

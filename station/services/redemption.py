@@ -6,10 +6,7 @@ any interleaving of any number of stations: the attendee row is locked
 BEGIN) and only then are existing redemptions counted, in a separate
 statement, so the count sees every redemption committed before the lock was
 granted. Locking the attendee rather than the line items keeps the station's
-database role away from UPDATE rights on orders; the lock is taken through
-``station_lock_attendee()``, so it needs no UPDATE right on attendees either.
-Whatever a client sends, the database's guard (migration 0007) refuses a
-redemption past the quantity, under the same lock. The client id is looked for
+database role away from UPDATE rights on orders. The client id is looked for
 again under the lock, so a retry that raced its original is answered as a
 replay, not refused as fully redeemed.
 
@@ -212,7 +209,7 @@ class RedemptionService(ServiceBase):
             product=name,
             redeemed=int(row.r_redeemed),
             quantity=int(row.r_quantity),
-            redeemed_at=hot_paths.utc(row.recorded_at),
+            redeemed_at=hot_paths.utc(row.r_redeemed_at),
             timezone=row.r_timezone,
             attention=_attention(status),
         )
@@ -237,9 +234,10 @@ class RedemptionService(ServiceBase):
         refusal = CheckInService.validate_order_status(attendee.order_status, action="redemption")
         if refusal is not None:
             raise refusal.concerning(attendee.id, attendee.name)
-        # Lock the attendee first; count only once the lock is ours. Through a function
-        # (migration 0007): the station role has no UPDATE right, which FOR UPDATE needs.
-        session.execute(select(func.station_lock_attendee(attendee.id)))
+        # Lock the attendee first; count only once the lock is ours.
+        session.execute(
+            select(Attendee.id).where(Attendee.id == attendee.id).with_for_update(key_share=True)
+        )
         if self._replayed(session, ctx, client_id) is not None:
             raise DuplicateClientId  # a retry of this scan committed while we waited
         candidates = select(
@@ -267,21 +265,19 @@ class RedemptionService(ServiceBase):
                                        total_redeemed, total_quantity,
                                        ).concerning(attendee.id, attendee.name)  # fmt: skip
         line, redeemed = chosen
-        now = session.scalar(
-            insert(ProductRedemption)
-            .values(
+        now = self._clock()
+        session.execute(
+            insert(ProductRedemption).values(
                 client_id=client_id,
                 attendee_id=attendee.id,
                 order_line_item_id=line.id,
                 conference_id=conference.id,
-                redeemed_at=self._clock(),
+                redeemed_at=now,
                 staff_id=ctx.staff_id,
                 station=ctx.station[:100],
                 note=note,
             )
-            .returning(ProductRedemption.redeemed_at)  # the server's time on PostgreSQL
         )
-        assert now is not None
         self._log_scan(
             session,
             ctx,

@@ -7,16 +7,14 @@ answer and every row written; the station-role test runs it as that role.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tests.builders
@@ -34,17 +32,12 @@ from station.services.errors import StationError
 from station.services.results import StationContext
 from tests.builders import ConferenceBuilder
 
-_BERLIN = ZoneInfo("Europe/Berlin")
-_START = datetime.now(_BERLIN).replace(hour=0, minute=30, second=0, microsecond=0).astimezone(UTC)
-
 
 @dataclass
 class FixedClock:
     """Time stands still within a step, so every path stamps the same instants."""
 
-    # Today (the conference's day in Berlin), so "this station today" counts the same on
-    # PostgreSQL, which records the server's time, as on SQLite, which records this clock's.
-    now: datetime = field(default_factory=lambda: _START)
+    now: datetime = field(default_factory=lambda: datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
 
     def __call__(self) -> datetime:
         return self.now
@@ -218,11 +211,7 @@ def run_day(
 
 
 def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row the day wrote, without the surrogate ids.
-
-    Times are the station's clock: PostgreSQL records the server's time and keeps the
-    client's in client_at; SQLite records the client's.
-    """
+    """Every row the day wrote, without the surrogate ids."""
 
     def dump(model: type, *columns: Any) -> list[tuple[Any, ...]]:
         with sessions() as s:
@@ -233,8 +222,7 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             CheckIn,
             CheckIn.client_id,
             CheckIn.attendee_id,
-            func.coalesce(CheckIn.client_at, CheckIn.checked_in_at),
-            CheckIn.first_entry,
+            CheckIn.checked_in_at,
             CheckIn.staff_id,
             CheckIn.station,
             CheckIn.note,
@@ -245,7 +233,7 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             DoorCheck.attendee_id,
             DoorCheck.ticket_type_id,
             DoorCheck.addon_id,
-            func.coalesce(DoorCheck.client_at, DoorCheck.checked_at),
+            DoorCheck.checked_at,
             DoorCheck.station,
         ),
         "product_redemption": dump(
@@ -253,7 +241,7 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             ProductRedemption.client_id,
             ProductRedemption.attendee_id,
             ProductRedemption.order_line_item_id,
-            func.coalesce(ProductRedemption.client_at, ProductRedemption.redeemed_at),
+            ProductRedemption.redeemed_at,
             ProductRedemption.station,
             ProductRedemption.note,
         ),
@@ -261,7 +249,7 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             ScanLog,
             ScanLog.conference_id,
             ScanLog.attendee_id,
-            func.coalesce(ScanLog.client_at, ScanLog.scanned_at),
+            ScanLog.scanned_at,
             ScanLog.station,
             ScanLog.staff_id,
             ScanLog.action,
@@ -270,20 +258,5 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             ScanLog.reason,
             ScanLog.message,
         ),
-        "attendee": dump(Attendee, Attendee.id, Attendee.checked_in_at.is_not(None)),
+        "attendee": dump(Attendee, Attendee.id, Attendee.checked_in_at),
     }
-
-
-def timeless(value: object) -> object:
-    """An outcome with every time replaced by a marker, for comparing runs on PostgreSQL.
-
-    PostgreSQL records, and the services return, the server's time, so two runs of the
-    same day differ in their times only; rows_written() compares the clock's times.
-    """
-    if isinstance(value, datetime):
-        return "<time>"
-    if isinstance(value, tuple):
-        return tuple(timeless(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return tuple((f.name, timeless(getattr(value, f.name))) for f in dataclasses.fields(value))
-    return value

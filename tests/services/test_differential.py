@@ -42,7 +42,7 @@ from station.models import (
 from station.services import CheckInService, RedemptionService
 from station.services.errors import ConfigurationError, Refusal
 from station.services.results import StationContext
-from tests.services.scenario import FixedClock, Refused, outcome, rows_written, timeless
+from tests.services.scenario import FixedClock, Refused, outcome, rows_written
 from tests.services.test_hot_paths import truncate
 
 EXAMPLES = int(os.environ.get("STATION_DIFF_EXAMPLES", "0"))
@@ -363,10 +363,7 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
             for step, (scan, expected, got) in enumerate(
                 zip(day.scans, reference, outcomes, strict=True)
             ):
-                # PostgreSQL answers with the server's time; rows_written() compares the clock's.
-                assert timeless(got) == timeless(expected), (
-                    f"{name} differs from sqlite at step {step}: {scan}"
-                )
+                assert got == expected, f"{name} differs from sqlite at step {step}: {scan}"
             for table, expected_rows in reference_rows.items():
                 assert rows[table] == expected_rows, f"{name} differs from sqlite in {table}"
 

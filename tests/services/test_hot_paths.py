@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from station.models import Base
 from station.services.errors import Reason
 from station.services.results import CheckInResult, RedemptionResult
-from tests.services.scenario import Refused, build_conference, rows_written, run_day, timeless
+from tests.services.scenario import Refused, build_conference, rows_written, run_day
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
@@ -42,9 +42,8 @@ def test_hot_paths_match_the_general_path_on_both_databases(
 
     assert len(hot) == len(general) == len(lite)
     for step, (fast, slow, embedded) in enumerate(zip(hot, general, lite, strict=True)):
-        # Times differ by run on PostgreSQL (the server's); the rows below compare the clock's.
-        assert timeless(fast) == timeless(slow), f"step {step}: hot path differs from general"
-        assert timeless(slow) == timeless(embedded), f"step {step}: PostgreSQL differs from SQLite"
+        assert fast == slow, f"step {step}: hot path differs from the general path"
+        assert slow == embedded, f"step {step}: PostgreSQL differs from SQLite"
     for table in hot_rows:
         assert hot_rows[table] == general_rows[table], table
         assert general_rows[table] == lite_rows[table], table
