@@ -23,14 +23,11 @@ Plain Python: the app feeds it what happened and shows what it says.
 from __future__ import annotations
 
 import enum
-import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from station.scanflow.pending import PendingSaveFailed, PendingScan, PendingScans
-
-log = logging.getLogger("station.scanflow")
 
 WRITES = frozenset({"checkin", "redeem", "door"})
 """Actions that record something: their unknown outcomes are kept pending."""
@@ -188,15 +185,13 @@ class ScanFlow:
         station killed before the answer comes sends the same id when the code is
         scanned again after its restart. Called from the worker, before the write."""
         if not scan.writes or self.pending.get(str(scan.client_id)) is not None:
-            return
-        try:
-            self.pending.add(scan.pending_entry(), sync=False)
-        except PendingSaveFailed as error:
-            log.warning("cannot note scan %s before sending it: %s", scan.seq, error)
+            return  # a retry: its entry is in the pending file already
+        self.pending.note_in_flight(scan.pending_entry())
 
     def settle(self, scan: Scan) -> None:
         """The write's outcome is known: the pending file forgets it (from the worker)."""
         if scan.writes:
+            self.pending.forget_in_flight(str(scan.client_id))
             self.pending.remove(str(scan.client_id))
 
     def keep_pending(self, scan: Scan) -> bool:
@@ -211,7 +206,8 @@ class ScanFlow:
         try:
             self.pending.add(entry)
         except PendingSaveFailed:
-            return False
+            return False  # the in-flight note stays: the best this disk can keep
+        self.pending.forget_in_flight(entry.client_id)
         return True
 
     def answered(self, scan: Scan) -> None:

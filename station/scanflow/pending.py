@@ -10,16 +10,20 @@ The file is rewritten whole (temporary file, fsync, rename, fsync of the
 directory) under an exclusive lock, so two processes of the same station (two
 SSH sessions with one configuration) merge their changes instead of losing
 one, and a power cut leaves either the old or the new file, never half of one.
-A write is noted in the file before it leaves (without fsync: that outlives a
-crash or a kill -9 of the station, at a fraction of a millisecond) and
-forgotten when its answer comes; one whose answer does not come is synced
-before the station shows "NOT RECORDED", so a power cut keeps it too.
+A write is noted before it leaves in a small file of its own process
+(``<station>.inflight-<pid>``: no lock, no merge, no fsync; that outlives a
+crash or a kill -9, at about a tenth of a millisecond) and forgotten when its
+answer comes; the next start of the station takes the notes of processes that
+are gone in as pending. A write whose answer does not come is merged into the
+pending file and synced before the station shows "NOT RECORDED", so a power cut
+keeps it too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import hashlib
 import json
 import logging
@@ -101,6 +105,10 @@ class PendingScans:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[str, PendingScan] = {}
+        self._in_flight: dict[str, PendingScan] = {}
+        self._in_flight_file = (
+            None if path is None else path.with_name(f"{path.stem}.inflight-{os.getpid()}")
+        )
         # The scan worker adds entries while the UI thread looks them up.
         self._lock = threading.RLock()
 
@@ -117,9 +125,13 @@ class PendingScans:
             try:
                 with self._locked():
                     entries = self._read()
+                    orphans = self._orphans()
+                    known = {e.client_id for e in entries}
+                    entries += [e for e in orphans.values() if e.client_id not in known]
                     current = [e for e in entries if e.current(now)]
-                    if len(current) != len(entries):
-                        self._write(current)
+                    if orphans or len(current) != len(entries):
+                        self._write(current)  # synced before the in-flight files go
+                    self._drop_orphan_files()
             except OSError as error:
                 log.warning("cannot lock or tidy pending scans in %s: %s", self.path, error)
                 try:
@@ -128,6 +140,66 @@ class PendingScans:
                     log.error("cannot read pending scans from %s: %s", self.path, unreadable)
                     current = []
             self._entries = {e.client_id: e for e in current}
+
+    def note_in_flight(self, entry: PendingScan) -> None:
+        """A write about to leave, kept until :meth:`forget_in_flight` in one small file of
+        this process: no lock, no merge, no fsync (a crash or a kill -9 leaves it in the
+        kernel's hands, which is enough); the next start takes it in as pending."""
+        with self._lock:
+            self._in_flight[entry.client_id] = entry
+            self._write_in_flight()
+
+    def forget_in_flight(self, client_id: str) -> None:
+        with self._lock:
+            if self._in_flight.pop(client_id, None) is not None:
+                self._write_in_flight()
+
+    def _write_in_flight(self) -> None:
+        target = self._in_flight_file
+        if target is None:
+            return
+        try:
+            if not self._in_flight:
+                with contextlib.suppress(FileNotFoundError):
+                    os.truncate(target, 0)  # empty: nothing on its way
+                return
+            body = json.dumps(
+                {"version": _VERSION, "pending": [asdict(e) for e in self._in_flight.values()]}
+            )
+            try:
+                target.write_text(body, encoding="utf-8")
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(body, encoding="utf-8")
+        except OSError as error:
+            log.warning("cannot note a scan on its way in %s: %s", target, error)
+
+    def _orphan_files(self) -> list[Path]:
+        """In-flight files of station processes that are gone (this one's pid included:
+        a process that had it before us ended)."""
+        assert self.path is not None
+        found = []
+        for candidate in self.path.parent.glob(f"{glob.escape(self.path.stem)}.inflight-*"):
+            pid = candidate.name.rpartition("-")[2]
+            if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+                found.append(candidate)
+        return found
+
+    def _orphans(self) -> dict[str, PendingScan]:
+        entries: dict[str, PendingScan] = {}
+        for orphan in self._orphan_files():
+            try:
+                raw = orphan.read_bytes()
+                for entry in _parse(raw) if raw.strip() else []:
+                    entries[entry.client_id] = entry
+            except (OSError, ValueError) as error:
+                log.error("cannot read the scans on their way in %s: %s", orphan, error)
+        return entries
+
+    def _drop_orphan_files(self) -> None:
+        for orphan in self._orphan_files():
+            with contextlib.suppress(OSError):
+                orphan.unlink()
 
     def find(self, key: tuple[str, str, str, str], now: datetime) -> PendingScan | None:
         """The pending scan a new scan of ``key`` at ``now`` continues, if any."""
@@ -255,6 +327,16 @@ class PendingScans:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 _REQUIRED = frozenset({"client_id", "conference", "action", "target", "code", "first_at"})

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -379,3 +380,80 @@ def test_scans_are_loaded_even_when_old_ones_cannot_be_dropped(tmp_path: Path) -
     scans.add(recent)
     (tmp_path / f".desk.json.{os.getpid()}.tmp").mkdir()  # no new file can be written
     assert loaded(path).entries() == (recent,)
+
+
+# ------------------------------------------------------------- writes on their way
+
+NOTE_THEN_WAIT = """
+import sys, time
+from pathlib import Path
+from station.scanflow.pending import PendingScan, PendingScans
+scans = PendingScans(Path(sys.argv[1]))
+scans.note_in_flight(PendingScan(
+    client_id=sys.argv[2], conference="conf", action="redeem", target="lunch", code="C9",
+    first_at=sys.argv[3],
+))
+print("on its way", flush=True)
+time.sleep(60)
+"""
+
+
+def _killed_while_sending(path: Path, client_id: str) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", NOTE_THEN_WAIT, str(path), client_id, NOW.isoformat()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "on its way\n"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stdout and child.stdout.close()
+        child.stderr and child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+
+def test_a_station_killed_while_a_write_is_on_its_way_finds_it_pending_after_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "desk.json"
+    client_id = str(uuid.uuid4())
+    _killed_while_sending(path, client_id)
+    [found] = loaded(path).entries()
+    assert (found.client_id, found.key) == (client_id, ("conf", "redeem", "lunch", "C9"))
+    assert list(tmp_path.glob("desk.inflight-*")) == []  # taken in, then dropped
+    [again] = loaded(path).entries()  # and it stays pending, now in the file itself
+    assert again.client_id == client_id
+
+
+def test_a_write_on_its_way_in_a_running_process_is_left_to_it(tmp_path: Path) -> None:
+    """Two processes of one station: the other one's write is its own business."""
+    path = tmp_path / "desk.json"
+    running = path.with_name(f"desk.inflight-{os.getppid()}")  # a live process's pid
+    running.write_text(json.dumps({"version": 1, "pending": [asdict(entry())]}))
+    assert loaded(path).entries() == ()
+    assert running.exists()
+
+
+def test_a_forgotten_write_leaves_nothing_on_its_way(tmp_path: Path) -> None:
+    path = tmp_path / "desk.json"
+    scans = PendingScans(path)
+    sending = entry()
+    scans.note_in_flight(sending)
+    [note] = tmp_path.glob("desk.inflight-*")
+    assert sending.client_id in note.read_text()
+    scans.forget_in_flight(sending.client_id)
+    assert note.read_text() == ""
+    assert loaded(path).entries() == ()
+
+
+def test_a_damaged_note_of_a_dead_process_is_dropped_without_harm(tmp_path: Path) -> None:
+    path = tmp_path / "desk.json"
+    kept = entry()
+    PendingScans(path).add(kept)
+    (tmp_path / f"desk.inflight-{2**22 + 7}").write_bytes(b'{"version": 1, "pend\x00')
+    assert loaded(path).entries() == (kept,)
+    assert list(tmp_path.glob("desk.inflight-*")) == []
