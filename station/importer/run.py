@@ -131,6 +131,7 @@ def import_parsed(
             writer = Writer(
                 conn,
                 conference.id,
+                conference.slug,
                 existing_products=snapshot.products,
                 existing_orders={ref: o.id for ref, o in snapshot.orders.items()},
                 existing_attendees={code: a.id for code, a in snapshot.attendees.items()},
