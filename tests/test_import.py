@@ -508,6 +508,27 @@ def test_django_program_preload_imports_every_attendee(database: TestDatabase) -
     assert {(r.note, r.station) for r in redemptions} == {(PRELOAD_NOTE, "preload")}
 
 
+def test_ticket_types_are_matched_by_name_within_the_conference(database: TestDatabase) -> None:
+    with database.sessions.begin() as s:
+        conference = Conference(slug=DP, name="PyCon Test", timezone="UTC")
+        other = Conference(slug="other", name="Other", timezone="UTC")
+        s.add_all([conference, other])
+        s.flush()
+        s.add(TicketType(conference_id=conference.id, slug="indiv-pass", name="individual"))
+        s.add(TicketType(conference_id=other.id, slug="student-x", name="Student"))
+
+    report = import_into(database, PRELOAD_JSON, conference=None)
+
+    assert report.written and report.counts["ticket types"].created == 1  # student only
+    with database.sessions() as s:
+        here = s.execute(
+            select(TicketType.slug, func.count(OrderLineItem.id))
+            .join(OrderLineItem, OrderLineItem.ticket_type_id == TicketType.id)
+            .group_by(TicketType.slug)
+        ).all()
+    assert dict(here) == {"indiv-pass": 6, "student": 2}
+
+
 def test_an_imported_check_in_is_the_first_check_in(database: TestDatabase) -> None:
     import_into(database, PRELOAD_JSON, conference=None)
     service = CheckInService(database.sessions)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from station.domain import OrderStatus
@@ -346,6 +346,41 @@ class Planner:
                         reference, product.kind, product.slug, product.quantity, product.description
                     )
                 )
+
+
+def match_ticket_types_by_name(
+    records: Sequence[AttendeeRecord], snapshot: Snapshot
+) -> list[AttendeeRecord]:
+    """Point ticket lines at the conference's ticket type of the same name.
+
+    django-program names an attendee's ticket type; a conference set up here
+    (by hand or by a CSV import) may keep that type under another slug, and a
+    second type of the same name would split the report and the door rules.
+    A slug the conference already has wins; otherwise the name decides.
+    """
+    known = snapshot.ticket_slugs_by_name
+    result: list[AttendeeRecord] = []
+    for record in records:
+        renamed = {
+            p.slug: known[p.name.casefold()]
+            for p in record.products
+            if p.kind == "ticket"
+            and ("ticket", p.slug) not in snapshot.products
+            and known.get(p.name.casefold(), p.slug) != p.slug
+        }
+        if not renamed:
+            result.append(record)
+            continue
+        products = tuple(
+            replace(p, slug=renamed[p.slug]) if p.kind == "ticket" and p.slug in renamed else p
+            for p in record.products
+        )
+        carried = tuple(
+            replace(c, slug=renamed[c.slug]) if c.kind == "ticket" and c.slug in renamed else c
+            for c in record.carried
+        )
+        result.append(replace(record, products=products, carried=carried))
+    return result
 
 
 class _RowProblem(ValueError):
