@@ -256,7 +256,14 @@ def export_cmd(
         )
         export = export_rows(conn, kind, filters)
         if output is None:
-            write(export, sys.stdout, fmt)
+            try:
+                write(export, sys.stdout, fmt)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # The reader (`| head -1`) has what it wanted: a normal end, not an error.
+                # Point stdout at /dev/null so the flush at exit does not fail again.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
             return
         with _replaced_when_done(output) as handle:
             count = write(export, handle, fmt)
