@@ -508,6 +508,22 @@ def test_django_program_preload_imports_every_attendee(database: TestDatabase) -
     assert {(r.note, r.station) for r in redemptions} == {(PRELOAD_NOTE, "preload")}
 
 
+def test_the_station_import_command_reads_the_real_preload(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    from tests.data_helpers import run_station
+
+    result = run_station(database, tmp_path, "import", str(PRELOAD_JSON), "--create")
+
+    assert result.returncode == 0, result.stderr
+    assert "into pycon_test_2027 (conference created)" in result.stdout
+    assert "attendees: 8 created" in result.stdout
+    assert "check-ins carried over: 3 created" in result.stdout
+    exported = run_station(database, tmp_path, "export", "checkins", "--conference", DP)
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) == 4  # header and the 3 imported check-ins
+
+
 def test_ticket_types_are_matched_by_name_within_the_conference(database: TestDatabase) -> None:
     with database.sessions.begin() as s:
         conference = Conference(slug=DP, name="PyCon Test", timezone="UTC")
