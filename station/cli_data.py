@@ -43,6 +43,13 @@ class DataFailure(click.ClickException):
         click.echo(f"station: {self.format_message()}", err=True, file=file)
 
 
+class InputFailure(DataFailure):
+    """The input file needs fixing (unreadable, malformed, bad rows): exit code 2, as
+    the README says of set-up and input problems."""
+
+    exit_code = 2
+
+
 @contextmanager
 def _engine(state: CliState) -> Iterator[Engine]:
     """The configured database, created/migrated if SQLite, checked if PostgreSQL."""
@@ -103,10 +110,10 @@ def import_cmd(
     try:
         parsed = read_file(file, kind)
     except ImportFileError as exc:
-        raise DataFailure(f"{label} {exc.problem}; nothing was imported.") from None
+        raise InputFailure(f"{label} {exc.problem}; nothing was imported.") from None
     except OSError as exc:
         shown = click.format_filename(file)
-        raise DataFailure(f"cannot read {shown}: {exc.strerror or exc}") from None
+        raise InputFailure(f"cannot read {shown}: {exc.strerror or exc}") from None
     for notice in parsed.notices:
         click.echo(f"{label} {notice}", err=True)
     options = ImportOptions(
@@ -129,7 +136,7 @@ def import_cmd(
     bad = len({p.line for p in report.problems})
     if report.problems and not skip_bad_rows:
         what = "would be refused" if dry_run else "nothing was imported"
-        raise DataFailure(
+        raise InputFailure(
             f"{bad} bad row{'s' if bad != 1 else ''} in {label}; {what} "
             "(fix them, or use --skip-bad-rows to import the rest)."
         )
@@ -249,7 +256,14 @@ def export_cmd(
         )
         export = export_rows(conn, kind, filters)
         if output is None:
-            write(export, sys.stdout, fmt)
+            try:
+                write(export, sys.stdout, fmt)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # The reader (`| head -1`) has what it wanted: a normal end, not an error.
+                # Point stdout at /dev/null so the flush at exit does not fail again.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
             return
         with _replaced_when_done(output) as handle:
             count = write(export, handle, fmt)

@@ -100,6 +100,8 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
         raise InvalidInput(f"Unknown export {kind!r}; choose one of {', '.join(KINDS)}.")
     if filters.product is not None and kind in ("checkins", "scan-log"):
         raise InvalidInput(f"--product does not apply to {kind}.")
+    if filters.product is not None:
+        _require_product(conn, kind, filters)
     build = {
         "checkins": _checkins,
         "door-checks": _door_checks,
@@ -119,6 +121,30 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
             yield values
 
     return Export(columns, rows())
+
+
+def _require_product(conn: Connection, kind: str, filters: ExportFilter) -> None:
+    """A --product nobody sells is a typo: say so instead of writing an empty file."""
+    product = filters.product or ""
+    product_kind, _, slug = product.partition(":")
+    if not slug:
+        product_kind, slug = ("addon" if kind == "redemptions" else "any"), product
+    models: tuple[Any, ...] = {
+        "ticket": (TicketType,),
+        "addon": (AddOn,),
+        "any": (TicketType, AddOn),
+    }.get(product_kind, ())
+    if not models:
+        return  # the query builder explains the form
+    for model in models:
+        query = select(model.id).join(Conference, Conference.id == model.conference_id)
+        query = query.where(model.slug == slug)
+        if filters.conference is not None:
+            query = query.where(Conference.slug == filters.conference)
+        if conn.execute(query.limit(1)).first() is not None:
+            return
+    where = f" in conference {filters.conference!r}" if filters.conference else ""
+    raise InvalidInput(f"There is no product {product!r}{where}; nothing was exported.")
 
 
 def write(export: Export, out: TextIO, fmt: str) -> int:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO / "samples" / "attendees.csv"
-PRELOAD_JSON = REPO / "tests" / "data" / "preload.json"
+PRELOAD_JSON = REPO / "tests" / "data" / "django-program-0.1.2-preload.json"
 HEADER = "access_code,first_name,last_name,email,order_reference,order_status,ticket_type,addons\n"
 CONFERENCE = "pycon-test"
 

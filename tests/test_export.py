@@ -204,9 +204,41 @@ def test_filters_by_station_and_product(database: TestDatabase, scanned: Scanned
     assert len(csv_rows(export(database, "redemptions", product="addon:lunch-day-1"))) == 1
     assert csv_rows(export(database, "redemptions", product="lunch-day-2")) == []
     assert len(csv_rows(export(database, "door-checks", product="tutorial-ticket"))) == 1
-    assert csv_rows(export(database, "door-checks", product="ticket:tutorial-ticket")) == []
+    with pytest.raises(InvalidInput, match="no product 'ticket:tutorial-ticket'"):  # an add-on
+        export(database, "door-checks", product="ticket:tutorial-ticket")
     with pytest.raises(InvalidInput, match="--product does not apply to checkins"):
         export(database, "checkins", product="lunch-day-1")
+
+
+def test_a_product_nobody_sells_is_refused(database: TestDatabase, scanned: Scanned) -> None:
+    with pytest.raises(InvalidInput, match="There is no product 'nope'; nothing was exported"):
+        export(database, "redemptions", product="nope")
+    with pytest.raises(InvalidInput, match="no product 'ticket:lunch-day-1'"):
+        export(database, "door-checks", product="ticket:lunch-day-1")
+    with pytest.raises(InvalidInput, match="in conference 'other'"):
+        export(database, "redemptions", product="lunch-day-1", conference="other")
+
+
+def test_a_closed_pipe_is_a_normal_end(
+    database: TestDatabase, scanned: Scanned, tmp_path: Path
+) -> None:
+    """`station export checkins | head -1`: the reader leaving early is not an error."""
+    import subprocess
+
+    from tests.data_helpers import station_command, station_env
+
+    process = subprocess.Popen(
+        [*station_command(), "export", "checkins"],
+        cwd=tmp_path,
+        env=station_env(database, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # before the command has written a byte
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (0, "")
 
 
 def test_times_without_offset_are_conference_time(database: TestDatabase, scanned: Scanned) -> None:

@@ -6,10 +6,12 @@ against a dump of every table, so "nothing was written" means exactly that.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from station.importer.records import PRELOAD_NAMESPACE, PRELOAD_NOTE
 from station.models import (
     AddOn,
     Attendee,
+    CheckIn,
     Conference,
     Order,
     OrderLineItem,
@@ -440,65 +443,178 @@ def test_line_numbers_count_physical_lines_of_quoted_fields(
 
 
 # --- django-program preload JSON -------------------------------------------------------
+# The fixture is django-program 0.1.2's own preload file, unedited (tests/data/).
+
+DP = "pycon_test_2027"
+DP_CTX = StationContext(conference=DP, station="Desk 1")
 
 
-def test_preload_json_carries_over_redemptions_and_check_ins(database: TestDatabase) -> None:
+def preload_variant(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """The real preload with one change, as django-program would write it (indent 1)."""
+    document = json.loads(PRELOAD_JSON.read_text(encoding="utf-8"))
+    change(document)
+    return write_file(tmp_path, json.dumps(document, indent=1, ensure_ascii=False), "dp.json")
+
+
+def attendee_in(document: dict[str, Any], code: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(a for a in document["attendees"] if a["access_code"] == code)
+    return found
+
+
+def test_django_program_preload_imports_every_attendee(database: TestDatabase) -> None:
     report = import_into(database, PRELOAD_JSON, conference=None)
 
-    assert report.written and not report.problems
-    assert report.counts["attendees"].created == 4
-    assert report.counts["redemptions carried over"].created == 5
-    assert report.counts["check-ins carried over"].created == 2
-    orders = orders_of(database)
-    assert orders["PL-0001"] == (
-        "DP-5001",
-        OrderStatus.PAID,
-        {"conference-pass": 1, "lunch-day-1": 2, "meal-voucher": 3},
-    )
-    assert orders["PL-0002"][:2] == ("PRELOAD-PL-0002", OrderStatus.PAID)
-    assert orders["PL-0003"][1] is OrderStatus.PARTIALLY_REFUNDED
+    assert report.written and not report.problems and report.conference == DP
+    assert report.counts["attendees"].created == 8
+    assert report.counts["order lines"].created == 17
+    assert report.counts["redemptions carried over"].created == 3
+    assert report.counts["check-ins carried over"].created == 3
     with database.sessions() as s:
+        rows = s.execute(
+            select(Attendee.access_code, Person.first_name, Person.last_name).join(
+                Person, Person.id == Attendee.person_id
+            )
+        ).all()
+        names = {code: f"{first}|{last}" for code, first, last in rows}
+        assert names == {
+            "55R26PE3": "Øyvind|Lindqvist",
+            "DZLJPB4E": "山田 太郎|",  # family name first: kept whole
+            "OWFPI0Y6": "Grace|Hopper",
+            "CPCVHYTP": "Alan|Turing",
+            "5WXQC8Y9": "Edsger|Dijkstra",
+            "7VOURT07": "Ada|Lovelace",
+            "MJZC5DKE": "Zoë|Ñúñez",
+            "HZYW0AHT": "|",  # django-program had no name
+        }
+        tickets = dict(s.execute(select(TicketType.slug, TicketType.name)).all())
+        assert tickets == {"individual": "Individual", "student": "Student"}
         checked = dict(s.execute(select(Attendee.access_code, Attendee.checked_in_at)).all())
-        assert checked["PL-0001"] == datetime(2025, 5, 14, 5, 55, tzinfo=UTC)
-        assert checked["PL-0003"] == datetime(2025, 5, 14, 5, 30, tzinfo=UTC)  # generated_at
-        assert checked["PL-0002"] is None
+        assert checked["7VOURT07"] == datetime(2026, 12, 2, 11, 20, 17, 607237, tzinfo=UTC)
+        assert checked["55R26PE3"] is None
+        check_ins = s.execute(select(CheckIn.station, CheckIn.note)).all()
+        assert [tuple(c) for c in check_ins] == [("preload", PRELOAD_NOTE)] * 3
         redemptions = s.execute(
             select(ProductRedemption.client_id, ProductRedemption.note, ProductRedemption.station)
         ).all()
-    expected_ids = {
-        uuid.uuid5(PRELOAD_NAMESPACE, f"pycon-test:{line}:{index}")
-        for line, count in (("9002", 1), ("9003", 3), ("9021", 1))
-        for index in range(count)
+    assert orders_of(database)["7VOURT07"] == (
+        "PRELOAD-7VOURT07",
+        OrderStatus.PAID,
+        {"individual": 1, "lunch-day-1": 1, "meal-voucher": 3},
+    )
+    # django-program's line item ids 9 (55R26PE3's vouchers), 2 and 3 (7VOURT07's lunch, vouchers)
+    assert {r.client_id for r in redemptions} == {
+        uuid.uuid5(PRELOAD_NAMESPACE, f"{DP}:{line}:0") for line in (9, 2, 3)
     }
-    assert {r.client_id for r in redemptions} == expected_ids
     assert {(r.note, r.station) for r in redemptions} == {(PRELOAD_NOTE, "preload")}
 
 
-def test_preload_redeemed_units_cannot_be_redeemed_again(database: TestDatabase) -> None:
+def test_the_station_import_command_reads_the_real_preload(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    from tests.data_helpers import run_station
+
+    result = run_station(database, tmp_path, "import", str(PRELOAD_JSON), "--create")
+
+    assert result.returncode == 0, result.stderr
+    assert "into pycon_test_2027 (conference created)" in result.stdout
+    assert "attendees: 8 created" in result.stdout
+    assert "check-ins carried over: 3 created" in result.stdout
+    exported = run_station(database, tmp_path, "export", "checkins", "--conference", DP)
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) == 4  # header and the 3 imported check-ins
+
+
+def test_ticket_types_are_matched_by_name_within_the_conference(database: TestDatabase) -> None:
+    with database.sessions.begin() as s:
+        conference = Conference(slug=DP, name="PyCon Test", timezone="UTC")
+        other = Conference(slug="other", name="Other", timezone="UTC")
+        s.add_all([conference, other])
+        s.flush()
+        s.add(TicketType(conference_id=conference.id, slug="indiv-pass", name="individual"))
+        s.add(TicketType(conference_id=other.id, slug="student-x", name="Student"))
+
+    report = import_into(database, PRELOAD_JSON, conference=None)
+
+    assert report.written and report.counts["ticket types"].created == 1  # student only
+    with database.sessions() as s:
+        here = s.execute(
+            select(TicketType.slug, func.count(OrderLineItem.id))
+            .join(OrderLineItem, OrderLineItem.ticket_type_id == TicketType.id)
+            .group_by(TicketType.slug)
+        ).all()
+    assert dict(here) == {"indiv-pass": 6, "student": 2}
+
+
+def test_an_imported_check_in_is_the_first_check_in(database: TestDatabase) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+    service = CheckInService(database.sessions)
+    first = datetime(2026, 12, 2, 11, 20, 17, 607237, tzinfo=UTC)
+
+    badge = service.lookup_attendee(DP_CTX, "7vourt07")
+    assert badge.checked_in and badge.first_check_in is not None
+    assert (badge.first_check_in.at, badge.first_check_in.station) == (first, "preload")
+    again = service.check_in(DP_CTX, "7VOURT07")
+    assert again.reentry
+    assert again.badge.first_check_in is not None and again.badge.first_check_in.at == first
+    assert not service.check_in(DP_CTX, "55R26PE3").reentry  # not checked in there
+
+
+def test_a_partly_redeemed_voucher_shows_what_is_left(database: TestDatabase) -> None:
     import_into(database, PRELOAD_JSON, conference=None)
     redeem = RedemptionService(database.sessions).redeem_product
 
+    meal = redeem(DP_CTX, "55R26PE3", product="meal-voucher")  # 1 of 3 used in django-program
+    assert (meal.redeemed, meal.quantity, meal.remaining) == (2, 3, 1)
     with pytest.raises(FullyRedeemed):
-        redeem(CTX, "PL-0001", product="meal-voucher")  # 3 of 3 used in django-program
-    last_lunch = redeem(CTX, "PL-0001", product="lunch-day-1")  # 1 of 2 used there
-    assert (last_lunch.redeemed, last_lunch.quantity) == (2, 2)
-    with pytest.raises(FullyRedeemed):
-        redeem(CTX, "PL-0001", product="lunch-day-1")
-    with pytest.raises(FullyRedeemed):
-        redeem(CTX, "PL-0003", product="lunch-day-1")
+        redeem(DP_CTX, "7VOURT07", product="lunch-day-1")  # used in django-program
+
+
+def test_a_badge_of_a_slug_with_underscores_is_read() -> None:
+    from station.scanner import ScannerProfile, decode_scan
+
+    scan = decode_scan("pycon_test_2027:7VOURT07", ScannerProfile(), conference_slug=DP)
+    assert (scan.conference_slug, scan.code) == (DP, "7VOURT07")
 
 
 def test_preload_reimport_adds_nothing(database: TestDatabase) -> None:
     import_into(database, PRELOAD_JSON, conference=None)
-    RedemptionService(database.sessions).redeem_product(CTX, "PL-0002", product="lunch-day-1")
+    RedemptionService(database.sessions).redeem_product(DP_CTX, "DZLJPB4E", product="lunch-day-1")
     before = dump(database)
 
     again = import_into(database, PRELOAD_JSON, conference=None)
 
     assert again.written and not again.problems
-    assert again.counts["redemptions carried over"].unchanged == 5
+    assert again.counts["redemptions carried over"].unchanged == 3
+    assert again.counts["check-ins carried over"].unchanged == 3
     assert again.counts["redemptions carried over"].created == 0
     assert dump(database) == before
+
+
+def test_a_newer_preload_updates_in_place(database: TestDatabase, tmp_path: Path) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+
+    def newer(document: dict[str, Any]) -> None:
+        grace = attendee_in(document, "OWFPI0Y6")
+        grace["name"] = "Grace Brewster Hopper"
+        grace["checked_in"], grace["checked_in_at"] = True, "2026-12-02T12:00:00+01:00"
+        vouchers = attendee_in(document, "55R26PE3")["products"][1]
+        vouchers.update(redeemed_count=2, remaining=1)
+
+    report = import_into(database, preload_variant(tmp_path, newer), conference=None)
+
+    assert report.written and not report.problems
+    assert report.counts["attendees"].created == 0
+    assert report.counts["people"].updated == 1
+    assert report.counts["check-ins carried over"].created == 1
+    assert report.counts["redemptions carried over"].created == 1
+    badge = CheckInService(database.sessions).lookup_attendee(DP_CTX, "OWFPI0Y6")
+    assert badge.name == "Grace Brewster Hopper"
+    assert badge.first_check_in is not None
+    assert badge.first_check_in.at == datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
+    meal = RedemptionService(database.sessions).redeem_product(
+        DP_CTX, "55R26PE3", product="meal-voucher"
+    )
+    assert (meal.redeemed, meal.quantity) == (3, 3)
 
 
 def test_preload_more_redeemed_than_room_left_is_refused(
@@ -506,15 +622,15 @@ def test_preload_more_redeemed_than_room_left_is_refused(
 ) -> None:
     import_into(database, PRELOAD_JSON, conference=None)
     # Redeemed here before the newer preload says django-program redeemed it too.
-    RedemptionService(database.sessions).redeem_product(CTX, "PL-0002", product="lunch-day-1")
+    RedemptionService(database.sessions).redeem_product(DP_CTX, "DZLJPB4E", product="lunch-day-1")
     before = dump(database)
-    newer = PRELOAD_JSON.read_text(encoding="utf-8").replace(
-        '"quantity": 1, "addon_slug": "lunch-day-1", "redeemed": 0, "remaining": 1',
-        '"quantity": 1, "addon_slug": "lunch-day-1", "redeemed": 1, "remaining": 0',
-    )
-    report = import_into(database, write_file(tmp_path, newer, "preload.json"), conference=None)
 
-    assert [p.line for p in report.problems] == [26]  # PL-0002's access_code
+    def newer(document: dict[str, Any]) -> None:
+        attendee_in(document, "DZLJPB4E")["products"][1].update(redeemed_count=1, remaining=0)
+
+    report = import_into(database, preload_variant(tmp_path, newer), conference=None)
+
+    assert [p.line for p in report.problems] == [35]  # DZLJPB4E's access_code
     assert "1 redeemed here plus 1 redeemed before is more than the quantity 1" in str(
         report.problems[0]
     )
@@ -524,22 +640,51 @@ def test_preload_more_redeemed_than_room_left_is_refused(
 def test_preload_inconsistent_remaining_is_a_bad_row(
     database: TestDatabase, tmp_path: Path
 ) -> None:
-    bad = PRELOAD_JSON.read_text(encoding="utf-8").replace(
-        '"redeemed": 1, "remaining": 1}', '"redeemed": 1, "remaining": 2}'
-    )
+    def bad(document: dict[str, Any]) -> None:
+        attendee_in(document, "55R26PE3")["products"][1]["remaining"] = 3
+
     before = dump(database)
-    report = import_into(database, write_file(tmp_path, bad, "preload.json"), conference=None)
+    report = import_into(database, preload_variant(tmp_path, bad), conference=None)
     assert [str(p) for p in report.problems] == [
-        "line 8: line item 9002: remaining 2 is not quantity 2 minus redeemed 1"
+        "line 7: line item 9: remaining '3' is not quantity 3 minus redeemed_count 1"
     ]
+    assert dump(database) == before
+
+
+@pytest.mark.parametrize(
+    ("where", "time"),
+    [
+        ("generated_at", "0001-01-01T00:00:00+14:00"),
+        ("checked_in_at", "0001-01-01T00:00:00+14:00"),
+        ("checked_in_at", "9999-12-31T23:59:59-01:00"),
+    ],
+)
+def test_a_time_outside_what_databases_store_is_refused(
+    database: TestDatabase, tmp_path: Path, where: str, time: str
+) -> None:
+    def bad(document: dict[str, Any]) -> None:
+        if where == "generated_at":
+            document["generated_at"] = time
+        else:
+            attendee_in(document, "7VOURT07")["checked_in_at"] = time
+
+    before = dump(database)
+    path = preload_variant(tmp_path, bad)
+    if where == "generated_at":
+        with pytest.raises(ImportFileError, match="outside the years 1 to 9999 in UTC"):
+            import_into(database, path, conference=None)
+    else:
+        report = import_into(database, path, conference=None)
+        assert [p.line for p in report.problems] == [147]
+        assert "outside the years 1 to 9999 in UTC" in str(report.problems[0])
     assert dump(database) == before
 
 
 def test_preload_for_another_conference_is_refused(database: TestDatabase) -> None:
     from station.services.errors import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="is for conference 'pycon-test', not 'other'"):
-        import_into(database, PRELOAD_JSON, conference="other")
+    with pytest.raises(ConfigurationError, match="is for conference 'pycon_test_2027', not 'x'"):
+        import_into(database, PRELOAD_JSON, conference="x")
 
 
 def test_preload_that_is_not_json_names_the_line(database: TestDatabase, tmp_path: Path) -> None:
@@ -610,9 +755,11 @@ def test_a_duplicate_of_a_bad_row_is_still_reported(database: TestDatabase, tmp_
 
 
 def test_preload_duplicate_code_names_both_lines(database: TestDatabase, tmp_path: Path) -> None:
-    twice = PRELOAD_JSON.read_text(encoding="utf-8").replace('"PL-0004"', '"pl-0001"')
-    report = import_into(database, write_file(tmp_path, twice, "preload.json"), conference=None)
+    def twice(document: dict[str, Any]) -> None:
+        attendee_in(document, "OWFPI0Y6")["access_code"] = "55r26pe3"
+
+    report = import_into(database, preload_variant(tmp_path, twice), conference=None)
     assert [str(p) for p in report.problems] == [
-        "line 53: access_code PL-0001 already appears on line 8"
+        "line 72: access_code 55R26PE3 already appears on line 7"
     ]
     assert not report.written

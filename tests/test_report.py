@@ -197,7 +197,7 @@ def test_cli_bad_rows_are_listed_and_nothing_is_imported(
     path = write_file(tmp_path, content)
     result = run_station(database, tmp_path, "import", str(path), "--conference", "x", "--create")
 
-    assert result.returncode == 1
+    assert result.returncode == 2  # input problems exit 2, as the README says
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "attendees.csv line 2: quantity of add-on 'Lunch' must be a whole number, not 'x'",
@@ -212,7 +212,7 @@ def test_cli_bad_rows_are_listed_and_nothing_is_imported(
 def test_cli_wrong_delimiter_is_one_clear_line(database: TestDatabase, tmp_path: Path) -> None:
     path = write_file(tmp_path, HEADER.replace(",", "\t") + "A-1\tAda\tL\t\t\t\t\t\n")
     result = run_station(database, tmp_path, "import", str(path), "--conference", "x", "--create")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "station: attendees.csv line 1: the file is separated by tabs, not commas; "
         "export it again as comma-separated CSV; nothing was imported."

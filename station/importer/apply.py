@@ -16,10 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from station.importer.bulk import BATCH, Tick, allocate_ids, insert_rows, update_rows
 from station.importer.existing import chunked
 from station.importer.plan import PersonRef, Plan, ProductKey
-from station.importer.records import PRELOAD_NOTE, ProductKind
+from station.importer.records import PRELOAD_NOTE, ProductKind, preload_check_in_id
 from station.models import (
     AddOn,
     Attendee,
+    CheckIn,
     Order,
     OrderLineItem,
     Person,
@@ -35,6 +36,7 @@ class Writer:
         self,
         conn: Connection,
         conference_id: int,
+        conference_slug: str,
         existing_products: dict[ProductKey, int],
         existing_orders: dict[str, int],
         existing_attendees: dict[str, int],
@@ -43,6 +45,7 @@ class Writer:
     ) -> None:
         self.conn = conn
         self.conference_id = conference_id
+        self.conference_slug = conference_slug
         self.products: dict[ProductKey, int] = dict(existing_products)
         self.orders = dict(existing_orders)
         self.attendees = dict(existing_attendees)
@@ -58,6 +61,7 @@ class Writer:
         self._attendees(plan)
         self._lines(plan)
         self._redemptions(plan)
+        self._check_ins(plan)
 
     def _person_id(self, ref: PersonRef) -> int:
         return ref if isinstance(ref, int) else self.people[ref]
@@ -181,6 +185,26 @@ class Writer:
         # The plan skipped every client id already present; DO NOTHING on conflict
         # also covers a second import of the same preload running at the same time.
         statement = _insert_ignoring_conflicts(self.conn, _table(ProductRedemption))
+        for batch in chunked(rows, BATCH):
+            self.conn.execute(statement, list(batch))
+            self.tick(len(batch))
+
+    def _check_ins(self, plan: Plan) -> None:
+        """The source's first check-in as a check-in row: the badge, the re-entry
+        wording and the check-in export all read check-in rows."""
+        rows = [
+            {
+                "client_id": preload_check_in_id(self.conference_slug, code),
+                "attendee_id": self.attendees[code],
+                "conference_id": self.conference_id,
+                "checked_in_at": at,
+                "staff_id": None,
+                "station": PRELOAD_STATION,
+                "note": PRELOAD_NOTE,
+            }
+            for code, at in plan.new_check_ins
+        ]
+        statement = _insert_ignoring_conflicts(self.conn, _table(CheckIn))
         for batch in chunked(rows, BATCH):
             self.conn.execute(statement, list(batch))
             self.tick(len(batch))

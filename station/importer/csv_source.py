@@ -53,6 +53,7 @@ def read_csv(data: bytes) -> ParsedFile:
         )
     text = data.decode("utf-8", errors="surrogateescape")
     check_bytes = _UNDECODABLE.search(text) is not None  # look row by row only if needed
+    check_nul = "\x00" in text
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -89,6 +90,8 @@ def read_csv(data: bytes) -> ParsedFile:
                 )
                 continue
         try:
+            if check_nul:
+                _refuse_nul(row)
             records.append(_record(line, row, len(header), positions, check_bytes))
         except BadValue as exc:
             problems.append(Problem(line, str(exc)))
@@ -138,6 +141,13 @@ def _other_delimiter(header_cell: str) -> str | None:
     counts = {d: header_cell.count(d) for d in (";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
+
+
+def _refuse_nul(row: list[str]) -> None:
+    """PostgreSQL stores no NUL character in text, so a row holding one is a bad row."""
+    for index, value in enumerate(row):
+        if "\x00" in value:
+            raise BadValue(f"field {index + 1} contains a NUL byte, which is not text")
 
 
 def _code_of(row: list[str], width: int, at: dict[str, int]) -> str | None:

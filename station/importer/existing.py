@@ -119,6 +119,7 @@ class Snapshot:
     lines: dict[int, list[ExistingLine]] = field(default_factory=dict)  # by order id
     redeemed: dict[int, int] = field(default_factory=dict)  # by line id
     carried_ids: set[uuid.UUID] = field(default_factory=set)
+    ticket_slugs_by_name: dict[str, str] = field(default_factory=dict)  # casefolded name
 
 
 def find_conference(conn: Connection, slug: str) -> ConferenceRow | None:
@@ -184,12 +185,16 @@ def lock_lines(conn: Connection, line_ids: Iterable[int]) -> None:
 
 def _load_products(conn: Connection, conference_id: int, snapshot: Snapshot) -> None:
     tickets = conn.execute(
-        select(TicketType.slug, TicketType.id).where(TicketType.conference_id == conference_id)
+        select(TicketType.slug, TicketType.id, TicketType.name)
+        .where(TicketType.conference_id == conference_id)
+        .order_by(TicketType.id)
     ).all()
     addons = conn.execute(
         select(AddOn.slug, AddOn.id).where(AddOn.conference_id == conference_id)
     ).all()
-    snapshot.products.update({("ticket", slug): product_id for slug, product_id in tickets})
+    snapshot.products.update({("ticket", slug): product_id for slug, product_id, _ in tickets})
+    for slug, _id, name in tickets:
+        snapshot.ticket_slugs_by_name.setdefault(name.casefold(), slug)
     snapshot.products.update({("addon", slug): product_id for slug, product_id in addons})
 
 

@@ -34,7 +34,9 @@ class BadValue(ValueError):
 
 def shown(value: str, limit: int = 40) -> str:
     """Quote untrusted input for an error message without letting it reach the terminal raw."""
-    return repr(display_safe(value, limit=limit))
+    # A lone surrogate (from JSON's "\\ud800") cannot be written to a terminal: escape it.
+    safe = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return repr(display_safe(safe, limit=limit))
 
 
 def access_code(raw: str) -> str:
@@ -100,12 +102,18 @@ def quantity(raw: object, what: str, name: str | None = None) -> int:
     if isinstance(raw, int) and not isinstance(raw, bool):  # True is an int to Python only
         value = raw
     elif isinstance(raw, str) and _WHOLE_NUMBER.fullmatch(raw):
-        value = int(raw)
+        digits = raw.strip()
+        if len(digits) > 9:  # int() of thousands of digits raises; this is out of range anyway
+            raise bad(f"between 0 and {MAX_QUANTITY}, not a number of {len(digits):,} digits")
+        value = int(digits)
     else:
         given = shown(raw) if isinstance(raw, str) else repr(raw)
         raise bad(f"a whole number, not {given}")
     if not 0 <= value <= MAX_QUANTITY:
-        raise bad(f"between 0 and {MAX_QUANTITY}, not {value}")
+        written = str(value)
+        if len(written) > 12:
+            written = f"a number of {len(written):,} digits"
+        raise bad(f"between 0 and {MAX_QUANTITY}, not {written}")
     return value
 
 

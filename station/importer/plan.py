@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from station.domain import OrderStatus
@@ -104,6 +104,7 @@ class RecordPlan:
     known_redemptions: int = 0
     checks: list[QuantityCheck] = field(default_factory=list)
     carried_check_in: bool = False
+    check_in: tuple[str, datetime] | None = None
 
     @property
     def changes_anything(self) -> bool:
@@ -137,6 +138,8 @@ class Plan:
     line_deletes: list[int] = field(default_factory=list)
     line_ids: dict[tuple[str, ProductKind, str], int] = field(default_factory=dict)
     new_redemptions: list[NewRedemption] = field(default_factory=list)
+    # (access code, time): the source's first check-in, written as a check-in row.
+    new_check_ins: list[tuple[str, datetime]] = field(default_factory=list)
     counts: dict[str, Counts] = field(default_factory=lambda: {n: Counts() for n in COUNT_NAMES})
     problems: list[Problem] = field(default_factory=list)
 
@@ -155,6 +158,7 @@ class Plan:
             + len(self.line_updates)
             + len(self.line_deletes)
             + len(self.new_redemptions)
+            + len(self.new_check_ins)
         )
 
 
@@ -216,6 +220,8 @@ class Planner:
         if attendee is None:
             draft.new_attendee = (code, person, record.order_reference, record.checked_in_at)
             draft.carried_check_in = record.checked_in_at is not None
+            if record.checked_in_at is not None:
+                draft.check_in = (code, record.checked_in_at)
         else:
             changes: dict[str, object] = {}
             if order is None and record.order_reference is not None:
@@ -225,6 +231,7 @@ class Planner:
             if record.checked_in_at is not None and attendee.checked_in_at is None:
                 changes["checked_in_at"] = record.checked_in_at
                 draft.carried_check_in = True
+                draft.check_in = (code, record.checked_in_at)
             if changes:
                 draft.attendee_update = {"id": attendee.id, **changes}
         if record.order_reference is not None:
@@ -341,6 +348,41 @@ class Planner:
                 )
 
 
+def match_ticket_types_by_name(
+    records: Sequence[AttendeeRecord], snapshot: Snapshot
+) -> list[AttendeeRecord]:
+    """Point ticket lines at the conference's ticket type of the same name.
+
+    django-program names an attendee's ticket type; a conference set up here
+    (by hand or by a CSV import) may keep that type under another slug, and a
+    second type of the same name would split the report and the door rules.
+    A slug the conference already has wins; otherwise the name decides.
+    """
+    known = snapshot.ticket_slugs_by_name
+    result: list[AttendeeRecord] = []
+    for record in records:
+        renamed = {
+            p.slug: known[p.name.casefold()]
+            for p in record.products
+            if p.kind == "ticket"
+            and ("ticket", p.slug) not in snapshot.products
+            and known.get(p.name.casefold(), p.slug) != p.slug
+        }
+        if not renamed:
+            result.append(record)
+            continue
+        products = tuple(
+            replace(p, slug=renamed[p.slug]) if p.kind == "ticket" and p.slug in renamed else p
+            for p in record.products
+        )
+        carried = tuple(
+            replace(c, slug=renamed[c.slug]) if c.kind == "ticket" and c.slug in renamed else c
+            for c in record.carried
+        )
+        result.append(replace(record, products=products, carried=carried))
+    return result
+
+
 class _RowProblem(ValueError):
     pass
 
@@ -398,6 +440,8 @@ def _merge(plan: Plan, draft: RecordPlan, seen_products: set[ProductKey]) -> Non
             counts["attendees"].unchanged += 1
     if draft.carried_check_in:
         counts["check-ins carried over"].created += 1
+        if draft.check_in is not None:
+            plan.new_check_ins.append(draft.check_in)
     elif record.checked_in_at is not None:
         counts["check-ins carried over"].unchanged += 1
     plan.new_lines.extend(draft.new_lines)

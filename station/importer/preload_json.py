@@ -1,21 +1,21 @@
-"""Read django-program's offline preload JSON (what its check-in scanner downloads).
+"""Read django-program's offline preload JSON, exactly as django-program 0.1.2 writes it.
 
-The schema is documented in the README ("Importing attendees and getting
-results out"); in short::
+That is what its ``OfflinePreloadView`` serves to the check-in scanner::
 
-    {"format": "django-program/checkin-preload", "version": 1,
-     "conference": "pycon-test", "generated_at": "2025-05-14T05:30:00Z",
-     "attendees": [{"access_code": "...", "first_name": "...", "last_name": "...",
-                    "email": "...", "order": {"reference": "...", "status": "paid"},
-                    "ticket_type": {"slug": "...", "name": "..."},
-                    "checked_in": false, "checked_in_at": null,
-                    "products": [{"line_item_id": 101, "description": "...",
-                                  "quantity": 2, "addon_slug": "lunch",
-                                  "redeemed": 1, "remaining": 1}]}]}
+    {"conference": "pycon_test_2027", "generated_at": "2026-12-02T11:20:17+00:00",
+     "count": 8,
+     "attendees": [{"access_code": "7VOURT07", "name": "Ada Lovelace",
+                    "email": "...", "ticket_type": "Individual",
+                    "checked_in": true, "checked_in_at": "2026-12-02T11:20:17+00:00",
+                    "products": [{"id": 2, "description": "Lunch Day 1", "quantity": 1,
+                                  "ticket_type_slug": null, "addon_slug": "lunch-day-1",
+                                  "redeemed_count": 1, "remaining": 0}]}]}
 
-Units already redeemed there become redemptions here with a client id derived
-from conference, line item and index, so importing the file again adds
-nothing and a redeemed lunch cannot be handed out twice.
+The file has no orders (it lists people who may enter), so each attendee gets
+a paid order ``PRELOAD-<code>``. Units already redeemed there become
+redemptions here with a client id derived from conference, line item id and
+index, so importing the file again adds nothing and a redeemed lunch cannot
+be handed out twice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 from station.domain import OrderStatus
@@ -40,9 +41,11 @@ from station.importer.records import (
     preload_client_id,
 )
 
-FORMAT = "django-program/checkin-preload"
 _ACCESS_CODE_KEY = re.compile(r'"access_code"\s*:')
-_SLUG = re.compile(r"^[\w-]+$")
+# Django's slug rule (validate_slug): ASCII letters, digits, '-' and '_'.
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+# Scripts written without spaces between family and given name: no first/last split.
+_UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 
 
 def read_preload(data: bytes) -> ParsedFile:
@@ -51,14 +54,11 @@ def read_preload(data: bytes) -> ParsedFile:
         raise ImportFileError(
             Problem(1, "expected a JSON object with 'conference' and 'attendees'")
         )
-    if document.get("format", FORMAT) != FORMAT:
-        raise ImportFileError(
-            Problem(1, f"format is {fields.shown(str(document['format']))}, expected {FORMAT!r}")
-        )
     conference = document.get("conference")
     if not isinstance(conference, str) or not conference.strip():
         raise ImportFileError(Problem(1, "'conference' must be the conference slug"))
     try:
+        slug = _slug(conference, "conference")
         generated_at = _time(document.get("generated_at"), "generated_at")
     except BadValue as exc:
         raise ImportFileError(Problem(1, str(exc))) from None
@@ -67,10 +67,16 @@ def read_preload(data: bytes) -> ParsedFile:
     attendees = document.get("attendees")
     if not isinstance(attendees, list):
         raise ImportFileError(Problem(1, "'attendees' must be a list"))
+    count = document.get("count")
+    if count is not None and count != len(attendees):
+        # A cut-off download: importing the rest would look complete and is not.
+        raise ImportFileError(
+            Problem(1, f"'count' says {count!r} attendees but the file has {len(attendees)}")
+        )
 
     lines = _attendee_lines(data, len(attendees))
     located = lines is not None
-    reader = _Reader(conference.strip(), generated_at)
+    reader = _Reader(slug, generated_at)
     records: list[AttendeeRecord] = []
     problems: list[Problem] = []
     first_line_of: dict[str, int] = {}
@@ -94,10 +100,28 @@ def read_preload(data: bytes) -> ParsedFile:
         kind="preload",
         records=tuple(records),
         problems=tuple(problems),
-        conference_slug=conference.strip(),
+        conference_slug=slug,
         generated_at=generated_at,
         rows_read=len(attendees),
     )
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """django-program has one ``name``; station keeps first and last name apart.
+
+    The first word is the first name and the rest the last name ("Guido van
+    Rossum" -> "Guido", "van Rossum"). A single word, or a name in a script
+    written family name first (Chinese, Japanese, Korean), stays whole in
+    the first name: splitting it would put the parts the wrong way round.
+    """
+    words = name.split()
+    if len(words) < 2 or any(_unspaced(ch) for ch in name):
+        return " ".join(words), ""
+    return words[0], " ".join(words[1:])
+
+
+def _unspaced(ch: str) -> bool:
+    return ord(ch) > 0x2E7F and unicodedata.name(ch, "").startswith(_UNSPACED_SCRIPTS)
 
 
 def _code_of(item: object) -> str | None:
@@ -121,6 +145,14 @@ def _load(data: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(Problem(exc.lineno, f"not valid JSON ({exc.msg})")) from None
+    except RecursionError:
+        raise ImportFileError(
+            Problem(1, "the JSON is nested too deeply to be a preload file")
+        ) from None
+    except ValueError:  # Python refuses to read a number of more than 4,300 digits
+        raise ImportFileError(
+            Problem(1, "the file holds a number with thousands of digits; not a preload file")
+        ) from None
 
 
 def _attendee_lines(data: bytes, count: int) -> list[int] | None:
@@ -144,6 +176,7 @@ def _attendee_lines(data: bytes, count: int) -> list[int] | None:
 
 
 def _time(raw: object, what: str) -> datetime | None:
+    """An aware time that both databases can store: year 1 to 9999 once in UTC."""
     if raw is None:
         return None
     if not isinstance(raw, str):
@@ -154,7 +187,12 @@ def _time(raw: object, what: str) -> datetime | None:
         raise BadValue(f"{what} {fields.shown(raw)} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise BadValue(f"{what} {fields.shown(raw)} has no UTC offset (add 'Z' or '+02:00')")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise BadValue(
+            f"{what} {fields.shown(raw)} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _string(item: dict[str, Any], key: str, limit: int) -> str:
@@ -163,14 +201,28 @@ def _string(item: dict[str, Any], key: str, limit: int) -> str:
         return ""
     if not isinstance(value, str):
         raise BadValue(f"{key} must be a string")
+    if not _storable(value):
+        raise BadValue(f"{key} {fields.shown(value)} holds a NUL or a lone surrogate, not text")
     return fields.text(value, key, limit)
 
 
+def _storable(value: str) -> bool:
+    """Text both databases take: PostgreSQL refuses NUL, and UTF-8 has no lone surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _slug(raw: object, what: str) -> str:
-    if not isinstance(raw, str) or not _SLUG.match(raw.strip()) or len(raw.strip()) > 100:
+    value = raw.strip() if isinstance(raw, str) else None
+    if value is None or not _SLUG.match(value) or len(value) > fields.MAX_SLUG:
         shown = fields.shown(raw) if isinstance(raw, str) else repr(raw)
-        raise BadValue(f"{what} {shown} is not a slug (letters, digits, '-', at most 100)")
-    return raw.strip()
+        raise BadValue(f"{what} {shown} is not a slug (letters, digits, '-' and '_', at most 100)")
+    return value
 
 
 class _Reader:
@@ -186,11 +238,14 @@ class _Reader:
         if not isinstance(raw_code, str):
             raise BadValue("access_code is missing")
         code = fields.access_code(raw_code)
-        reference, status = self._order(item.get("order"), code)
-        ticket_slug, ticket_name = self._ticket_type(item.get("ticket_type"))
-        products, carried = self._products(item.get("products"), ticket_slug, ticket_name)
-        if ticket_slug and not any(p.kind == "ticket" for p in products):
-            products.insert(0, WantedProduct("ticket", ticket_slug, ticket_name, 1, ticket_name))
+        first_name, last_name = split_name(_string(item, "name", 2 * fields.MAX_NAME))
+        if len(first_name) > fields.MAX_NAME or len(last_name) > fields.MAX_NAME:
+            raise BadValue(f"name is too long (at most {fields.MAX_NAME} characters a part)")
+        ticket_name = _string(item, "ticket_type", fields.MAX_PRODUCT_NAME)
+        products, carried = self._products(item.get("products"), ticket_name)
+        if ticket_name and not any(p.kind == "ticket" for p in products):
+            _name, slug = fields.product_name(ticket_name, "ticket_type")
+            products.insert(0, WantedProduct("ticket", slug, ticket_name, 1, ticket_name))
         checked_in = item.get("checked_in", False)
         if not isinstance(checked_in, bool):
             raise BadValue("checked_in must be true or false")
@@ -202,46 +257,18 @@ class _Reader:
         return AttendeeRecord(
             line=line,
             access_code=code,
-            first_name=_string(item, "first_name", fields.MAX_NAME),
-            last_name=_string(item, "last_name", fields.MAX_NAME),
+            first_name=first_name,
+            last_name=last_name,
             email=_string(item, "email", fields.MAX_EMAIL),
-            order_reference=reference,
-            order_status=status,
+            order_reference=_reference(code),
+            order_status=OrderStatus.PAID,
             products=tuple(products),
             carried=tuple(carried),
             checked_in_at=checked_in_at,
         )
 
-    def _order(self, raw: object, code: str) -> tuple[str, OrderStatus]:
-        if raw is None:
-            # The scanner export lists people who may enter; give them a paid order
-            # under a reference that is stable across imports.
-            reference = f"PRELOAD-{code}"
-            if len(reference) > fields.MAX_REFERENCE:
-                reference = "PRELOAD-" + hashlib.sha256(code.encode()).hexdigest()[:40].upper()
-            return reference, OrderStatus.PAID
-        if not isinstance(raw, dict):
-            raise BadValue("order must be an object with 'reference' and 'status'")
-        reference = _string(raw, "reference", fields.MAX_REFERENCE)
-        if not reference:
-            raise BadValue("order.reference is empty")
-        status_raw = raw.get("status")
-        status = fields.order_status(status_raw) if isinstance(status_raw, str) else None
-        if status is None:
-            raise BadValue(f"order {fields.shown(reference)} has no status")
-        return reference, status
-
-    def _ticket_type(self, raw: object) -> tuple[str, str]:
-        if raw is None:
-            return "", ""
-        if not isinstance(raw, dict):
-            raise BadValue("ticket_type must be an object with 'slug' and 'name'")
-        slug = _slug(raw.get("slug"), "ticket_type.slug")
-        name = _string(raw, "name", fields.MAX_PRODUCT_NAME) or slug
-        return slug, name
-
     def _products(
-        self, raw: object, ticket_slug: str, ticket_name: str
+        self, raw: object, ticket_name: str
     ) -> tuple[list[WantedProduct], list[CarriedRedemption]]:
         if raw is None:
             return [], []
@@ -253,28 +280,34 @@ class _Reader:
         for product in raw:
             if not isinstance(product, dict):
                 raise BadValue("each product must be a JSON object")
-            line_item_id = product.get("line_item_id")
+            line_item_id = product.get("id")
             if isinstance(line_item_id, bool) or not isinstance(line_item_id, int | str):
-                raise BadValue("a product has no line_item_id")
+                raise BadValue("a product has no id")
             line_id = str(line_item_id).strip()
+            if len(line_id) > fields.MAX_REFERENCE:
+                raise BadValue(f"a product id is longer than {fields.MAX_REFERENCE} characters")
             if not line_id or line_id in self.line_item_ids or line_id in new_ids:
-                raise BadValue(f"line_item_id {line_id!r} is empty or used twice in the file")
+                raise BadValue(f"product id {line_id!r} is empty or used twice in the file")
             new_ids.add(line_id)
             kind, slug = self._product_slug(product, line_id)
             description = _string(product, "description", 300)
-            name = _string(product, "name", fields.MAX_PRODUCT_NAME) or description or slug
-            if kind == "ticket" and slug == ticket_slug:
+            name = description[: fields.MAX_PRODUCT_NAME] or slug
+            if kind == "ticket" and ticket_name:
                 name = ticket_name
             what = f"line item {line_id}"
             quantity = fields.quantity(product.get("quantity"), what)
-            redeemed = fields.quantity(product.get("redeemed", 0), f"redeemed of {what}")
+            redeemed = fields.quantity(
+                product.get("redeemed_count", 0), f"redeemed_count of {what}"
+            )
             if redeemed > quantity:
-                raise BadValue(f"{what}: redeemed {redeemed} is more than quantity {quantity}")
+                raise BadValue(
+                    f"{what}: redeemed_count {redeemed} is more than quantity {quantity}"
+                )
             remaining = product.get("remaining")
             if remaining is not None and remaining != quantity - redeemed:
                 raise BadValue(
-                    f"{what}: remaining {remaining!r} is not quantity {quantity} "
-                    f"minus redeemed {redeemed}"
+                    f"{what}: remaining {fields.shown(str(remaining))} is not quantity "
+                    f"{quantity} minus redeemed_count {redeemed}"
                 )
             before = wanted.get((kind, slug))
             if before is not None:
@@ -302,3 +335,11 @@ class _Reader:
         if addon is not None:
             return "addon", _slug(addon, f"addon_slug of line item {line_id}")
         return "ticket", _slug(ticket, f"ticket_type_slug of line item {line_id}")
+
+
+def _reference(code: str) -> str:
+    """The file has no orders; each attendee gets a paid one under a stable reference."""
+    reference = f"PRELOAD-{code}"
+    if len(reference) > fields.MAX_REFERENCE:
+        reference = "PRELOAD-" + hashlib.sha256(code.encode()).hexdigest()[:40].upper()
+    return reference

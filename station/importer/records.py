@@ -91,3 +91,8 @@ class ParsedFile:
 def preload_client_id(conference_slug: str, line_item_id: str, index: int) -> uuid.UUID:
     """The same redeemed unit gets the same id on every import, so nothing doubles."""
     return uuid.uuid5(PRELOAD_NAMESPACE, f"{conference_slug}:{line_item_id}:{index}")
+
+
+def preload_check_in_id(conference_slug: str, access_code: str) -> uuid.UUID:
+    """The carried-over first check-in of an attendee, the same on every import."""
+    return uuid.uuid5(PRELOAD_NAMESPACE, f"{conference_slug}:check-in:{access_code}")

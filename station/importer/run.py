@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, text
 from station.importer import existing
 from station.importer.apply import Writer
 from station.importer.csv_source import read_csv
-from station.importer.plan import Counts, Planner
+from station.importer.plan import Counts, Planner, match_ticket_types_by_name
 from station.importer.preload_json import read_preload
 from station.importer.records import ParsedFile, Problem
 from station.models import Conference, utcnow
@@ -108,8 +108,11 @@ def import_parsed(
         total = len(parsed.records)
         report("Comparing", 0, total)
         snapshot = existing.load_snapshot(conn, conference, parsed.records)
+        records = parsed.records
+        if parsed.kind == "preload":
+            records = tuple(match_ticket_types_by_name(records, snapshot))
         planner = Planner(snapshot)
-        planner.draft(parsed.records, lambda done: report("Comparing", done, total))
+        planner.draft(records, lambda done: report("Comparing", done, total))
         to_check = planner.lines_to_check()
         redeemed: dict[int, int] = {}
         if conference is not None and to_check:
@@ -131,6 +134,7 @@ def import_parsed(
             writer = Writer(
                 conn,
                 conference.id,
+                conference.slug,
                 existing_products=snapshot.products,
                 existing_orders={ref: o.id for ref, o in snapshot.orders.items()},
                 existing_attendees={code: a.id for code, a in snapshot.attendees.items()},
