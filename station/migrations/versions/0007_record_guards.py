@@ -98,14 +98,23 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
 DECLARE
     v_conference integer;
     v_active boolean;
-    v_first timestamptz;
     v_staff boolean;
 BEGIN{_MAINTENANCE}
     NEW.client_at := coalesce(NEW.client_at, NEW.checked_in_at);
     NEW.checked_in_at := now();
-    SELECT a.conference_id, o.status IN ({ACTIVE}), a.checked_in_at,
-           NEW.staff_id IS NULL OR EXISTS (SELECT 1 FROM staff s WHERE s.id = NEW.staff_id)
-      INTO v_conference, v_active, v_first, v_staff
+    -- One statement reads what the checks need and sets the first check-in time; a
+    -- refusal below undoes the update with the insert. Guarded: of two desks checking
+    -- the same person in at once, the second waits for the first's row lock, then
+    -- finds the time set.
+    WITH first AS (
+        UPDATE attendee a SET checked_in_at = NEW.checked_in_at, updated_at = NEW.checked_in_at
+         WHERE a.id = NEW.attendee_id AND a.checked_in_at IS NULL
+        RETURNING a.id
+    )
+    SELECT a.conference_id, o.status IN ({ACTIVE}),
+           NEW.staff_id IS NULL OR EXISTS (SELECT 1 FROM staff s WHERE s.id = NEW.staff_id),
+           EXISTS (SELECT 1 FROM first)
+      INTO v_conference, v_active, v_staff, NEW.first_entry
       FROM attendee a LEFT JOIN "order" o ON o.id = a.order_id
      WHERE a.id = NEW.attendee_id;
     IF v_conference IS DISTINCT FROM NEW.conference_id THEN
@@ -117,14 +126,6 @@ BEGIN{_MAINTENANCE}
     ELSIF NOT v_staff THEN
         RAISE EXCEPTION 'check_in: no staff member %', NEW.staff_id
             USING ERRCODE = 'check_violation';
-    END IF;
-    NEW.first_entry := false;
-    IF v_first IS NULL THEN
-        -- Guarded: of two desks checking the same person in at once, the second waits
-        -- for the first's row lock, then finds the time set.
-        UPDATE attendee SET checked_in_at = NEW.checked_in_at, updated_at = NEW.checked_in_at
-         WHERE id = NEW.attendee_id AND checked_in_at IS NULL;
-        NEW.first_entry := FOUND;
     END IF;
     RETURN NEW;
 END
@@ -195,14 +196,18 @@ BEGIN{_MAINTENANCE}
         RAISE EXCEPTION 'product_redemption: no staff member %', NEW.staff_id
             USING ERRCODE = 'check_violation';
     END IF;
-    SELECT li.quantity INTO v_quantity FROM order_line_item li
+    -- A statement of its own, so its snapshot is taken under the lock.
+    SELECT li.quantity,
+           (SELECT count(*) FROM product_redemption pr
+             WHERE pr.order_line_item_id = NEW.order_line_item_id
+               AND pr.attendee_id = NEW.attendee_id)
+      INTO v_quantity, v_used
+      FROM order_line_item li
      WHERE li.id = NEW.order_line_item_id AND li.order_id = v_order AND li.addon_id IS NOT NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'product_redemption: line % is not an add-on of attendee %''s order',
             NEW.order_line_item_id, NEW.attendee_id USING ERRCODE = 'check_violation';
     END IF;
-    SELECT count(*) INTO v_used FROM product_redemption pr
-     WHERE pr.order_line_item_id = NEW.order_line_item_id AND pr.attendee_id = NEW.attendee_id;
     IF v_used >= v_quantity THEN
         RAISE EXCEPTION 'product_redemption: line % is used up (% of %)',
             NEW.order_line_item_id, v_used, v_quantity USING ERRCODE = 'check_violation';
