@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.timer import Timer
@@ -173,8 +174,18 @@ class StationApp(App[int], inherit_bindings=False):
 
     @property
     def closing_down(self) -> bool:
-        """Results can still arrive while the app shuts down; then there is no screen."""
-        return not self.screen_stack or not isinstance(self.screen_stack[0], ScanScreen)
+        """Results can still arrive while the app shuts down: then the scan screen is gone,
+        or still there with its widgets already taken away."""
+        if self._exit or not self.screen_stack:
+            return True
+        screen = self.screen_stack[0]
+        if not isinstance(screen, ScanScreen):
+            return True
+        try:
+            screen.query_one("#counters")  # cached by id: cheap on every message
+        except NoMatches:
+            return True
+        return False
 
     @property
     def timezone(self) -> str:
