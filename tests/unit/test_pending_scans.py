@@ -94,24 +94,29 @@ time.sleep(60)
 """
 
 
-def test_a_kill_9_right_after_add_leaves_the_scan_readable(tmp_path: Path) -> None:
-    path = tmp_path / "desk.json"
-    client_id = str(uuid.uuid4())
+def killed_once_ready(program: str, path: Path, client_id: str, ready: str) -> None:
+    """Run ``program`` in a child, SIGKILL it once it prints ``ready``: no clean-up runs."""
     child = subprocess.Popen(
-        [sys.executable, "-c", ADD_THEN_WAIT, str(path), client_id, NOW.isoformat()],
+        [sys.executable, "-c", program, str(path), client_id, NOW.isoformat()],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert child.stdout is not None
-        assert child.stdout.readline() == "added\n"
+        assert child.stdout.readline() == ready + "\n"
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.wait(timeout=30)
         child.stdout and child.stdout.close()
         child.stderr and child.stderr.close()
     assert child.returncode == -signal.SIGKILL
+
+
+def test_a_kill_9_right_after_add_leaves_the_scan_readable(tmp_path: Path) -> None:
+    path = tmp_path / "desk.json"
+    client_id = str(uuid.uuid4())
+    killed_once_ready(ADD_THEN_WAIT, path, client_id, "added")
     [found] = loaded(path).entries()
     assert (found.client_id, found.key) == (client_id, ("conf", "redeem", "lunch", "C9"))
 
@@ -398,30 +403,12 @@ time.sleep(60)
 """
 
 
-def _killed_while_sending(path: Path, client_id: str) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", NOTE_THEN_WAIT, str(path), client_id, NOW.isoformat()],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "on its way\n"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait(timeout=30)
-        child.stdout and child.stdout.close()
-        child.stderr and child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
-
-
 def test_a_station_killed_while_a_write_is_on_its_way_finds_it_pending_after_restart(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "desk.json"
     client_id = str(uuid.uuid4())
-    _killed_while_sending(path, client_id)
+    killed_once_ready(NOTE_THEN_WAIT, path, client_id, "on its way")
     [found] = loaded(path).entries()
     assert (found.client_id, found.key) == (client_id, ("conf", "redeem", "lunch", "C9"))
     assert list(tmp_path.glob("desk.inflight-*")) == []  # taken in, then dropped
