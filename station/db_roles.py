@@ -1,11 +1,12 @@
 """A least-privilege PostgreSQL role for stations.
 
-A station reads reference data and writes only what a scan records: check-ins,
-door checks, redemptions and scan-log rows, plus an attendee's first check-in
-time. It can delete nothing and change no order, line item or quantity, so a
-lost or compromised station laptop cannot rewrite who bought what. (Locking an
-attendee row, which the redemption limit relies on, needs an UPDATE right on
-some column of it: the role has exactly the two check-in columns.)
+A station reads reference data and records scans only by calling the guarded
+functions of migration 0007 (check-in, door admission, redemption, a refused
+scan's log row), which refuse a record for another conference, on an inactive
+order, for a line not on the attendee's own order or past its quantity, and
+stamp the server's time. The role has no INSERT, UPDATE or DELETE on any table
+and no sequence, so a lost or stolen station credential cannot rewrite who
+bought what, forge a redemption, or undo a check-in.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ READ_ONLY = (
 )
 APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log")
 FUNCTIONS = (
-    "station_redeem_original(uuid, text)",
-    "station_redeem(text, text, text, text, integer, uuid, timestamptz, text, integer, text, "
-    "jsonb, text)",
-    "station_display_safe(text, integer)",
+    "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
+    "text)",
+    "station_admit(integer, integer, text, integer, text, uuid, timestamptz, text, integer, text)",
+    "station_redeem_line(integer, integer, integer, integer, text, text, uuid, timestamptz, "
+    "text, integer, text, text)",
+    "station_log_scan(text, integer, text, text, text, timestamptz, text, integer, text)",
 )
 
 
@@ -53,7 +56,6 @@ def station_role_sql(role: str, schema: str = "public") -> list[str]:
     def tables(names: tuple[str, ...]) -> str:
         return ", ".join(f'{where}."{name}"' for name in names)
 
-    sequences = ", ".join(f'{where}."{name}_id_seq"' for name in APPEND_ONLY)
     return [
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
         f"THEN CREATE ROLE {who} LOGIN; END IF; END $$",
@@ -63,9 +65,8 @@ def station_role_sql(role: str, schema: str = "public") -> list[str]:
         f"GRANT USAGE ON SCHEMA {where} TO {who}",
         f"GRANT SELECT ON {tables(READ_ONLY)} TO {who}",
         f"GRANT SELECT ON {where}.attendee TO {who}",
-        f"GRANT UPDATE (checked_in_at, updated_at) ON {where}.attendee TO {who}",
-        f"GRANT SELECT, INSERT ON {tables(APPEND_ONLY)} TO {who}",
-        f"GRANT USAGE ON SEQUENCE {sequences} TO {who}",
+        # Records only through the guarded functions: no INSERT, UPDATE or DELETE here.
+        f"GRANT SELECT ON {tables(APPEND_ONLY)} TO {who}",
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in FUNCTIONS),
     ]
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -215,15 +216,22 @@ class Attendee(Base):
 # export read by it, and they read a whole conference (0004).
 
 
+# Record ids are bigint on PostgreSQL (a station could spend an integer sequence in
+# minutes); SQLite's rowid is 64-bit already and only INTEGER autoincrements.
+RECORD_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class CheckIn(Base):
     __tablename__ = "check_in"
     __table_args__ = (Index(None, "attendee_id", "checked_in_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The station's own clock; the recorded time above is the server's (migration 0007).
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
@@ -238,13 +246,15 @@ class DoorCheck(Base):
         Index(None, "attendee_id", "checked_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
     ticket_type_id: Mapped[int | None] = mapped_column()
     addon_id: Mapped[int | None] = mapped_column()
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The station's own clock; the recorded time above is the server's (migration 0007).
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
 
@@ -253,12 +263,14 @@ class ProductRedemption(Base):
     __tablename__ = "product_redemption"
     __table_args__ = (Index(None, "order_line_item_id", "attendee_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
     attendee_id: Mapped[int] = mapped_column()
     order_line_item_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
     redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The station's own clock; the recorded time above is the server's (migration 0007).
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
@@ -270,10 +282,12 @@ class ScanLog(Base):
     __tablename__ = "scan_log"
     __table_args__ = (Index(None, "conference_id", "scanned_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
     conference_id: Mapped[int | None] = mapped_column()
     attendee_id: Mapped[int | None] = mapped_column()
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The station's own clock; the recorded time above is the server's (migration 0007).
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     station: Mapped[str] = mapped_column(String(100), default="")
     staff_id: Mapped[int | None] = mapped_column()
     action: Mapped[str] = mapped_column(String(20))

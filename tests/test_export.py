@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from station.exporter import ExportFilter, export_rows, parse_time, write
-from station.models import utcnow
+from station.models import ScanLog, utcnow
 from station.reading import read_connection
 from station.services import CheckInService, RedemptionService
 from station.services.errors import InvalidInput, NotEligible
@@ -84,15 +85,21 @@ def scanned(database: TestDatabase) -> Scanned:
     lunch = StationContext(CONFERENCE, "Lunch line", bob)
     door = StationContext(CONFERENCE, "Tutorial room", None)
 
-    times = [clock.now]
+    # The recorded times are the ones the services answer with: the station's clock on
+    # SQLite, the server's on PostgreSQL (migration 0007), where they are a few ms apart.
     first = checkin.check_in(desk, "ab12-cd34")
-    times.append(clock.advance(hours=4))
+    clock.advance(hours=4)
     meal = redemption.redeem_product(lunch, "AB12-CD34", product="lunch-day-1")
-    times.append(clock.advance(hours=1))
+    clock.advance(hours=1)
     admitted = checkin.record_door_check(door, "AB12-CD34", product="addon:tutorial-ticket")
-    times.append(clock.advance(minutes=5))
+    clock.advance(minutes=5)
     with pytest.raises(NotEligible) as refused:
         checkin.check_in(desk, "WX12-YZ34")  # refunded order
+    with database.sessions() as session:
+        refused_at = session.scalars(
+            select(ScanLog.scanned_at).where(ScanLog.outcome == "refused")
+        ).one()
+    times = [first.checked_in_at, meal.redeemed_at, admitted.checked_at, refused_at]
     return Scanned(first, meal, admitted, refused.value, times)
 
 
@@ -242,10 +249,17 @@ def test_a_closed_pipe_is_a_normal_end(
 
 
 def test_times_without_offset_are_conference_time(database: TestDatabase, scanned: Scanned) -> None:
-    # Europe/Berlin is UTC+2 in May: 08:00 there is 06:00Z, the first check-in's minute.
-    since = parse_time("2025-05-14T08:00:01", "Europe/Berlin")
-    assert since == datetime(2025, 5, 14, 6, 0, 1, tzinfo=UTC)
-    until = parse_time("2025-05-14T13:01:00+02:00", None)  # 11:01Z: before the refusal
+    # Europe/Berlin is UTC+2 in May: 08:00 there is 06:00Z.
+    assert parse_time("2025-05-14T08:00:01", "Europe/Berlin") == datetime(
+        2025, 5, 14, 6, 0, 1, tzinfo=UTC
+    )
+    # Between the check-in and the refusal, written as Berlin's local time without offset.
+    berlin = ZoneInfo("Europe/Berlin")
+    after_check_in = scanned.times[0].astimezone(berlin) + timedelta(microseconds=1)
+    since = parse_time(after_check_in.replace(tzinfo=None).isoformat(), "Europe/Berlin")
+    until = parse_time(
+        (scanned.times[3] - timedelta(microseconds=1)).astimezone(berlin).isoformat(), None
+    )
     rows = csv_rows(export(database, "scan-log", since=since, until=until))
     assert [r["action"] for r in rows] == ["redeem", "door"]
     with pytest.raises(InvalidInput, match="no UTC offset and there is more than one conference"):

@@ -111,7 +111,12 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
                 "SELECT reloptions FROM pg_class WHERE oid = 'attendee'::regclass"
             ).scalar()
         assert options == ["fillfactor=85"]
+    if engine.dialect.name == "postgresql":
+        # 0007: the rules left SQL; only guarded writers remain.
+        assert redeem_function(engine) == "None"
     # And back, for a venue that has to return to yesterday's version.
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0006")
     redeem_then = redeem_function(engine)
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0005")

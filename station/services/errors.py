@@ -129,28 +129,3 @@ class ConfigurationError(StationError):
     """The station is set up wrongly (unknown conference, product or operator)."""
 
     reason = Reason.CONFIGURATION
-
-
-# The words of the refusals that name a product. The general path words its refusals
-# with these; the PostgreSQL hot path gets them as format() strings made from these
-# (``hot_paths.refusals_json``), so the screen and the scan log agree on every path.
-NOT_ON_ORDER = "That product is not on this attendee's order."
-
-
-def not_on_order() -> InvalidInput:
-    """A picked line item that is not an add-on line of the attendee's own order."""
-    return InvalidInput(NOT_ON_ORDER, reason=Reason.NOT_PURCHASED)
-
-
-def not_purchased(product: str) -> NotPurchased:
-    """A meal line's product the attendee did not buy."""
-    return NotPurchased(f"{product} was not purchased by this attendee.")
-
-
-def not_admitted(product: str) -> NotPurchased:
-    """A door's ticket type or add-on the attendee did not buy."""
-    return NotPurchased(f"{product} was not purchased — not admitted.")
-
-
-def fully_redeemed_words(product: str, redeemed: int | str, quantity: int | str) -> str:
-    return f"{product} is fully redeemed ({redeemed}/{quantity})."

@@ -12,7 +12,7 @@ import uuid
 
 from station.domain import Mode
 from station.services.checkin import CheckInService
-from station.services.errors import Refusal, StationError
+from station.services.errors import StationError
 from station.services.redemption import RedemptionService
 from station.services.results import ProductChoice, ScanAnswer, StationContext
 
@@ -103,14 +103,4 @@ class ScanService:
         return "redeem" if action == "products" else action
 
     def _choices(self, ctx: StationContext, code: str) -> ProductChoice:
-        try:
-            badge = self._checkin.lookup_attendee(ctx, code)
-        except Refusal as unknown:  # an unknown badge is logged like at any station
-            self._checkin.log_refusal(ctx, action="redeem", code=code, error=unknown)
-            raise
-        refusal = self._checkin.validate_order_status(badge.order_status, action="redemption")
-        if refusal is not None:
-            refusal.concerning(badge.attendee_id, badge.name)
-            self._checkin.log_refusal(ctx, action="redeem", code=code, error=refusal)
-            raise refusal
-        return ProductChoice(badge, tuple(p for p in badge.products if p.remaining > 0))
+        return self._checkin.product_choices(ctx, code)

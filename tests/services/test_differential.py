@@ -1,11 +1,12 @@
 """Every path decides every scan alike: a property-based differential test.
 
-Each scan rule exists twice, in Python (the ORM path: SQLite, and PostgreSQL
-with ``hot_paths=False``) and in SQL (PostgreSQL's one-round-trip path), so
-hypothesis makes up event days (attendees, codes as scanned, order statuses,
-products spread over lines, every kind of scan, retries with reused client
-ids) and runs each through every path, comparing outcome by outcome and then
-the rows written. Run longer with ``STATION_DIFF_EXAMPLES=5000``.
+Every scan rule lives in the rule book (``station.rulebook``); the stores
+only read facts and record decisions. So hypothesis makes up event days
+(attendees, codes as scanned, order statuses, products spread over lines,
+every kind of scan, retries with reused client ids) and runs each through
+every store (SQLite, PostgreSQL's guarded functions, the ORM on PostgreSQL)
+and through the rule book alone over an in-memory copy, comparing outcome by
+outcome and then the rows written. Run longer with ``STATION_DIFF_EXAMPLES=5000``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from station.models import (
 from station.services import CheckInService, RedemptionService
 from station.services.errors import ConfigurationError, Refusal
 from station.services.results import StationContext
+from tests.services.memory_store import MemoryStore, Snapshot, snapshot
+from tests.services.memory_store import rows as memory_rows
 from tests.services.scenario import FixedClock, Refused, outcome, rows_written
 from tests.services.test_hot_paths import truncate
 
@@ -230,12 +233,21 @@ def build(sessions: sessionmaker[Session], day: Day) -> list[int]:
 
 
 def run(
-    sessions: sessionmaker[Session], day: Day, line_ids: list[int], *, hot_paths: bool | None
+    sessions: sessionmaker[Session],
+    day: Day,
+    line_ids: list[int],
+    *,
+    hot_paths: bool | None,
+    memory: Snapshot | None = None,
 ) -> list[object]:
-    """Every scan of the day, one after another, on one path; each outcome as compared."""
+    """Every scan of the day, one after another, on one path; each outcome as compared.
+
+    With ``memory``, the rule book alone decides, over that snapshot in memory.
+    """
     clock = FixedClock()
-    checkin = CheckInService(sessions, clock=clock, hot_paths=hot_paths)
-    redemption = RedemptionService(sessions, clock=clock, hot_paths=hot_paths)
+    store = MemoryStore(memory, clock) if memory is not None else None
+    checkin = CheckInService(sessions, clock=clock, hot_paths=hot_paths, store=store)
+    redemption = RedemptionService(sessions, clock=clock, hot_paths=hot_paths, store=store)
     desk = StationContext(SLUG, "Desk\x07 1", 1)
     door = StationContext(SLUG, "Door B", None)
 
@@ -345,10 +357,13 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
         engine, sessions = fresh.sqlite()
         try:
             line_ids = build(sessions, day)
+            memory = snapshot(sessions)
             results["sqlite"] = (
                 run(sessions, day, line_ids, hot_paths=None),
                 rows_written(sessions),
             )
+            alone = run(sessions, day, line_ids, hot_paths=None, memory=memory)
+            results["the rule book alone"] = (alone, memory_rows(memory))
         finally:
             engine.dispose()
         for name, hot_paths in (("postgres general", False), ("postgres hot", None)):

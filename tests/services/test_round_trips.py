@@ -3,7 +3,9 @@
 What is counted: every time the station sends to the server after having
 received from it (or first), through a TCP proxy between them: the number of
 times a scan waits a full network round trip. BEGIN and COMMIT would each be
-one; the hot paths run their one statement in autocommit instead. Counted
+one; the PostgreSQL store runs in autocommit instead: one read of the facts,
+then one call of a guarded function that records the decision (or logs the
+refusal), so a scan costs two round trips, a replayed retry or a lookup one. Counted
 after a warm-up, as a station runs all day: the connection is open and
 psycopg has prepared the statements (preparing costs one extra trip, once per
 statement and connection).
@@ -53,7 +55,7 @@ def trips(proxy: TcpProxy, call: Callable[[], object]) -> int:
     return proxy.round_trips - before
 
 
-def test_every_scan_is_one_round_trip(through_proxy: tuple[TcpProxy, Engine]) -> None:
+def test_every_scan_is_at_most_two_round_trips(through_proxy: tuple[TcpProxy, Engine]) -> None:
     proxy, engine = through_proxy
     sessions = make_session_factory(engine)
     conf = ConferenceBuilder(sessions)
@@ -101,25 +103,25 @@ def test_every_scan_is_one_round_trip(through_proxy: tuple[TcpProxy, Engine]) ->
         }
         assert counted == {
             "lookup": 1,
-            "check-in": 1,
-            "re-entry": 1,
-            "door check": 1,
-            "meal redeem": 1,
-            "redeem from the picker": 1,
+            "check-in": 2,
+            "re-entry": 2,
+            "door check": 2,
+            "meal redeem": 2,
+            "redeem from the picker": 2,
             "redeemable products": 1,
-            "unknown code": 1,
-            "cancelled order": 1,
-            "unknown code at the meal line": 1,
-            "bad scan": 1,
-            "fully redeemed": 1,
-            "door, not purchased": 1,
+            "unknown code": 2,
+            "cancelled order": 2,
+            "unknown code at the meal line": 2,
+            "bad scan": 1,  # refused before any read: its log row is the only trip
+            "fully redeemed": 2,
+            "door, not purchased": 2,
         }
 
 
-def test_every_refused_scan_is_one_round_trip_that_leaves_its_log_row(
+def test_every_refused_scan_leaves_its_log_row_in_at_most_two_round_trips(
     through_proxy: tuple[TcpProxy, Engine],
 ) -> None:
-    """The refusal and its scan-log row are one write: nothing after it can lose the row."""
+    """A refusal is shown only after its scan-log row is written: nothing after it can lose it."""
     proxy, engine = through_proxy
     sessions = make_session_factory(engine)
     conf = ConferenceBuilder(sessions)
@@ -168,7 +170,7 @@ def test_every_refused_scan_is_one_round_trip_that_leaves_its_log_row(
         logged_before = _scan_log(engine)
         before = proxy.round_trips
         refused = outcome(scan)
-        assert proxy.round_trips - before == 1, name
+        assert proxy.round_trips - before == (1 if name == "bad scan" else 2), name
         assert isinstance(refused, Refused), name
         assert _scan_log(engine) == [
             *logged_before,
@@ -242,15 +244,20 @@ def test_counts_after_a_scan_are_one_round_trip(through_proxy: tuple[TcpProxy, E
     assert trips(proxy, lambda: checkin.counts(ctx)) == 1
 
 
-def test_hot_statements_fit_psycopgs_parse_cache() -> None:
+def test_scan_statements_fit_psycopgs_parse_cache() -> None:
     """psycopg re-parses a query over 4 KB on every run (a tenth of a millisecond)."""
     from sqlalchemy.dialects.postgresql import psycopg
 
-    from station.services import hot_sql
+    from station.services import hot_sql, store_pg
 
     dialect = psycopg.dialect()  # type: ignore[no-untyped-call]
-    for name in ("LOOKUP", "CHECK_IN", "DOOR_CHECK", "REDEEM", "COUNTS", "LOG_REFUSAL"):
-        assert len(str(getattr(hot_sql, name).compile(dialect=dialect))) <= 4096, name
+    assert len(str(hot_sql.COUNTS.compile(dialect=dialect))) <= 4096
+    for action in ("checkin", "door", "redeem", "lookup"):
+        for target in (None, "ticket", "addon"):
+            for by_id in (False, True):
+                assert len(store_pg.facts_sql(action, target, by_id)) <= 4096, action
+    for name in ("CHECK_IN", "ADMIT", "REDEEM", "LOG_SCAN"):
+        assert len(getattr(store_pg, name)) <= 4096, name
 
 
 def test_a_connection_idle_for_long_is_pinged_first(

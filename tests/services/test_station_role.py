@@ -49,13 +49,10 @@ def station_role(
         admin.dispose()
 
 
-@pytest.mark.parametrize("hot_paths", [None, False], ids=["hot", "general"])
-def test_a_station_role_runs_every_scan(
-    station_role: tuple[Engine, Engine], hot_paths: bool | None
-) -> None:
+def test_a_station_role_runs_every_scan(station_role: tuple[Engine, Engine]) -> None:
     admin, station = station_role
     ids = build_conference(make_session_factory(admin))
-    outcomes = run_day(make_session_factory(station), hot_paths=hot_paths, ids=ids)
+    outcomes = run_day(make_session_factory(station), hot_paths=None, ids=ids)
     failures = [o for o in outcomes if isinstance(o, Refused) and o.kind == "DatabaseUnavailable"]
     assert failures == []
     assert sum(isinstance(o, CheckInResult) for o in outcomes) >= 3
@@ -145,8 +142,8 @@ def test_print_sql_shows_the_grants_without_running_them() -> None:
         env={"STATION_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
     )
     assert ran.exit_code == 0, ran.output
-    assert (
-        'GRANT UPDATE (checked_in_at, updated_at) ON "public".attendee TO "door_a";' in ran.output
-    )
-    assert "DELETE" not in ran.output
-    assert "order_line_item" in ran.output and "INSERT" in ran.output
+    assert 'GRANT SELECT ON "public".attendee TO "door_a";' in ran.output
+    assert 'FUNCTION "public".station_redeem_line(' in ran.output
+    granted = [line for line in ran.output.splitlines() if line.startswith("GRANT")]
+    for power in ("INSERT", "UPDATE", "DELETE", "SEQUENCE"):
+        assert not any(power in line for line in granted), power

@@ -17,6 +17,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._marker: bytes | None = None
+        self._skip = 0
         self._lost = threading.Event()
         self._servers: set[socket.socket] = set()
         self._doomed: set[socket.socket] = set()
@@ -66,11 +67,13 @@ class TcpProxy:
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
 
-    def lose_answer_to(self, marker: bytes) -> threading.Event:
-        """The next request carrying ``marker`` (a badge code in the query's parameters)
-        reaches the server; its complete answer, up to ReadyForQuery, is read and thrown
-        away, then the connection is cut. The write committed; the station never hears.
-        The event is set once an answer was lost."""
+    def lose_answer_to(self, marker: bytes, *, skip: int = 0) -> threading.Event:
+        """The next request carrying ``marker`` (a badge code in the query's parameters),
+        after ``skip`` such requests went through untouched, reaches the server; its
+        complete answer, up to ReadyForQuery, is read and thrown away, then the
+        connection is cut. The write committed; the station never hears. The event is
+        set once an answer was lost."""
+        self._skip = skip
         self._marker = marker
         self._lost = threading.Event()
         return self._lost
@@ -81,6 +84,10 @@ class TcpProxy:
             while data := source.recv(65536):
                 marker = self._marker
                 if marker is not None and marker in data and target in self._servers:
+                    if self._skip > 0:
+                        self._skip -= 1
+                        target.sendall(data)
+                        continue
                     self._marker = None
                     with self._lock:
                         self._doomed.add(target)  # mark the server before it can answer

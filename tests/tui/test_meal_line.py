@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from station.domain import Mode, OrderStatus
 from station.models import ProductRedemption, ScanLog
@@ -69,7 +71,13 @@ async def test_meal_double_redemption_is_refused_with_when_and_where(
         assert rung == []
         clock.advance(20)  # comes back for another: outside the double-scan window
         shown = await scan(pilot, built.access_code)
-        assert shown.splitlines()[0] == ("✖ REFUSED — ALREADY REDEEMED 1/1 — 12:03 at Station A")
+        # When the lunch went, in Berlin: the clock's 12:03 on SQLite; on PostgreSQL the
+        # server's time, which records it (migration 0007).
+        with any_station.db.sessions() as session:
+            first = session.scalars(select(ProductRedemption.redeemed_at)).one()
+        at = first.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+        assert at == "12:03" or any_station.db.kind == "postgres"
+        assert shown.splitlines()[0] == f"✖ REFUSED — ALREADY REDEEMED 1/1 — {at} at Station A"
         assert app.verdict.tone is Tone.REFUSED
         assert rung == [1]
     assert any_station.count(ProductRedemption, attendee_id=built.attendee_id) == 1

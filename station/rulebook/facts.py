@@ -1,0 +1,113 @@
+"""What a store tells the rule book about one scan: plain frozen data, raw text.
+
+Texts are as stored (untrusted); the rule book cleans what it shows. Times are
+aware datetimes. A store fills these from whatever it reads (rows, a function's
+answer, a snapshot); the rule book never sees a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from station.domain import OrderStatus
+
+Action = Literal["checkin", "door", "redeem", "lookup"]
+ProductKind = Literal["ticket", "addon"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """One scan as the station sends it: what to do, with which code, under which id.
+
+    ``product`` is a door's "ticket:<slug>"/"addon:<slug>" or a meal line's add-on
+    slug; ``line_item_id`` is a picker's chosen line. ``code`` is already normalised.
+    """
+
+    action: Action
+    code: str
+    client_id: uuid.UUID
+    product: str | None = None
+    line_item_id: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the holder's order, with how many of its units are used."""
+
+    id: int
+    kind: ProductKind
+    product_id: int
+    slug: str
+    name: str
+    description: str
+    quantity: int
+    used: int = 0
+    last_used_at: datetime | None = None
+    last_station: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEntry:
+    at: datetime
+    station: str
+    staff_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The attendee behind a badge code, with their order as it stands."""
+
+    attendee_id: int
+    access_code: str
+    first_name: str
+    last_name: str
+    username: str
+    email: str
+    order_status: OrderStatus | None
+    order_reference: str | None
+    checked_in: bool
+    first_entry: FirstEntry | None
+    entries: int
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The product a door or a meal line is for, as this conference names it."""
+
+    kind: ProductKind
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """A record already written under the scan's client id (its answer was lost)."""
+
+    attendee_id: int
+    at: datetime
+    line_item_id: int | None = None
+    entries_before: int = 0
+    used_then: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFacts:
+    """Everything a decision depends on, read in one go.
+
+    ``target`` is None when the scan has no product (check-in, picker) or when
+    the station's product does not exist (``target_missing``).
+    """
+
+    request: ScanRequest
+    conference_id: int
+    timezone: str
+    holder: Holder | None
+    target: Target | None = None
+    target_missing: bool = False
+    prior: Prior | None = None

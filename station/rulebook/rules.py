@@ -1,0 +1,310 @@
+"""Deciding a scan: the order of the checks, the reason, the words, what is recorded.
+
+``decide(facts)`` is the whole rule set for check-in, door and redemption. Its
+answer is an ``Accept`` (what a store writes, with the premise it was decided
+on) or the ``Refusal`` the volunteer sees. The ``*_result`` functions turn a
+recorded decision into what the screen shows, so the wording of successes
+lives here too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from station.domain import ACTIVE_ORDER_STATUSES, OrderStatus
+from station.rulebook import words
+from station.rulebook.facts import Action, FirstEntry, Holder, Line, ScanFacts, Target
+from station.services.errors import ConfigurationError, FullyRedeemed, Reason, Refusal
+from station.services.results import (
+    BadgeData,
+    CheckInResult,
+    DoorCheckResult,
+    FirstCheckIn,
+    ProductChoice,
+    ProductLine,
+    RedemptionResult,
+)
+from station.text import display_safe
+
+# What each action is called in a refusal's words.
+_ACTION_WORDS: dict[Action, str] = {
+    "checkin": "check-in",
+    "door": "entry",
+    "redeem": "redemption",
+    "lookup": "redemption",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """A scan to record, and the premise it was decided on.
+
+    A store writes it only while the premise still holds (``first``: nobody has
+    checked the attendee in yet; ``line.used``: that many units of the line are
+    used), so a decision made on a read that another station overtook is taken
+    again on fresh facts, never written on stale ones.
+    """
+
+    action: Action
+    attendee_id: int
+    reason: Reason
+    message: str = ""
+    first: bool = False
+    line: Line | None = None
+    target: Target | None = None
+
+
+Decision = Accept | Refusal
+
+
+def order_gate(status: OrderStatus | None, action: Action) -> Refusal | None:
+    """None when the order allows the action, else the refusal."""
+    if status in ACTIVE_ORDER_STATUSES:
+        return None
+    return words.order_refused(status, _ACTION_WORDS[action])
+
+
+def unknown_product(kind: str, slug: str, conference_slug: str) -> ConfigurationError:
+    label = "Ticket type" if kind == "ticket" else "Add-on"
+    return ConfigurationError(f"{label} {slug!r} does not exist in conference {conference_slug!r}.")
+
+
+def decide(facts: ScanFacts, conference_slug: str) -> Decision:
+    """The decision on one scan whose client id has no record yet.
+
+    Checked in this order: the station's product exists (else the station is
+    misconfigured), the badge is known, the order allows the action, then what
+    the action itself needs. A scan with a prior record is a replay, answered by
+    the ``*_result`` functions from ``facts.prior`` and never decided again.
+    """
+    request = facts.request
+    if facts.target_missing:
+        kind, _sep, slug = (request.product or "").partition(":")
+        if request.action == "redeem":
+            kind, slug = "addon", (request.product or "").removeprefix("addon:")
+        raise unknown_product(kind, slug, conference_slug)
+    holder = facts.holder
+    if holder is None:
+        return words.not_found(request.code)
+    refusal = order_gate(holder.order_status, request.action)
+    if refusal is not None:
+        return refusal.concerning(holder.attendee_id, name(holder))
+    if request.action == "checkin":
+        first = not holder.checked_in
+        return Accept(
+            "checkin", holder.attendee_id, Reason.OK if first else Reason.REENTRY, first=first
+        )
+    if request.action == "door":
+        return _door(holder, facts.target)
+    if request.action == "redeem":
+        return _redeem(holder, facts)
+    raise ValueError(f"nothing to decide for {request.action!r}")
+
+
+def _door(holder: Holder, target: Target | None) -> Decision:
+    assert target is not None, "a door scan needs its product"
+    bought = any(
+        line.kind == target.kind and line.product_id == target.id and line.quantity > 0
+        for line in holder.lines
+    )
+    if not bought:
+        return words.not_admitted(words.product_name(target.name)).concerning(
+            holder.attendee_id, name(holder)
+        )
+    return Accept("door", holder.attendee_id, Reason.OK, target=target)
+
+
+def candidate_lines(holder: Holder, facts: ScanFacts) -> tuple[Line, ...]:
+    """The add-on lines a redemption may use: the picked one, or every line of the product."""
+    request = facts.request
+    if request.line_item_id is not None:
+        return tuple(
+            line
+            for line in holder.lines
+            if line.kind == "addon" and line.id == request.line_item_id
+        )
+    target = facts.target
+    assert target is not None, "a meal line's scan needs its product"
+    return tuple(
+        line for line in holder.lines if line.kind == "addon" and line.product_id == target.id
+    )
+
+
+def _redeem(holder: Holder, facts: ScanFacts) -> Decision:
+    lines = candidate_lines(holder, facts)
+    by_line = facts.request.line_item_id is not None
+    if not lines:
+        if by_line:
+            return words.not_on_order().concerning(holder.attendee_id, name(holder))
+        assert facts.target is not None
+        return words.not_purchased(words.product_name(facts.target.name)).concerning(
+            holder.attendee_id, name(holder)
+        )
+    product = words.product_name(lines[0].name)
+    for line in lines:  # the first line with a unit left, in order
+        if line.used < line.quantity:
+            return Accept(
+                "redeem", holder.attendee_id, Reason.OK, message=product, line=line,
+                target=facts.target,
+            )  # fmt: skip
+    used = sum(line.used for line in lines)
+    quantity = sum(line.quantity for line in lines)
+    last = max(
+        (line for line in lines if line.last_used_at is not None),
+        key=lambda line: line.last_used_at,  # type: ignore[arg-type, return-value]
+        default=None,
+    )
+    return FullyRedeemed(
+        words.fully_redeemed_words(product, used, quantity),
+        product=product,
+        redeemed=used,
+        quantity=quantity,
+        last_redeemed_at=last.last_used_at if last else None,
+        last_station=words.station_name(last.last_station) if last else "",
+    ).concerning(holder.attendee_id, name(holder))
+
+
+def name(holder: Holder) -> str:
+    return words.person_name(holder.first_name, holder.last_name, holder.username)
+
+
+def badge(holder: Holder, timezone: str, own: FirstEntry | None = None) -> BadgeData:
+    """What the badge preview shows; ``own`` is a check-in this scan just recorded."""
+    first = holder.first_entry
+    entries = holder.entries
+    if own is not None:
+        entries += 1
+        if first is None or own.at < first.at:
+            first = own
+    tickets = [line for line in holder.lines if line.kind == "ticket"]
+    return BadgeData(
+        attendee_id=holder.attendee_id,
+        access_code=holder.access_code,
+        name=name(holder),
+        email=display_safe(holder.email or "", limit=120),
+        ticket_type=words.ticket_name(tickets[-1].name if tickets else None),
+        order_reference=display_safe(holder.order_reference or "") or None,
+        order_status=holder.order_status,
+        checked_in=first is not None or holder.checked_in,
+        first_check_in=(
+            FirstCheckIn(
+                at=first.at,
+                station=words.station_name(first.station),
+                staff_name=words.station_name(first.staff_name) if first.staff_name else None,
+            )
+            if first is not None
+            else None
+        ),
+        check_in_count=entries,
+        products=tuple(
+            ProductLine(
+                line_item_id=line.id,
+                addon_slug=line.slug,
+                name=words.product_name(line.name),
+                description=display_safe(line.description, limit=120),
+                quantity=line.quantity,
+                redeemed=line.used,
+            )
+            for line in holder.lines
+            if line.kind == "addon"
+        ),
+        timezone=timezone,
+    )
+
+
+def choices(facts: ScanFacts) -> ProductChoice | Refusal:
+    """A picker's list: what the attendee can still redeem, if their order allows it."""
+    holder = facts.holder
+    if holder is None:
+        return words.not_found(facts.request.code)
+    refusal = order_gate(holder.order_status, "redeem")
+    if refusal is not None:
+        return refusal.concerning(holder.attendee_id, name(holder))
+    shown = badge(holder, facts.timezone)
+    return ProductChoice(shown, tuple(p for p in shown.products if p.remaining > 0))
+
+
+def checked_in(
+    facts: ScanFacts, accept: Accept, at: datetime, station: str, staff_name: str | None
+) -> CheckInResult:
+    assert facts.holder is not None
+    own = FirstEntry(at=at, station=station, staff_name=staff_name)
+    return CheckInResult(
+        client_id=facts.request.client_id,
+        reason=accept.reason,
+        checked_in_at=at,
+        badge=badge(facts.holder, facts.timezone, own),
+    )
+
+
+def admitted(facts: ScanFacts, at: datetime, *, replayed: bool = False) -> DoorCheckResult:
+    holder, target = facts.holder, facts.target
+    assert holder is not None and target is not None
+    return DoorCheckResult(
+        client_id=facts.request.client_id,
+        attendee_name=name(holder),
+        access_code=holder.access_code,
+        product=words.product_name(target.name),
+        checked_at=at,
+        timezone=facts.timezone,
+        attention=words.attention(holder.order_status),
+        replayed=replayed,
+    )
+
+
+def redeemed(facts: ScanFacts, accept: Accept, at: datetime) -> RedemptionResult:
+    """One unit redeemed; a meal line's product spread over lines reports all of them."""
+    holder, line = facts.holder, accept.line
+    assert holder is not None and line is not None
+    if facts.request.line_item_id is None:
+        lines = candidate_lines(holder, facts)
+        used = sum(each.used for each in lines) + 1
+        quantity = sum(each.quantity for each in lines)
+    else:
+        used, quantity = line.used + 1, line.quantity
+    return RedemptionResult(
+        client_id=facts.request.client_id,
+        attendee_name=name(holder),
+        access_code=holder.access_code,
+        line_item_id=line.id,
+        product=accept.message,
+        redeemed=used,
+        quantity=quantity,
+        redeemed_at=at,
+        timezone=facts.timezone,
+        attention=words.attention(holder.order_status),
+    )
+
+
+def replayed(facts: ScanFacts) -> CheckInResult | DoorCheckResult | RedemptionResult:
+    """The answer to a retry whose original was recorded: the original's, never a new write."""
+    prior, holder = facts.prior, facts.holder
+    assert prior is not None and holder is not None
+    client_id: uuid.UUID = facts.request.client_id
+    action = facts.request.action
+    if action == "checkin":
+        return CheckInResult(
+            client_id=client_id,
+            reason=Reason.REENTRY if prior.entries_before else Reason.OK,
+            checked_in_at=prior.at,
+            badge=badge(holder, facts.timezone),
+            replayed=True,
+        )
+    if action == "door":
+        return admitted(facts, prior.at, replayed=True)
+    line = next(line for line in holder.lines if line.id == prior.line_item_id)
+    return RedemptionResult(
+        client_id=client_id,
+        attendee_name=name(holder),
+        access_code=holder.access_code,
+        line_item_id=line.id,
+        product=words.product_name(line.name),
+        redeemed=prior.used_then,
+        quantity=line.quantity,
+        redeemed_at=prior.at,
+        timezone=facts.timezone,
+        attention=words.attention(holder.order_status),
+        replayed=True,
+    )

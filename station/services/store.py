@@ -1,0 +1,64 @@
+"""The scan store: what every path behind the services offers the rule book.
+
+A store reads the facts of one scan and records the rule book's decision. It
+never decides. Which store a station uses is chosen once, at start-up
+(``station.services.bootstrap`` / ``ServiceBase``): the ORM store for SQLite,
+the PostgreSQL store (guarded functions, two round trips) for PostgreSQL, and
+the offline store that comes next.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from station.rulebook import Accept, ScanFacts, ScanRequest
+from station.services.errors import StationError
+from station.services.results import StationContext
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceRef:
+    id: int
+    slug: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A decision the store wrote: when (the recording server's time), and by whom."""
+
+    at: datetime
+    staff_name: str | None = None
+
+
+class ScanAttempt(Protocol):
+    """One try at a scan: read the facts, then record a decision or log a refusal.
+
+    ``record`` returns None when the facts no longer hold (another station got
+    there first, or the client id was recorded meanwhile): nothing was written,
+    and the caller reads the facts again and asks the rule book again.
+    """
+
+    def facts(self) -> ScanFacts: ...
+
+    def record(self, accept: Accept, code: str) -> Recorded | None: ...
+
+    def log_refusal(self, error: StationError, code: str) -> None: ...
+
+
+class ScanStore(Protocol):
+    def conference(self, slug: str) -> ConferenceRef: ...
+
+    def attempt(
+        self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
+    ) -> AbstractContextManager[ScanAttempt]:
+        """A try at ``request``; ``attendee_id`` reads that attendee instead of the code's."""
+        ...
+
+    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+        """A scan refused outside any attempt (unreadable, bad input), logged on its own."""
+        ...

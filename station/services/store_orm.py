@@ -1,0 +1,406 @@
+"""The ORM scan store: SQLite's path (and PostgreSQL's, for the differential test).
+
+One transaction per attempt. SQLite takes its write lock at BEGIN (BEGIN
+IMMEDIATE), so the facts cannot change before the decision is written; on
+PostgreSQL the attendee row is locked before anything is counted. A premise
+therefore always holds here; a client id recorded by a racing retry still
+surfaces, as DuplicateClientId, and the caller asks again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.domain import OrderStatus
+from station.models import (
+    AddOn,
+    Attendee,
+    CheckIn,
+    Conference,
+    DoorCheck,
+    Order,
+    OrderLineItem,
+    Person,
+    ProductRedemption,
+    ScanLog,
+    Staff,
+    TicketType,
+)
+from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
+from station.rulebook.facts import FirstEntry
+from station.services.errors import ConfigurationError, StationError
+from station.services.results import StationContext
+from station.services.store import ConferenceRef, Recorded
+from station.text import display_safe
+
+Clock = Callable[[], datetime]
+
+
+def unknown_conference(slug: str) -> ConfigurationError:
+    return ConfigurationError(f"Conference {slug!r} does not exist in this database.")
+
+
+class OrmStore:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        transaction: Callable[[], Any],
+        *,
+        lock_rows: bool,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._transaction = transaction
+        self._lock_rows = lock_rows
+        self._conferences: dict[str, ConferenceRef] = {}
+
+    def conference(self, slug: str) -> ConferenceRef:
+        ref = self._conferences.get(slug)
+        if ref is None:
+            with self._transaction() as session:
+                ref = self.conference_in(session, slug)
+        return ref
+
+    def conference_in(self, session: Session, slug: str) -> ConferenceRef:
+        ref = self._conferences.get(slug)
+        if ref is None:
+            row = session.execute(
+                select(Conference.id, Conference.slug, Conference.name, Conference.timezone).where(
+                    Conference.slug == slug
+                )
+            ).one_or_none()
+            if row is None:
+                raise unknown_conference(slug)
+            ref = ConferenceRef(row.id, row.slug, display_safe(row.name), row.timezone)
+            self._conferences[slug] = ref
+        return ref
+
+    @contextmanager
+    def attempt(
+        self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
+    ) -> Iterator[OrmAttempt]:
+        with self._transaction() as session:
+            conference = self.conference_in(session, ctx.conference)
+            yield OrmAttempt(self, session, ctx, request, conference, attendee_id)
+
+    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+        with self._transaction() as session:
+            conference_id: int | None
+            try:
+                conference_id = self.conference_in(session, ctx.conference).id
+            except ConfigurationError:
+                conference_id = None
+            self.log(session, ctx, conference_id, action, code, error)
+
+    def log(
+        self,
+        session: Session,
+        ctx: StationContext,
+        conference_id: int | None,
+        action: str,
+        code: str,
+        error: StationError,
+    ) -> None:
+        now = self._clock()
+        session.execute(
+            insert(ScanLog).values(
+                conference_id=conference_id,
+                attendee_id=error.attendee_id,
+                scanned_at=now,
+                client_at=now,
+                station=ctx.station[:100],
+                staff_id=ctx.staff_id,
+                action=action,
+                code=display_safe(code, limit=256),
+                outcome="refused",
+                reason=str(error.reason),
+                message=error.message[:300],
+            )
+        )
+
+
+class OrmAttempt:
+    def __init__(
+        self,
+        store: OrmStore,
+        session: Session,
+        ctx: StationContext,
+        request: ScanRequest,
+        conference: ConferenceRef,
+        attendee_id: int | None,
+    ) -> None:
+        self._store = store
+        self._session = session
+        self._ctx = ctx
+        self._request = request
+        self._conference = conference
+        self._attendee_id = attendee_id
+
+    def facts(self) -> ScanFacts:
+        session, request = self._session, self._request
+        target, missing = _target(session, self._conference.id, request)
+        holder = None
+        row = _attendee(session, self._conference.id, request.code, self._attendee_id)
+        if row is not None:
+            if self._store._lock_rows and request.action != "lookup":
+                session.execute(
+                    select(Attendee.id).where(Attendee.id == row.id).with_for_update(key_share=True)
+                )
+            holder = _holder(session, row)
+        return ScanFacts(
+            request=request,
+            conference_id=self._conference.id,
+            timezone=self._conference.timezone,
+            holder=holder,
+            target=target,
+            target_missing=missing,
+            prior=_prior(session, request),
+        )
+
+    def record(self, accept: Accept, code: str) -> Recorded | None:
+        session, ctx, request = self._session, self._ctx, self._request
+        now = self._store._clock()
+        common: dict[str, Any] = {
+            "client_id": request.client_id,
+            "attendee_id": accept.attendee_id,
+            "conference_id": self._conference.id,
+            "client_at": now,
+            "staff_id": ctx.staff_id,
+            "station": ctx.station[:100],
+        }
+        if accept.action == "checkin":
+            session.execute(insert(CheckIn).values(checked_in_at=now, note=request.note, **common))
+            if accept.first:
+                session.execute(
+                    update(Attendee)
+                    .where(Attendee.id == accept.attendee_id, Attendee.checked_in_at.is_(None))
+                    .values(checked_in_at=now, updated_at=now)
+                )
+        elif accept.action == "door":
+            target = accept.target
+            assert target is not None
+            session.execute(
+                insert(DoorCheck).values(
+                    checked_at=now,
+                    ticket_type_id=target.id if target.kind == "ticket" else None,
+                    addon_id=target.id if target.kind == "addon" else None,
+                    **common,
+                )
+            )
+        else:
+            assert accept.line is not None
+            session.execute(
+                insert(ProductRedemption).values(
+                    redeemed_at=now,
+                    order_line_item_id=accept.line.id,
+                    note=request.note,
+                    **common,
+                )
+            )
+        session.execute(
+            insert(ScanLog).values(
+                conference_id=self._conference.id,
+                attendee_id=accept.attendee_id,
+                scanned_at=now,
+                client_at=now,
+                station=ctx.station[:100],
+                staff_id=ctx.staff_id,
+                action=accept.action,
+                code=display_safe(code, limit=256),
+                outcome="accepted",
+                reason=str(accept.reason),
+                message=accept.message[:300],
+            )
+        )
+        staff = (
+            session.scalar(select(Staff.name).where(Staff.id == ctx.staff_id))
+            if ctx.staff_id is not None and accept.action == "checkin"
+            else None
+        )
+        return Recorded(at=now, staff_name=staff)
+
+    def log_refusal(self, error: StationError, code: str) -> None:
+        self._store.log(
+            self._session, self._ctx, self._conference.id, self._request.action, code, error
+        )
+
+
+def _target(
+    session: Session, conference_id: int, request: ScanRequest
+) -> tuple[Target | None, bool]:
+    if request.product is None or request.action not in ("door", "redeem"):
+        return None, False
+    if request.action == "redeem":
+        if request.line_item_id is not None:
+            return None, False
+        kind, slug = "addon", request.product.removeprefix("addon:")
+    else:
+        kind, _sep, slug = request.product.partition(":")
+    model: type[TicketType] | type[AddOn] = TicketType if kind == "ticket" else AddOn
+    row = session.execute(
+        select(model.id, model.slug, model.name).where(
+            model.conference_id == conference_id, model.slug == slug
+        )
+    ).one_or_none()
+    if row is None:
+        return None, True
+    return Target("ticket" if kind == "ticket" else "addon", row.id, row.slug, row.name), False
+
+
+def _attendee(session: Session, conference_id: int, code: str, attendee_id: int | None) -> Any:
+    query = (
+        select(
+            Attendee.id,
+            Attendee.access_code,
+            Attendee.order_id,
+            Attendee.checked_in_at,
+            Order.status,
+            Order.reference,
+            Person.first_name,
+            Person.last_name,
+            Person.username,
+            Person.email,
+        )
+        .join(Person, Person.id == Attendee.person_id)
+        .outerjoin(Order, Order.id == Attendee.order_id)
+        .where(Attendee.conference_id == conference_id)
+    )
+    if attendee_id is not None:
+        query = query.where(Attendee.id == attendee_id)
+    else:
+        query = query.where(Attendee.access_code == code)
+    return session.execute(query).one_or_none()
+
+
+def _holder(session: Session, row: Any) -> Holder:
+    lines: tuple[Line, ...] = ()
+    if row.order_id is not None:
+        used: dict[int, list[Any]] = {}
+        for use in session.execute(
+            select(
+                ProductRedemption.order_line_item_id,
+                ProductRedemption.redeemed_at,
+                ProductRedemption.station,
+            )
+            .where(ProductRedemption.attendee_id == row.id)
+            .order_by(ProductRedemption.redeemed_at, ProductRedemption.id)
+        ):
+            used.setdefault(use.order_line_item_id, []).append(use)
+        rows = session.execute(
+            select(
+                OrderLineItem.id,
+                OrderLineItem.ticket_type_id,
+                OrderLineItem.addon_id,
+                OrderLineItem.description,
+                OrderLineItem.quantity,
+                func.coalesce(TicketType.slug, AddOn.slug).label("slug"),
+                func.coalesce(TicketType.name, AddOn.name).label("name"),
+            )
+            .outerjoin(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
+            .outerjoin(AddOn, AddOn.id == OrderLineItem.addon_id)
+            .where(OrderLineItem.order_id == row.order_id)
+            .order_by(OrderLineItem.id)
+        ).all()
+        made = []
+        for li in rows:
+            uses = used.get(li.id, []) if li.addon_id is not None else []
+            made.append(
+                Line(
+                    id=li.id,
+                    kind="addon" if li.addon_id is not None else "ticket",
+                    product_id=li.addon_id if li.addon_id is not None else li.ticket_type_id,
+                    slug=li.slug or "",
+                    name=li.name or "",
+                    description=li.description or "",
+                    quantity=li.quantity,
+                    used=len(uses),
+                    last_used_at=uses[-1].redeemed_at if uses else None,
+                    last_station=uses[-1].station if uses else "",
+                )
+            )
+        lines = tuple(made)
+    entries = int(
+        session.scalar(select(func.count(CheckIn.id)).where(CheckIn.attendee_id == row.id)) or 0
+    )
+    first = None
+    if entries:
+        earliest = session.execute(
+            select(CheckIn.checked_in_at, CheckIn.station, Staff.name)
+            .outerjoin(Staff, Staff.id == CheckIn.staff_id)
+            .where(CheckIn.attendee_id == row.id)
+            .order_by(CheckIn.checked_in_at, CheckIn.id)
+            .limit(1)
+        ).one()
+        first = FirstEntry(earliest.checked_in_at, earliest.station, earliest.name)
+    return Holder(
+        attendee_id=row.id,
+        access_code=row.access_code,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        username=row.username,
+        email=row.email or "",
+        order_status=OrderStatus(row.status) if row.status else None,
+        order_reference=row.reference,
+        checked_in=row.checked_in_at is not None or entries > 0,
+        first_entry=first,
+        entries=entries,
+        lines=lines,
+    )
+
+
+def _prior(session: Session, request: ScanRequest) -> Prior | None:
+    client_id: uuid.UUID = request.client_id
+    if request.action == "checkin":
+        found = session.execute(
+            select(CheckIn.id, CheckIn.attendee_id, CheckIn.checked_in_at).where(
+                CheckIn.client_id == client_id
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        before = session.scalar(
+            select(func.count(CheckIn.id)).where(
+                CheckIn.attendee_id == found.attendee_id, CheckIn.id < found.id
+            )
+        )
+        return Prior(found.attendee_id, found.checked_in_at, entries_before=int(before or 0))
+    if request.action == "door":
+        door = session.execute(
+            select(DoorCheck.attendee_id, DoorCheck.checked_at).where(
+                DoorCheck.client_id == client_id
+            )
+        ).one_or_none()
+        return None if door is None else Prior(door.attendee_id, door.checked_at)
+    if request.action == "redeem":
+        used = session.execute(
+            select(
+                ProductRedemption.id,
+                ProductRedemption.attendee_id,
+                ProductRedemption.order_line_item_id,
+                ProductRedemption.redeemed_at,
+            ).where(ProductRedemption.client_id == client_id)
+        ).one_or_none()
+        if used is None:
+            return None
+        then = session.scalar(
+            select(func.count(ProductRedemption.id)).where(
+                ProductRedemption.attendee_id == used.attendee_id,
+                ProductRedemption.order_line_item_id == used.order_line_item_id,
+                ProductRedemption.id <= used.id,
+            )
+        )
+        return Prior(
+            used.attendee_id,
+            used.redeemed_at,
+            line_item_id=used.order_line_item_id,
+            used_then=int(then or 0),
+        )
+    return None

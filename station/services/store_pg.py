@@ -1,0 +1,312 @@
+"""The PostgreSQL scan store: two round trips, no transaction held between them.
+
+1. One read-only statement returns every fact of the scan (the attendee, their
+   order's lines with used counts, the first check-in, the station's product,
+   a record already made under the client id).
+2. The rule book decides in Python; one call of a guarded function
+   (migration 0007) records the decision with the premise it was taken on, or
+   logs the refusal. The function locks the attendee and checks the premise
+   under the lock: if another station got there first it writes nothing and
+   answers 'stale', and the caller decides again on fresh facts.
+
+Both run in autocommit on the connection the station keeps
+(``hot_connection``), so a scan never leaves a transaction open on the server
+(nothing for a dead link to hold) and works through PgBouncer's transaction
+pooling. The functions run as their owner: the station role has no INSERT or
+UPDATE on any table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine
+
+from station.domain import OrderStatus
+from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
+from station.rulebook.facts import FirstEntry
+from station.services.db_errors import database_errors, named_rows
+from station.services.errors import StationError
+from station.services.results import StationContext
+from station.services.store import ConferenceRef, Recorded
+from station.services.store_orm import Clock, unknown_conference
+from station.text import display_safe
+
+_CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = %(slug)s"
+
+# The attendee by code (or by id, for a replay of another badge) with their lines,
+# first check-in and number of check-ins; the rest is added per action.
+_FACTS = """
+SELECT a.id, a.access_code, a.checked_in_at, o.status, o.reference,
+       p.first_name, p.last_name, p.username, p.email,
+       (SELECT json_agg(json_build_array(
+                   li.id, li.ticket_type_id, li.addon_id, coalesce(tt.slug, ad.slug),
+                   coalesce(tt.name, ad.name), li.description, li.quantity,
+                   used.n, used.last_at, used.last_station) ORDER BY li.id)
+          FROM order_line_item li
+          LEFT JOIN ticket_type tt ON tt.id = li.ticket_type_id
+          LEFT JOIN addon ad ON ad.id = li.addon_id
+          LEFT JOIN LATERAL (
+              SELECT count(*) AS n, max(pr.redeemed_at) AS last_at,
+                     (array_agg(pr.station ORDER BY pr.redeemed_at DESC, pr.id DESC))[1]
+                         AS last_station
+                FROM product_redemption pr
+               WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
+          ) AS used ON li.addon_id IS NOT NULL
+         WHERE li.order_id = a.order_id) AS lines,
+       (SELECT count(*) FROM check_in ci WHERE ci.attendee_id = a.id) AS entries,
+       first.at AS first_at, first.station AS first_station, first.staff AS first_staff
+       @EXTRA@
+  FROM (SELECT 1) AS one
+  LEFT JOIN attendee a ON a.conference_id = %(conference_id)s AND @WHO@
+  LEFT JOIN person p ON p.id = a.person_id
+  LEFT JOIN "order" o ON o.id = a.order_id
+  LEFT JOIN LATERAL (
+      SELECT ci.checked_in_at AS at, ci.station, s.name AS staff
+        FROM check_in ci LEFT JOIN staff s ON s.id = ci.staff_id
+       WHERE ci.attendee_id = a.id
+       ORDER BY ci.checked_in_at, ci.id
+       LIMIT 1
+  ) AS first ON true
+"""
+
+_TARGET = """,
+       (SELECT json_build_array(t.id, t.slug, t.name) FROM {table} t
+         WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s) AS target"""
+
+_PRIOR = {
+    "checkin": """,
+       (SELECT json_build_array(r.attendee_id, r.checked_in_at,
+                   (SELECT count(*) FROM check_in e WHERE e.attendee_id = r.attendee_id
+                       AND e.id < r.id))
+          FROM check_in r WHERE r.client_id = %(client_id)s) AS prior""",
+    "door": """,
+       (SELECT json_build_array(r.attendee_id, r.checked_at)
+          FROM door_check r WHERE r.client_id = %(client_id)s) AS prior""",
+    "redeem": """,
+       (SELECT json_build_array(r.attendee_id, r.redeemed_at, r.order_line_item_id,
+                   (SELECT count(*) FROM product_redemption e
+                     WHERE e.attendee_id = r.attendee_id
+                       AND e.order_line_item_id = r.order_line_item_id AND e.id <= r.id))
+          FROM product_redemption r WHERE r.client_id = %(client_id)s) AS prior""",
+}
+
+
+@cache
+def facts_sql(action: str, target: str | None, by_id: bool) -> str:
+    """The facts statement for one kind of scan ("ticket"/"addon" target or none)."""
+    extra = _PRIOR.get(action, "")
+    if target is not None:
+        extra += _TARGET.format(table="ticket_type" if target == "ticket" else "addon")
+    who = "a.id = %(attendee_id)s" if by_id else "a.access_code = %(code)s"
+    return " ".join(_FACTS.replace("@EXTRA@", extra).replace("@WHO@", who).split())
+
+
+CHECK_IN = (
+    "SELECT * FROM station_check_in(%(attendee)s, %(conference)s, %(first)s, %(reason)s, "
+    "%(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(note)s, %(code)s)"
+)
+ADMIT = (
+    "SELECT * FROM station_admit(%(attendee)s, %(conference)s, %(kind)s, %(product)s, "
+    "%(reason)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(code)s)"
+)
+REDEEM = (
+    "SELECT * FROM station_redeem_line(%(attendee)s, %(conference)s, %(line)s, %(used)s, "
+    "%(reason)s, %(message)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, "
+    "%(note)s, %(code)s)"
+)
+LOG_SCAN = (
+    "SELECT station_log_scan(%(conference)s, %(attendee)s, %(action)s, %(reason)s, "
+    "%(message)s, %(client_at)s, %(station)s, %(staff)s, %(code)s) AS id"
+)
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+class PgStore:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._conferences: dict[str, ConferenceRef] = {}
+
+    def row(self, sql: str, params: dict[str, Any]) -> Any:
+        from station.services.hot_connection import hot_connection
+
+        with database_errors():
+            return hot_connection(self._engine).fetch_one(sql, params, named_rows(sql))
+
+    def conference(self, slug: str) -> ConferenceRef:
+        ref = self._conferences.get(slug)
+        if ref is None:
+            row = self.row(_CONFERENCE, {"slug": slug})
+            if row is None:
+                raise unknown_conference(slug)
+            ref = ConferenceRef(row.id, row.slug, display_safe(row.name), row.timezone)
+            self._conferences[slug] = ref
+        return ref
+
+    @contextmanager
+    def attempt(
+        self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
+    ) -> Iterator[PgAttempt]:
+        yield PgAttempt(self, ctx, request, self.conference(ctx.conference), attendee_id)
+
+    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+        self.row(
+            LOG_SCAN,
+            {
+                "conference": ctx.conference,
+                "attendee": error.attendee_id,
+                "action": action,
+                "reason": str(error.reason),
+                "message": error.message[:300],
+                "client_at": self._clock(),
+                "station": ctx.station[:100],
+                "staff": ctx.staff_id,
+                "code": display_safe(code, limit=256),
+            },
+        )
+
+
+class PgAttempt:
+    def __init__(
+        self,
+        store: PgStore,
+        ctx: StationContext,
+        request: ScanRequest,
+        conference: ConferenceRef,
+        attendee_id: int | None,
+    ) -> None:
+        self._store = store
+        self._ctx = ctx
+        self._request = request
+        self._conference = conference
+        self._attendee_id = attendee_id
+
+    def facts(self) -> ScanFacts:
+        request = self._request
+        kind: str | None = None
+        slug = ""
+        if request.product is not None and request.line_item_id is None:
+            if request.action == "redeem":
+                kind, slug = "addon", request.product.removeprefix("addon:")
+            elif request.action == "door":
+                kind, _sep, slug = request.product.partition(":")
+        sql = facts_sql(request.action, kind, self._attendee_id is not None)
+        row = self._store.row(
+            sql,
+            {
+                "conference_id": self._conference.id,
+                "code": request.code,
+                "attendee_id": self._attendee_id,
+                "client_id": request.client_id,
+                "slug": slug,
+            },
+        )
+        target = None
+        if kind is not None and row.target is not None:
+            target_id, target_slug, target_name = row.target
+            target = Target("ticket" if kind == "ticket" else "addon", target_id, target_slug,
+                            target_name)  # fmt: skip
+        prior = None
+        raw_prior = getattr(row, "prior", None)
+        if raw_prior is not None:
+            if request.action == "redeem":
+                prior = Prior(raw_prior[0], _time(raw_prior[1]), line_item_id=raw_prior[2],
+                              used_then=int(raw_prior[3]))  # fmt: skip
+            elif request.action == "checkin":
+                prior = Prior(raw_prior[0], _time(raw_prior[1]), entries_before=int(raw_prior[2]))
+            else:
+                prior = Prior(raw_prior[0], _time(raw_prior[1]))
+        return ScanFacts(
+            request=request,
+            conference_id=self._conference.id,
+            timezone=self._conference.timezone,
+            holder=_holder(row) if row.id is not None else None,
+            target=target,
+            target_missing=kind is not None and target is None,
+            prior=prior,
+        )
+
+    def record(self, accept: Accept, code: str) -> Recorded | None:
+        ctx, request = self._ctx, self._request
+        params: dict[str, Any] = {
+            "attendee": accept.attendee_id,
+            "conference": self._conference.id,
+            "reason": str(accept.reason),
+            "client_id": request.client_id,
+            "client_at": self._store._clock(),
+            "station": ctx.station[:100],
+            "staff": ctx.staff_id,
+            "code": display_safe(code, limit=256),
+        }
+        if accept.action == "checkin":
+            row = self._store.row(CHECK_IN, {**params, "first": accept.first, "note": request.note})
+        elif accept.action == "door":
+            assert accept.target is not None
+            row = self._store.row(
+                ADMIT, {**params, "kind": accept.target.kind, "product": accept.target.id}
+            )
+        else:
+            assert accept.line is not None
+            row = self._store.row(
+                REDEEM,
+                {
+                    **params,
+                    "line": accept.line.id,
+                    "used": accept.line.used,
+                    "message": accept.message[:300],
+                    "note": request.note,
+                },
+            )
+        if row.outcome != "ok":  # stale or duplicate: nothing written, decide again
+            return None
+        return Recorded(at=_time(row.recorded_at), staff_name=getattr(row, "staff_name", None))
+
+    def log_refusal(self, error: StationError, code: str) -> None:
+        self._store.log_refusal(self._ctx, self._request.action, code, error)
+
+
+def _holder(row: Any) -> Holder:
+    lines = []
+    for li in row.lines or ():
+        line_id, ticket_id, addon_id, slug, name, description, quantity, used, last_at, last_st = li
+        lines.append(
+            Line(
+                id=line_id,
+                kind="addon" if addon_id is not None else "ticket",
+                product_id=addon_id if addon_id is not None else ticket_id,
+                slug=slug or "",
+                name=name or "",
+                description=description or "",
+                quantity=quantity,
+                used=int(used or 0),
+                last_used_at=_time(last_at) if last_at else None,
+                last_station=last_st or "",
+            )
+        )
+    first = None
+    if row.first_at is not None:
+        first = FirstEntry(_time(row.first_at), row.first_station, row.first_staff)
+    return Holder(
+        attendee_id=row.id,
+        access_code=row.access_code,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        username=row.username,
+        email=row.email or "",
+        order_status=OrderStatus(row.status) if row.status else None,
+        order_reference=row.reference,
+        checked_in=row.checked_in_at is not None or int(row.entries) > 0,
+        first_entry=first,
+        entries=int(row.entries),
+        lines=tuple(lines),
+    )

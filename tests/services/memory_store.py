@@ -1,0 +1,253 @@
+"""The rule book alone: a scan store over plain Python data, no database at all.
+
+It reads a built database once into lists, then answers facts and records
+decisions in memory, so the differential test can run a day through the rule
+book with nothing else in the way and compare it with every real store. Its
+records come out in ``rows_written``'s shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.domain import OrderStatus
+from station.models import (
+    AddOn,
+    Attendee,
+    Conference,
+    Order,
+    OrderLineItem,
+    Person,
+    Staff,
+    TicketType,
+)
+from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
+from station.rulebook.facts import FirstEntry
+from station.services.errors import ConfigurationError, StationError
+from station.services.results import StationContext
+from station.services.store import ConferenceRef, Recorded
+from station.text import display_safe
+
+
+@dataclass
+class Snapshot:
+    conferences: dict[str, ConferenceRef]
+    attendees: list[dict[str, Any]]
+    lines: list[dict[str, Any]]
+    products: list[dict[str, Any]]
+    staff: dict[int, str]
+    check_ins: list[dict[str, Any]] = field(default_factory=list)
+    door_checks: list[dict[str, Any]] = field(default_factory=list)
+    redemptions: list[dict[str, Any]] = field(default_factory=list)
+    scan_log: list[dict[str, Any]] = field(default_factory=list)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
+def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
+    """Everything a day of scans reads, copied out of a built database."""
+    with sessions() as s:
+        conferences = {
+            c.slug: ConferenceRef(c.id, c.slug, display_safe(c.name), c.timezone)
+            for c in s.scalars(select(Conference))
+        }
+        attendees = [
+            {"id": a.id, "code": a.access_code, "conference_id": a.conference_id,
+             "order_id": a.order_id, "first_name": p.first_name, "last_name": p.last_name,
+             "username": p.username, "email": p.email,
+             "status": o.status if o else None, "reference": o.reference if o else None,
+             "checked_in": a.checked_in_at is not None}
+            for a, p, o in s.execute(
+                select(Attendee, Person, Order)
+                .join(Person, Person.id == Attendee.person_id)
+                .outerjoin(Order, Order.id == Attendee.order_id)
+            )
+        ]  # fmt: skip
+        lines = [
+            {"id": li.id, "order_id": li.order_id, "ticket": li.ticket_type_id,
+             "addon": li.addon_id, "description": li.description, "quantity": li.quantity}
+            for li in s.scalars(select(OrderLineItem).order_by(OrderLineItem.id))
+        ]  # fmt: skip
+        products = [
+            {"kind": "ticket", "id": t.id, "conference_id": t.conference_id, "slug": t.slug,
+             "name": t.name} for t in s.scalars(select(TicketType))
+        ] + [
+            {"kind": "addon", "id": a.id, "conference_id": a.conference_id, "slug": a.slug,
+             "name": a.name} for a in s.scalars(select(AddOn))
+        ]  # fmt: skip
+        staff = {m.id: m.name for m in s.scalars(select(Staff))}
+    return Snapshot(conferences, attendees, lines, products, staff)
+
+
+class MemoryStore:
+    def __init__(self, data: Snapshot, clock: Callable[[], datetime]) -> None:
+        self.data = data
+        self._clock = clock
+
+    def conference(self, slug: str) -> ConferenceRef:
+        ref = self.data.conferences.get(slug)
+        if ref is None:
+            raise ConfigurationError(f"Conference {slug!r} does not exist in this database.")
+        return ref
+
+    @contextmanager
+    def attempt(
+        self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
+    ) -> Iterator[MemoryAttempt]:
+        yield MemoryAttempt(self, ctx, request, self.conference(ctx.conference), attendee_id)
+
+    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+        conference = self.data.conferences.get(ctx.conference)
+        self.log(ctx, conference.id if conference else None, action, code, "refused",
+                 str(error.reason), error.message, error.attendee_id)  # fmt: skip
+
+    def log(self, ctx: StationContext, conference_id: int | None, action: str, code: str,
+            outcome: str, reason: str, message: str, attendee_id: int | None) -> None:  # fmt: skip
+        self.data.scan_log.append(
+            {"conference_id": conference_id, "attendee_id": attendee_id,
+             "client_at": self._clock(), "station": ctx.station[:100], "staff_id": ctx.staff_id,
+             "action": action, "code": display_safe(code, limit=256), "outcome": outcome,
+             "reason": reason, "message": message[:300]}
+        )  # fmt: skip
+
+    def holder(self, attendee: dict[str, Any]) -> Holder:
+        data = self.data
+        products = {(p["kind"], p["id"]): p for p in data.products}
+        made = []
+        for li in data.lines:
+            if attendee["order_id"] is None or li["order_id"] != attendee["order_id"]:
+                continue
+            kind: Literal["ticket", "addon"] = "addon" if li["addon"] is not None else "ticket"
+            product = products[(kind, li["addon"] if kind == "addon" else li["ticket"])]
+            uses = [r for r in data.redemptions
+                    if r["line_id"] == li["id"] and r["attendee_id"] == attendee["id"]]  # fmt: skip
+            made.append(
+                Line(li["id"], kind, product["id"], product["slug"], product["name"],
+                     li["description"], li["quantity"], len(uses),
+                     uses[-1]["at"] if uses else None, uses[-1]["station"] if uses else "")
+            )  # fmt: skip
+        entries = [c for c in data.check_ins if c["attendee_id"] == attendee["id"]]
+        first = None
+        if entries:
+            earliest = min(entries, key=lambda c: (c["at"], c["id"]))
+            first = FirstEntry(earliest["at"], earliest["station"],
+                               data.staff.get(earliest["staff_id"]))  # fmt: skip
+        status = attendee["status"]
+        return Holder(
+            attendee["id"], attendee["code"], attendee["first_name"], attendee["last_name"],
+            attendee["username"], attendee["email"] or "",
+            OrderStatus(status) if status else None, attendee["reference"],
+            attendee["checked_in"] or bool(entries), first, len(entries), tuple(made),
+        )  # fmt: skip
+
+
+class MemoryAttempt:
+    def __init__(self, store: MemoryStore, ctx: StationContext, request: ScanRequest,
+                 conference: ConferenceRef, attendee_id: int | None) -> None:  # fmt: skip
+        self._store, self._ctx, self._request = store, ctx, request
+        self._conference, self._attendee_id = conference, attendee_id
+
+    def facts(self) -> ScanFacts:
+        data, request, conference = self._store.data, self._request, self._conference
+        kind = slug = None
+        if request.product is not None and request.line_item_id is None:
+            if request.action == "redeem":
+                kind, slug = "addon", request.product.removeprefix("addon:")
+            elif request.action == "door":
+                kind, _sep, slug = request.product.partition(":")
+        target = None
+        for p in data.products:
+            if (p["kind"], p["slug"], p["conference_id"]) == (kind, slug, conference.id):
+                target = Target(p["kind"], p["id"], p["slug"], p["name"])
+        found = [
+            a for a in data.attendees if a["conference_id"] == conference.id
+            and (a["id"] == self._attendee_id if self._attendee_id is not None
+                 else a["code"] == request.code)
+        ]  # fmt: skip
+        return ScanFacts(
+            request=request,
+            conference_id=conference.id,
+            timezone=conference.timezone,
+            holder=self._store.holder(found[0]) if found else None,
+            target=target,
+            target_missing=kind is not None and target is None,
+            prior=self._prior(),
+        )
+
+    def _prior(self) -> Prior | None:
+        data, client_id = self._store.data, self._request.client_id
+        action = self._request.action
+        if action == "checkin":
+            for c in data.check_ins:
+                if c["client_id"] == client_id:
+                    same = [e for e in data.check_ins if e["attendee_id"] == c["attendee_id"]]
+                    before = sum(1 for e in same if e["id"] < c["id"])
+                    return Prior(c["attendee_id"], c["at"], entries_before=before)
+        if action == "door":
+            for d in data.door_checks:
+                if d["client_id"] == client_id:
+                    return Prior(d["attendee_id"], d["at"])
+        if action == "redeem":
+            for r in data.redemptions:
+                if r["client_id"] == client_id:
+                    then = sum(1 for e in data.redemptions if e["attendee_id"] == r["attendee_id"]
+                               and e["line_id"] == r["line_id"] and e["id"] <= r["id"])  # fmt: skip
+                    return Prior(r["attendee_id"], r["at"], line_item_id=r["line_id"],
+                                 used_then=then)  # fmt: skip
+        return None
+
+    def record(self, accept: Accept, code: str) -> Recorded | None:
+        store, data, ctx, request = self._store, self._store.data, self._ctx, self._request
+        now = store._clock()
+        row: dict[str, Any] = {"id": next(data.ids), "client_id": request.client_id,
+                               "attendee_id": accept.attendee_id, "at": now,
+                               "staff_id": ctx.staff_id, "station": ctx.station[:100]}  # fmt: skip
+        if accept.action == "checkin":
+            data.check_ins.append({**row, "note": request.note})
+            for attendee in data.attendees:
+                if attendee["id"] == accept.attendee_id:
+                    attendee["checked_in"] = True
+        elif accept.action == "door":
+            assert accept.target is not None
+            data.door_checks.append({**row, "kind": accept.target.kind,
+                                     "product": accept.target.id})  # fmt: skip
+        else:
+            assert accept.line is not None
+            data.redemptions.append({**row, "line_id": accept.line.id, "note": request.note})
+        store.log(ctx, self._conference.id, accept.action, code, "accepted", str(accept.reason),
+                  accept.message, accept.attendee_id)  # fmt: skip
+        staff = data.staff.get(ctx.staff_id) if ctx.staff_id is not None else None
+        return Recorded(now, staff if accept.action == "checkin" else None)
+
+    def log_refusal(self, error: StationError, code: str) -> None:
+        self._store.log(self._ctx, self._conference.id, self._request.action, code, "refused",
+                        str(error.reason), error.message, error.attendee_id)  # fmt: skip
+
+
+def rows(data: Snapshot) -> dict[str, list[tuple[Any, ...]]]:
+    """The memory's records in ``scenario.rows_written``'s shape."""
+    return {
+        "check_in": [(c["client_id"], c["attendee_id"], c["at"], c["staff_id"], c["station"],
+                      c["note"]) for c in data.check_ins],
+        "door_check": [(d["client_id"], d["attendee_id"],
+                        d["product"] if d["kind"] == "ticket" else None,
+                        d["product"] if d["kind"] == "addon" else None, d["at"], d["station"])
+                       for d in data.door_checks],
+        "product_redemption": [(r["client_id"], r["attendee_id"], r["line_id"], r["at"],
+                                r["station"], r["note"]) for r in data.redemptions],
+        "scan_log": [(e["conference_id"], e["attendee_id"], e["client_at"], e["station"],
+                      e["staff_id"], e["action"], e["code"], e["outcome"], e["reason"],
+                      e["message"]) for e in data.scan_log],
+        "attendee": sorted((a["id"], a["checked_in"]) for a in data.attendees),
+    }  # fmt: skip
+
+
+__all__ = ["MemoryStore", "rows", "snapshot", "uuid"]
