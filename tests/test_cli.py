@@ -185,6 +185,27 @@ def test_unknown_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert str(config) in line and '"database.ulr"' in line and '"database.url"' in line
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--bogus"], "No such option '--bogus'. (see 'station --help')"),
+        (["reprot"], "No such command 'reprot'."),
+        (["export", "nope"], "'nope' is not one of 'checkins'"),
+        (["export", "checkins", "--format", "xml"], "(see 'station export --help')"),
+        (["staff", "add"], "Missing argument 'NAME'. (see 'station staff add --help')"),
+        (["report", "--watch", "--json"], "--watch draws a table"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
+    line = assert_one_line_failure(station(tmp_path, *args), 2)
+    assert words in line
+
+
+def test_a_group_without_a_command_still_shows_its_help(tmp_path: Path) -> None:
+    result = station(tmp_path, "db")
+    assert "Commands:" in result.stderr + result.stdout and "upgrade" in result.stderr
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     config = tmp_path / "station.toml"
     config.write_text('conference = "c"\nmode = meal\n')
