@@ -28,6 +28,7 @@ from station.models import (
     OrderLineItem,
     Person,
     ProductRedemption,
+    ScanLog,
     TicketType,
 )
 from station.services import CheckInService, RedemptionService
@@ -567,6 +568,27 @@ def test_a_partly_redeemed_voucher_shows_what_is_left(database: TestDatabase) ->
     assert (meal.redeemed, meal.quantity, meal.remaining) == (2, 3, 1)
     with pytest.raises(FullyRedeemed):
         redeem(DP_CTX, "7VOURT07", product="lunch-day-1")  # used in django-program
+
+
+def test_redeeming_a_ticket_line_says_that_only_add_ons_are_redeemed(
+    database: TestDatabase,
+) -> None:
+    """django-program redeems any line of an order; station redeems add-on lines only."""
+    from station.services.errors import NOT_ON_ORDER, InvalidInput
+
+    import_into(database, PRELOAD_JSON, conference=None)
+    ticket_line = source_lines(database)["1"][0]  # 7VOURT07's "Individual" ticket line
+
+    with pytest.raises(InvalidInput) as refused:
+        RedemptionService(database.sessions).redeem_product(
+            DP_CTX, "7VOURT07", line_item_id=ticket_line
+        )
+
+    assert refused.value.message == NOT_ON_ORDER
+    assert "a ticket is used by checking in" in NOT_ON_ORDER
+    with database.sessions() as s:
+        logged = s.scalars(select(ScanLog.message).where(ScanLog.outcome == "refused")).all()
+    assert logged == [NOT_ON_ORDER]  # the scan log has the same words, on every path
 
 
 def test_a_badge_of_a_slug_with_underscores_is_read() -> None:

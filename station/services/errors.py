@@ -134,7 +134,12 @@ class ConfigurationError(StationError):
 # The words of the refusals that name a product. The general path words its refusals
 # with these; the PostgreSQL hot path gets them as format() strings made from these
 # (``hot_paths.refusals_json``), so the screen and the scan log agree on every path.
-NOT_ON_ORDER = "That product is not on this attendee's order."
+# A picked line that is not an add-on line of the attendee's order: in practice their
+# ticket line (django-program lets any line be redeemed; station redeems add-ons only).
+NOT_ON_ORDER = (
+    "Only add-ons are redeemed here, and that line is not one of this attendee's add-ons; "
+    "a ticket is used by checking in at the desk (or at a door), not redeemed."
+)
 
 
 def not_on_order() -> InvalidInput:
