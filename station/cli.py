@@ -26,6 +26,7 @@ from station.cli_base import EXIT_RUNTIME, CliState, Failure, StationGroup, pass
 from station.cli_data import export_cmd, import_cmd, report_cmd
 from station.cli_db import bench_cmd, grant_station_role_cmd
 from station.domain import Mode
+from station.paths import data_dir
 from station.services.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def run(
         operator=operator,
         kiosk=kiosk,
     )
-    prepare_for_station(settings.database)
+    prepare_for_station(settings.database, own_dir=data_dir(state.env))
     check_conference(settings.database, settings.conference)
     run_station = _station_ui()
     if run_station is None:
@@ -218,7 +219,7 @@ def demo(
         product=product,
         station=station_name,
     )
-    upgrade_database(settings.database)
+    upgrade_database(settings.database, own_dir=data_dir(state.env))
     engine = open_engine(settings.database)
     try:
         with reporting_failures(settings.database):
@@ -251,7 +252,7 @@ def demo(
 
 def _demo_codes_path(database: DatabaseSettings, env: Mapping[str, str]) -> Path:
     from station.dbadmin import sqlite_path
-    from station.paths import DEMO_CODES_FILE, data_dir
+    from station.paths import DEMO_CODES_FILE
 
     path = sqlite_path(database)
     return (path.parent if path is not None else data_dir(env)) / DEMO_CODES_FILE
@@ -272,7 +273,7 @@ def db_upgrade(state: CliState) -> None:
     from station.dbadmin import shown_url, upgrade_database
 
     database = state.database()
-    before, after = upgrade_database(database)
+    before, after = upgrade_database(database, own_dir=data_dir(state.env))
     where = shown_url(database)
     if before == after:
         click.echo(f"{where}: already at revision {after} (head), nothing to do.")
@@ -334,7 +335,7 @@ def _staff_sessions(state: CliState) -> Iterator[sessionmaker[Session]]:
     from station.dbadmin import open_engine, prepare_for_station, reporting_failures
 
     database = state.database()
-    prepare_for_station(database)
+    prepare_for_station(database, own_dir=data_dir(state.env))
     engine = open_engine(database)
     try:
         with reporting_failures(database):

@@ -41,6 +41,27 @@ class SetupFailure(Failure):
     exit_code = EXIT_SETUP
 
 
+class UsageFailure(SetupFailure):
+    """A command line click cannot parse: one ``station:`` line, exit code 2.
+
+    Click's own form is three lines (usage, hint, error) without the prefix.
+    """
+
+    @classmethod
+    def of(cls, error: click.UsageError) -> UsageFailure:
+        message = " ".join(line.strip() for line in error.format_message().splitlines())
+        if error.ctx is not None:
+            message += f" (see '{error.ctx.command_path} --help')"
+        return cls(message.strip())
+
+
+def _one_line_usage(error: click.UsageError) -> click.UsageError | UsageFailure:
+    """The one-line form of a usage error; "no arguments" still shows the help."""
+    if isinstance(error, click.exceptions.NoArgsIsHelpError):
+        return error
+    return UsageFailure.of(error)
+
+
 def _failure_for(exc: BaseException) -> Failure | None:
     """The one-line form of an error people can act on; None for bugs (which keep tracebacks)."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -60,9 +81,17 @@ def _failure_for(exc: BaseException) -> Failure | None:
 class StationGroup(click.Group):
     """A group whose commands' StationErrors become one-line failures."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:

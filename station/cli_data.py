@@ -51,12 +51,16 @@ class InputFailure(DataFailure):
 
 
 @contextmanager
-def _engine(state: CliState) -> Iterator[Engine]:
-    """The configured database, created/migrated if SQLite, checked if PostgreSQL."""
+def _engine(state: CliState, *, read_only: bool = False) -> Iterator[Engine]:
+    """The configured database, migrated if SQLite, checked if PostgreSQL.
+
+    A SQLite file is created for an import, never for a report or an export.
+    """
     from station.dbadmin import open_engine, prepare_for_station, reporting_failures
+    from station.paths import data_dir
 
     database = state.database()
-    prepare_for_station(database)
+    prepare_for_station(database, own_dir=data_dir(state.env), read_only=read_only)
     engine = open_engine(database)
     try:
         with reporting_failures(database):
@@ -245,7 +249,7 @@ def export_cmd(
     from station.exporter import ExportFilter, conference_zone, export_rows, parse_time, write
     from station.reading import read_connection
 
-    with _engine(state) as engine, read_connection(engine) as conn:
+    with _engine(state, read_only=True) as engine, read_connection(engine) as conn:
         zone = conference_zone(conn, conference)
         filters = ExportFilter(
             conference=conference,
@@ -305,23 +309,30 @@ def _replaced_when_done(path: Path) -> Iterator[TextIO]:
 def report_cmd(
     state: CliState, conference: str | None, as_json: bool, watch: bool, interval: float
 ) -> None:
-    """Attendees, check-ins, add-ons, stations and refused scans per conference."""
+    """Attendees, check-ins, add-ons, stations and refused scans per conference.
+
+    Says which database it read; times are in each conference's time zone.
+    """
+    from station.dbadmin import shown_url
     from station.report import build_reports
 
     if watch and as_json:
         raise click.UsageError("--watch draws a table; use --json without --watch.")
-    with _engine(state) as engine:
+    where = shown_url(state.database())
+    with _engine(state, read_only=True) as engine:
         if watch:
-            _watch(engine, conference, interval)
+            _watch(engine, conference, interval, where)
             return
         reports = build_reports(engine, conference)
     if as_json:
-        data = {"conferences": [r.as_dict() for r in reports]}
+        data = {"database": where, "conferences": [r.as_dict() for r in reports]}
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console()
+    console.print(Text(f"Database: {where}"))
     if not reports:
         console.print("No conferences in this database yet.", markup=False)
     for report in reports:
@@ -334,7 +345,7 @@ def _rendered(report: Any) -> Any:
     return render(report)
 
 
-def _watch(engine: Engine, conference: str | None, interval: float) -> None:
+def _watch(engine: Engine, conference: str | None, interval: float, where: str) -> None:
     """Redraw until Ctrl-C; a database hiccup is shown and retried, not fatal.
 
     Ctrl-C only sets a flag, seen between frames: raised at an arbitrary point
@@ -361,8 +372,8 @@ def _watch(engine: Engine, conference: str | None, interval: float) -> None:
         except SQLAlchemyError as exc:
             detail = first_line(str(getattr(exc, "orig", None) or exc))
             return Text(f"{stamp}  Database not reachable, retrying: {detail}", style="bold red")
-        footer = Text(f"Updated {stamp}; every {interval:g} s; Ctrl-C to stop.", style="dim")
-        return Group(*(_rendered(r) for r in reports), footer)
+        footer = Text(f"Every {interval:g} s; Ctrl-C to stop.", style="dim")
+        return Group(Text(f"Database: {where}"), *(_rendered(r) for r in reports), footer)
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())

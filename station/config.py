@@ -153,41 +153,48 @@ def load_settings(
     """Everything a station needs to run, validated; raises ConfigurationError.
 
     ``overrides`` holds command-line values by flat name (``"mode"``,
-    ``"database.url"``...); ``None`` means the flag was not given.
+    ``"database.url"``...); ``None`` means the flag was not given. Every problem
+    is reported, not only the first: a file with two typos names both.
     """
-    layers, scanner_table, path = _collect(config_path, env, overrides)
-    station = _get(layers, "station", _station_name, default=_hostname())
-    database = _database_settings(layers, env, application=f"station {station}")
-    conference = _get(layers, "conference", _slug, default=None)
-    if conference is None:
-        raise ConfigurationError(
+    problems = _Problems()
+    layers, scanner_table, path = _collect(config_path, env, overrides, problems)
+    get = problems.get
+    station = get(layers, "station", _station_name, default=_hostname())
+    database = _database_settings(layers, env, f"station {station}", problems)
+    conference = get(layers, "conference", _slug, default=None)
+    if conference is None and "conference" not in layers:
+        problems.add(
             'No conference configured: set conference = "<slug>" in the config file, '
             "STATION_CONFERENCE or --conference."
         )
-    mode = _get(layers, "mode", _mode, default=Mode.CHECKIN)
-    product = _product_for(mode, layers)
-    kiosk = _get(layers, "kiosk", _boolean, default=False)
-    pin_hash = _get(layers, "supervisor_pin_hash", _pin_hash, default=None)
-    if kiosk and pin_hash is None:
-        raise ConfigurationError(
+    mode = get(layers, "mode", _mode, default=Mode.CHECKIN)
+    product = problems.attempt(lambda: _product_for(mode, layers), default=None)
+    kiosk = get(layers, "kiosk", _boolean, default=False)
+    pin_hash = get(layers, "supervisor_pin_hash", _pin_hash, default=None)
+    if kiosk and pin_hash is None and "supervisor_pin_hash" not in layers:
+        problems.add(
             f"{layers['kiosk'].where} turns kiosk mode on, which needs supervisor_pin_hash "
             "(make one with `station hash-pin`) so a supervisor can unlock it."
         )
-    return Settings(
+    settings = Settings(
         database=database,
-        conference=conference,
+        conference=conference or "",
         station=station,
         mode=mode,
         product=product,
-        operator=_get(layers, "operator", _operator, default=None),
+        operator=get(layers, "operator", _operator, default=None),
         kiosk=kiosk,
         supervisor_pin_hash=pin_hash,
-        badge_seconds=_get(layers, "badge_seconds", _badge_seconds, default=6.0),
-        ascii_borders=_get(layers, "ascii_borders", _ascii_borders, default=None),
-        scanner=_scanner_profile(scanner_table, path),
-        log_level=_get(layers, "log_level", _log_level, default="info"),
-        log_dir=_get(layers, "log_dir", _log_dir, default=None),
+        badge_seconds=get(layers, "badge_seconds", _badge_seconds, default=6.0),
+        ascii_borders=get(layers, "ascii_borders", _ascii_borders, default=None),
+        scanner=problems.attempt(
+            lambda: _scanner_profile(scanner_table, path), default=ScannerProfile()
+        ),
+        log_level=get(layers, "log_level", _log_level, default="info"),
+        log_dir=get(layers, "log_dir", _log_dir, default=None),
     )
+    problems.raise_if_any()
+    return settings
 
 
 def load_database_settings(
@@ -200,23 +207,60 @@ def load_database_settings(
     The whole file is still checked for unknown keys and bad tables, so a typo is
     reported the first time anyone touches the config, not at the venue.
     """
-    layers, _scanner, _path = _collect(config_path, env, overrides)
-    station = _get(layers, "station", _station_name, default=_hostname())
-    return _database_settings(layers, env, application=f"station {station}")
+    problems = _Problems()
+    layers, _scanner, _path = _collect(config_path, env, overrides, problems)
+    station = problems.get(layers, "station", _station_name, default=_hostname())
+    database = _database_settings(layers, env, f"station {station}", problems)
+    problems.raise_if_any()
+    return database
+
+
+class _Problems:
+    """Every problem found in the settings, so that all of them are fixed in one go."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.messages.append(message)
+
+    def get(
+        self, layers: _Layers, name: str, parse: Callable[[object, str], _T], *, default: _T
+    ) -> _T:
+        return self.attempt(lambda: _get(layers, name, parse, default=default), default=default)
+
+    def attempt(self, check: Callable[[], _T], *, default: _T) -> _T:
+        try:
+            return check()
+        except ConfigurationError as exc:
+            self.messages.append(exc.message)
+            return default
+
+    def raise_if_any(self) -> None:
+        """One line: the problem, or how many there are and each after a semicolon."""
+        if len(self.messages) == 1:
+            raise ConfigurationError(self.messages[0])
+        if self.messages:
+            raise ConfigurationError(
+                f"{len(self.messages)} problems in the settings: " + "; ".join(self.messages)
+            )
 
 
 # --- gathering the layers -------------------------------------------------------------
 
 
 def _collect(
-    config_path: Path | None, env: Mapping[str, str], overrides: Mapping[str, object]
+    config_path: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+    problems: _Problems,
 ) -> tuple[_Layers, Mapping[str, object], Path | None]:
     layers: _Layers = {}
     scanner: Mapping[str, object] = {}
     path = resolve_config_path(config_path, env)
     if path is not None:
         document = _read_toml(path)
-        scanner = _flatten_file(document, path, layers)
+        scanner = _flatten_file(document, path, layers, problems)
     for variable, name in ENV_VARIABLES.items():
         text = env.get(variable, "").strip()
         if text:  # an empty variable counts as unset, as shells make that easy
@@ -249,36 +293,39 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: not valid TOML: {_one_line(str(exc))}") from None
 
 
-def _flatten_file(document: Mapping[str, Any], path: Path, layers: _Layers) -> Mapping[str, object]:
+def _flatten_file(
+    document: Mapping[str, Any], path: Path, layers: _Layers, problems: _Problems
+) -> Mapping[str, object]:
     """Put the file's values into ``layers``; return the [scanner] table as is."""
     known = (*_TOP_LEVEL_KEYS, *_TABLES)
+    tables: dict[str, dict[str, Any]] = {}
     for key, value in document.items():
-        _refuse_unknown(key, known, path)
-        if key in _TABLES:
-            if not isinstance(value, dict):
-                raise ConfigurationError(
-                    f"{path}: {_quote(key)} must be a table ([{key}] on its own line)"
-                )
-            continue
-        layers[key] = _Value(value, f"{path}: {_quote(key)}")
-    database = document.get("database", {})
-    for key, value in database.items():
-        _refuse_unknown(key, _DATABASE_KEYS, path, table="database")
-        layers[f"database.{key}"] = _Value(value, f"{path}: {_quote('database.' + key)}")
-    scanner: dict[str, object] = document.get("scanner", {})
+        if key not in known:
+            problems.add(_unknown(key, known, path))
+        elif key not in _TABLES:
+            layers[key] = _Value(value, f"{path}: {_quote(key)}")
+        elif isinstance(value, dict):
+            tables[key] = value
+        else:
+            problems.add(f"{path}: {_quote(key)} must be a table ([{key}] on its own line)")
+    for key, value in tables.get("database", {}).items():
+        if key in _DATABASE_KEYS:
+            layers[f"database.{key}"] = _Value(value, f"{path}: {_quote('database.' + key)}")
+        else:
+            problems.add(_unknown(key, _DATABASE_KEYS, path, table="database"))
+    scanner = tables.get("scanner", {})
     scanner_keys = tuple(f.name for f in fields(ScannerProfile))
-    for key in scanner:
-        _refuse_unknown(key, scanner_keys, path, table="scanner")
-    return scanner
+    unknown = [key for key in scanner if key not in scanner_keys]
+    for key in unknown:
+        problems.add(_unknown(key, scanner_keys, path, table="scanner"))
+    return {} if unknown else scanner
 
 
-def _refuse_unknown(key: str, known: tuple[str, ...], path: Path, table: str = "") -> None:
-    if key in known:
-        return
+def _unknown(key: str, known: tuple[str, ...], path: Path, table: str = "") -> str:
     prefix = f"{table}." if table else ""
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" (did you mean {_quote(prefix + close[0])}?)" if close else ""
-    raise ConfigurationError(f"{path}: unknown key {_quote(prefix + _shown(key))}{hint}")
+    return f"{path}: unknown key {_quote(prefix + _shown(key))}{hint}"
 
 
 # --- turning raw values into typed ones ----------------------------------------------
@@ -292,31 +339,32 @@ def _get(layers: _Layers, name: str, parse: Callable[[object, str], _T], *, defa
 
 
 def _database_settings(
-    layers: _Layers, env: Mapping[str, str], application: str
+    layers: _Layers, env: Mapping[str, str], application: str, problems: _Problems
 ) -> DatabaseSettings:
-    url = _get(layers, "database.url", _database_url, default=None)
+    get = problems.get
+    url = get(layers, "database.url", _database_url, default=None)
     defaults = DatabaseSettings(url="")
     return DatabaseSettings(
         url=url or default_database_url(env),
-        connect_timeout_s=_get(
+        connect_timeout_s=get(
             layers,
             "database.connect_timeout_s",
             _positive_int(300, "seconds"),
             default=defaults.connect_timeout_s,
         ),
-        statement_timeout_ms=_get(
+        statement_timeout_ms=get(
             layers,
             "database.statement_timeout_ms",
             _positive_int(3_600_000, "milliseconds"),
             default=defaults.statement_timeout_ms,
         ),
-        lock_timeout_ms=_get(
+        lock_timeout_ms=get(
             layers,
             "database.lock_timeout_ms",
             _positive_int(3_600_000, "milliseconds"),
             default=defaults.lock_timeout_ms,
         ),
-        schema=_get(layers, "database.schema", _schema, default=None),
+        schema=get(layers, "database.schema", _schema, default=None),
         application_name=_printable(application)[:63],
     )
 

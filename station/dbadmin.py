@@ -7,6 +7,7 @@ often set up by someone who did not write it, at a venue, in a hurry.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,10 +107,16 @@ def revisions(settings: DatabaseSettings) -> Revisions:
         engine.dispose()
 
 
-def upgrade_database(settings: DatabaseSettings) -> tuple[str | None, str | None]:
-    """Create or upgrade to head (the PostgreSQL schema too); return (before, after)."""
+def upgrade_database(
+    settings: DatabaseSettings, *, own_dir: Path | None = None
+) -> tuple[str | None, str | None]:
+    """Create or upgrade to head (the PostgreSQL schema too); return (before, after).
+
+    ``own_dir`` is the station's data directory (see ``check_sqlite_file``).
+    """
     from station.db import upgrade
 
+    check_sqlite_file(settings, read_only=False, own_dir=own_dir)
     engine = open_engine(settings)
     try:
         with reporting_failures(settings):
@@ -123,14 +130,51 @@ def upgrade_database(settings: DatabaseSettings) -> tuple[str | None, str | None
         engine.dispose()
 
 
-def prepare_for_station(settings: DatabaseSettings) -> None:
+def check_sqlite_file(
+    settings: DatabaseSettings, *, read_only: bool, own_dir: Path | None = None
+) -> None:
+    """Refuse, before anything is created, a SQLite file that is not where it should be.
+
+    A command that only reads needs the file to be there: it never creates one.
+    One that writes creates the file, but not a missing folder (a typo in the URL
+    must not leave a new folder and an empty database behind), except the
+    station's own data directory ``own_dir``, which is made on first use.
+    """
+    path = sqlite_path(settings)
+    if path is None or str(path).startswith("file:"):
+        return
+    where = shown_url(settings)
+    if read_only:
+        if not path.is_file():
+            raise ConfigurationError(
+                f"There is no database at {path} ({where}); check the URL, "
+                "or create it with `station db upgrade`."
+            )
+        return
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if own_dir is not None and os.path.abspath(folder) == os.path.abspath(own_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    raise ConfigurationError(
+        f"The folder {folder} of the database {where} does not exist; "
+        "check the URL, or create the folder first."
+    )
+
+
+def prepare_for_station(
+    settings: DatabaseSettings, *, own_dir: Path | None = None, read_only: bool = False
+) -> None:
     """SQLite is created and migrated on the spot; PostgreSQL must already be at head.
 
     A shared PostgreSQL is upgraded deliberately, once, by whoever runs the
     event; a station quietly migrating it at the venue could break the others.
+    With ``read_only`` (reports, exports) a missing SQLite file is refused, not made.
     """
     if is_sqlite(settings):
-        upgrade_database(settings)
+        check_sqlite_file(settings, read_only=read_only, own_dir=own_dir)
+        upgrade_database(settings, own_dir=own_dir)
         return
     state = revisions(settings)
     if not state.at_head:

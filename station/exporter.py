@@ -278,6 +278,7 @@ def _redemptions(filters: ExportFilter) -> _Built:
         "product_name",
         "order_reference",
         "line_item_id",
+        "source_line_id",
         "note",
         "client_id",
     )
@@ -296,6 +297,7 @@ def _redemptions(filters: ExportFilter) -> _Built:
             func.coalesce(addon.name, ticket.name),
             Order.reference,
             ProductRedemption.order_line_item_id,
+            OrderLineItem.source_line_id,
             ProductRedemption.note,
             ProductRedemption.client_id,
         )

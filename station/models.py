@@ -164,6 +164,8 @@ class OrderLineItem(Base):
     __table_args__ = (
         CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        # Each django-program line item once per order (migration 0008).
+        Index(None, "order_id", "source_line_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,6 +174,10 @@ class OrderLineItem(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     ticket_type_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_type.id"), index=True)
     addon_id: Mapped[int | None] = mapped_column(ForeignKey("addon.id"), index=True)
+    # The line item's id in the system it was imported from (django-program's preload
+    # ``products[].id``), for tracing it back and for updating it in place on re-import.
+    # NULL for lines made here or by a CSV import.
+    source_line_id: Mapped[str | None] = mapped_column(String(64))
 
     order: Mapped[Order] = relationship(back_populates="line_items")
     ticket_type: Mapped[TicketType | None] = relationship()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
@@ -83,13 +84,39 @@ class ConferenceReport:
             return None
         return round(100 * self.checked_in_active / self.active_orders, 1)
 
+    @property
+    def generated_local(self) -> datetime:
+        """When the report was made, in the conference's time zone (as stations show time)."""
+        return self.generated_at.astimezone(conference_zone(self.timezone))
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("tickets", "products", "stations"):
             data[key] = list(data[key])
         data["generated_at"] = self.generated_at.isoformat().replace("+00:00", "Z")
+        data["generated_at_local"] = self.generated_local.isoformat()
         data["checked_in_percent"] = self.checked_in_percent
         return data
+
+
+def conference_zone(name: str) -> ZoneInfo:
+    """The conference's time zone; UTC if the stored name is not one this machine knows."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def refusal_words(reason: str) -> str:
+    """A refusal reason in the words the station shows for it ("unpaid" -> "Order not paid")."""
+    from station.services.errors import Reason
+    from station.tui.verdicts import REFUSAL_HEADLINES
+
+    try:
+        headline = REFUSAL_HEADLINES[Reason(reason)]
+    except (ValueError, KeyError):
+        return reason
+    return headline[:1] + headline[1:].lower()
 
 
 def build_reports(engine: Engine, conference: str | None = None) -> list[ConferenceReport]:
@@ -235,13 +262,18 @@ def render(report: ConferenceReport) -> Any:
         else "-"
     )
     title = Text.assemble(t(report.name), " (", t(report.conference), ")")
-    summary = Table(title=title, show_header=False, title_justify="left")
+    local = report.generated_local
+    as_of = Text(
+        f"As of {local:%Y-%m-%d %H:%M:%S} {local.tzname()} "
+        f"({display_safe(str(local.tzinfo), limit=64)}, the conference's time zone)"
+    )
+    summary = Table(show_header=False)
     summary.add_column("what")
     summary.add_column("value", justify="right")
     summary.add_column("note")
     summary.add_row("Attendees", f"{report.attendees:,}", "")
     summary.add_row("Checked in", f"{report.checked_in:,}", share)
-    parts: list[Any] = [summary]
+    parts: list[Any] = [title, as_of, summary]
 
     if report.tickets:
         tickets = Table(title="Tickets", title_justify="left")
@@ -277,6 +309,6 @@ def render(report: ConferenceReport) -> Any:
         refused.add_column("reason")
         refused.add_column("scans", justify="right")
         for reason, count in report.refused.items():
-            refused.add_row(t(reason), f"{count:,}")
+            refused.add_row(t(refusal_words(reason)), f"{count:,}")
         parts.append(refused)
     return Group(*parts)

@@ -185,6 +185,64 @@ def test_unknown_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert str(config) in line and '"database.ulr"' in line and '"database.url"' in line
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--bogus"], "No such option '--bogus'. (see 'station --help')"),
+        (["reprot"], "No such command 'reprot'."),
+        (["export", "nope"], "'nope' is not one of 'checkins'"),
+        (["export", "checkins", "--format", "xml"], "(see 'station export --help')"),
+        (["staff", "add"], "Missing argument 'NAME'. (see 'station staff add --help')"),
+        (["report", "--watch", "--json"], "--watch draws a table"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
+    line = assert_one_line_failure(station(tmp_path, *args), 2)
+    assert words in line
+
+
+def test_a_group_without_a_command_still_shows_its_help(tmp_path: Path) -> None:
+    result = station(tmp_path, "db")
+    assert "Commands:" in result.stderr + result.stdout and "upgrade" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["report"], ["report", "--json"], ["export", "checkins"]], ids=" ".join
+)
+def test_commands_that_only_read_never_create_a_database(tmp_path: Path, args: list[str]) -> None:
+    for url, path in (("sqlite:///typo-dir/x.db", "typo-dir/x.db"), ("sqlite:///x.db", "x.db")):
+        result = station(tmp_path, *args, env={"STATION_DATABASE_URL": url})
+        line = assert_one_line_failure(result, 2)
+        assert f"There is no database at {path} ({url})" in line
+        assert not (tmp_path / "typo-dir").exists() and not (tmp_path / "x.db").exists()
+    default = station(tmp_path, *args)  # nothing configured: the default file is not made either
+    assert "There is no database at" in assert_one_line_failure(default, 2)
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["db", "upgrade"],
+        ["staff", "add", "Ana"],
+        ["import", "a.csv", "--conference", "c", "--create"],
+    ],
+    ids=" ".join,
+)
+def test_no_command_creates_a_missing_folder(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "a.csv").write_text(
+        "access_code,first_name,last_name,email,order_reference,order_status,ticket_type,addons\n"
+        "A-1,Ada,L,a@example.org,,,,\n"
+    )
+    env = {"STATION_DATABASE_URL": "sqlite:///typo-dir/x.db"}
+    line = assert_one_line_failure(station(tmp_path, *args, env=env), 2)
+    assert "The folder typo-dir of the database sqlite:///typo-dir/x.db does not exist" in line
+    assert not (tmp_path / "typo-dir").exists()
+    (tmp_path / "typo-dir").mkdir()  # once the folder is there, the file is made in it
+    assert station(tmp_path, *args, env=env).returncode == 0
+    assert (tmp_path / "typo-dir" / "x.db").exists()
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     config = tmp_path / "station.toml"
     config.write_text('conference = "c"\nmode = meal\n')

@@ -217,6 +217,27 @@ def test_unknown_key_without_anything_close(tmp_path: Path) -> None:
     assert '"zzz"' in message and "did you mean" not in message
 
 
+def test_two_typos_are_both_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\nkisok = true\nmdoe = "meal"\n')
+    message = refusal(path)
+    assert message.startswith("2 problems in the settings: ")
+    assert 'did you mean "kiosk"' in message and 'did you mean "mode"' in message
+
+
+def test_typos_in_keys_tables_and_values_are_all_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'mode = "mael"\nbadge_seconds = "six"\n[database]\nulr = "x"\n[scanner]\nprefx = "#"\n',
+    )
+    message = refusal(path)
+    assert message.startswith("5 problems in the settings: "), message
+    for part in ('"mode"', '"badge_seconds"', '"database.ulr"', '"scanner.prefx"', "conference"):
+        assert part in message, part
+    with pytest.raises(ConfigurationError) as caught:  # the database commands see them too
+        load_database_settings(path, {}, {})
+    assert caught.value.message.startswith("2 problems in the settings: ")
+
+
 @pytest.mark.parametrize(
     ("line", "key", "expected"),
     [

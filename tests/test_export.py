@@ -135,6 +135,7 @@ def test_round_trip_redemptions(database: TestDatabase, scanned: Scanned) -> Non
                 "product_name": "Lunch Day 1",
                 "order_reference": "ORD-1001",
                 "line_item_id": as_format(scanned.redemption.line_item_id, fmt),
+                "source_line_id": as_format(None, fmt),  # not imported from django-program
                 "note": "",
                 "client_id": str(scanned.redemption.client_id),
             }

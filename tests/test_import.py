@@ -28,6 +28,7 @@ from station.models import (
     OrderLineItem,
     Person,
     ProductRedemption,
+    ScanLog,
     TicketType,
 )
 from station.services import CheckInService, RedemptionService
@@ -569,6 +570,28 @@ def test_a_partly_redeemed_voucher_shows_what_is_left(database: TestDatabase) ->
         redeem(DP_CTX, "7VOURT07", product="lunch-day-1")  # used in django-program
 
 
+def test_redeeming_a_ticket_line_says_that_only_add_ons_are_redeemed(
+    database: TestDatabase,
+) -> None:
+    """django-program redeems any line of an order; station redeems add-on lines only."""
+    from station.rulebook.words import NOT_ON_ORDER
+    from station.services.errors import InvalidInput
+
+    import_into(database, PRELOAD_JSON, conference=None)
+    ticket_line = source_lines(database)["1"][0]  # 7VOURT07's "Individual" ticket line
+
+    with pytest.raises(InvalidInput) as refused:
+        RedemptionService(database.sessions).redeem_product(
+            DP_CTX, "7VOURT07", line_item_id=ticket_line
+        )
+
+    assert refused.value.message == NOT_ON_ORDER
+    assert "a ticket is used by checking in" in NOT_ON_ORDER
+    with database.sessions() as s:
+        logged = s.scalars(select(ScanLog.message).where(ScanLog.outcome == "refused")).all()
+    assert logged == [NOT_ON_ORDER]  # the scan log has the same words, on every path
+
+
 def test_a_badge_of_a_slug_with_underscores_is_read() -> None:
     from station.scanner import ScannerProfile, decode_scan
 
@@ -615,6 +638,120 @@ def test_a_newer_preload_updates_in_place(database: TestDatabase, tmp_path: Path
         DP_CTX, "55R26PE3", product="meal-voucher"
     )
     assert (meal.redeemed, meal.quantity) == (3, 3)
+
+
+def source_lines(db: TestDatabase) -> dict[str | None, tuple[int, str, int, str]]:
+    """django-program line item id -> (line id, access code, quantity, description)."""
+    with db.sessions() as s:
+        rows = s.execute(
+            select(
+                OrderLineItem.source_line_id,
+                OrderLineItem.id,
+                Attendee.access_code,
+                OrderLineItem.quantity,
+                OrderLineItem.description,
+            ).join(Attendee, Attendee.order_id == OrderLineItem.order_id)
+        ).all()
+    return {row[0]: tuple(row[1:]) for row in rows}  # type: ignore[misc]
+
+
+def test_each_preload_line_item_keeps_its_django_program_id(database: TestDatabase) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+    document = json.loads(PRELOAD_JSON.read_text(encoding="utf-8"))
+    in_file = {str(p["id"]): a["access_code"] for a in document["attendees"] for p in a["products"]}
+
+    lines = source_lines(database)
+
+    assert {source: line[1] for source, line in lines.items()} == in_file  # all 17, no others
+
+
+def test_a_newer_preload_updates_each_line_by_its_id(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+    before = source_lines(database)
+
+    def newer(document: dict[str, Any]) -> None:
+        products = attendee_in(document, "DZLJPB4E")["products"]
+        products[2].update(quantity=4, remaining=4, description="Meal voucher (4)")  # id 12
+        # A second line of the same product, bought later: a line of its own.
+        products.append(
+            {"id": 99, "description": "Meal voucher", "quantity": 2, "ticket_type_slug": None,
+             "addon_slug": "meal-voucher", "redeemed_count": 1, "remaining": 1}
+        )  # fmt: skip
+
+    report = import_into(database, preload_variant(tmp_path, newer), conference=None)
+
+    assert report.written and not report.problems
+    lines = report.counts["order lines"]
+    assert (lines.created, lines.updated, lines.unchanged) == (1, 1, 16)
+    after = source_lines(database)
+    assert after["12"] == (before["12"][0], "DZLJPB4E", 4, "Meal voucher (4)")  # same row
+    assert after["99"][1:] == ("DZLJPB4E", 2, "Meal voucher")
+    assert {k: v for k, v in after.items() if k not in ("12", "99")} == {
+        k: v for k, v in before.items() if k != "12"
+    }
+    with database.sessions() as s:
+        carried = s.scalar(
+            select(ProductRedemption.order_line_item_id).where(
+                ProductRedemption.client_id == uuid.uuid5(PRELOAD_NAMESPACE, f"{DP}:99:0")
+            )
+        )
+    assert carried == after["99"][0]  # django-program's redemption sits on its own line
+    meal = RedemptionService(database.sessions).redeem_product(
+        DP_CTX, "DZLJPB4E", product="meal-voucher"
+    )
+    assert (meal.redeemed, meal.quantity) == (2, 6)  # both lines count
+
+
+def test_lines_imported_before_ids_were_kept_take_their_ids(database: TestDatabase) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+    before = source_lines(database)
+    with database.sessions.begin() as s:  # as a preload import before migration 0008 left them
+        s.execute(OrderLineItem.__table__.update().values(source_line_id=None))
+
+    report = import_into(database, PRELOAD_JSON, conference=None)
+
+    assert report.written and not report.problems
+    assert report.counts["order lines"].updated == 17
+    assert report.counts["order lines"].created == 0
+    assert source_lines(database) == before
+
+
+def test_a_csv_import_keeps_the_ids_of_preload_lines(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    import_into(database, PRELOAD_JSON, conference=None)
+    before = source_lines(database)
+    csv = write_file(
+        tmp_path,
+        HEADER + "7VOURT07,Ada,Lovelace,user0@example.org,PRELOAD-7VOURT07,paid,Individual,"
+        '"Lunch Day 1:1; Meal voucher:3"\n',
+    )
+
+    report = import_into(database, csv, conference=DP)
+
+    assert report.written and not report.problems, report.problems
+    assert report.counts["order lines"].created == 0
+    after = source_lines(database)
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+
+
+def test_redemption_export_names_the_django_program_line(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    from tests.data_helpers import run_station
+
+    import_into(database, PRELOAD_JSON, conference=None)
+    result = run_station(database, tmp_path, "export", "redemptions", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert sorted((r["access_code"], r["source_line_id"]) for r in rows) == [
+        ("55R26PE3", "9"),
+        ("7VOURT07", "2"),
+        ("7VOURT07", "3"),
+    ]
 
 
 def test_preload_more_redeemed_than_room_left_is_refused(

@@ -181,6 +181,48 @@ def test_every_field_missing_or_of_the_wrong_type(
         run_import(sqlite_database, tmp_path, preload_bytes(change), "p.json")
 
 
+# --- 50 MB lines --------------------------------------------------------------------------
+
+MB50 = 50 * 1024 * 1024
+CSV_HEAD = HEADER.encode()
+
+
+def padded_preload(padding: bytes, before: bytes = b'"conference": ') -> bytes:
+    """The real preload with ``padding`` put in before the first ``before``."""
+    real = PRELOAD_JSON.read_bytes()
+    at = real.index(before)
+    return real[:at] + padding + real[at:]
+
+
+def csv_field() -> bytes:
+    return CSV_HEAD + b"A-1," + b"x" * MB50 + b",L,a@x.org,R-1,paid,P,\n"
+
+
+FIFTY_MB_LINES: dict[str, tuple[Callable[[], bytes], str, int]] = {
+    # name: (content, file name, exit code)
+    "csv-field": (csv_field, "a.csv", 2),
+    "csv-open-quote": (lambda: CSV_HEAD + b'A-1,"' + b"x" * MB50 + b"\n", "a.csv", 2),
+    "csv-commas": (lambda: CSV_HEAD + b"," * MB50 + b"\n", "a.csv", 2),
+    "csv-header": (lambda: b"access_code" + b"," * MB50 + b"\n", "a.csv", 2),
+    "json-name": (lambda: padded_preload(b"x" * MB50, before=b'Ada Lovelace"'), "p.json", 2),
+    "json-string": (lambda: b'{"conference": "' + b"a" * MB50 + b'"}', "p.json", 2),
+    "json-numbers": (lambda: b"[" + b"1," * (MB50 // 2) + b"1]", "p.json", 2),
+    # Valid JSON with 50 MB of spaces on its first line: imported.
+    "json-spaces": (lambda: padded_preload(b" " * MB50), "p.json", 0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", FIFTY_MB_LINES.values(), ids=FIFTY_MB_LINES.keys())
+def test_a_50_mb_line_is_answered_in_one_line(
+    sqlite_database: TestDatabase, tmp_path: Path, case: tuple[Callable[[], bytes], str, int]
+) -> None:
+    content, name, code = case
+    result = run_import(sqlite_database, tmp_path, content(), name)
+    assert result.exit_code == code, result.stderr
+    if code == 2:
+        assert all(len(line) < 400 for line in result.stderr.splitlines())
+
+
 # --- random input ----------------------------------------------------------------------
 
 

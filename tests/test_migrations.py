@@ -114,12 +114,14 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         # 0007: the rules left SQL; only guarded writers remain.
         assert redeem_function(engine) == "None"
+    assert "source_line_id" in line_item_columns(engine)  # 0008
     # And back, for a venue that has to return to yesterday's version.
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0006")
     redeem_then = redeem_function(engine)
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0005")
+    assert "source_line_id" not in line_item_columns(engine)
     if engine.dialect.name == "postgresql":
         # 0004's function is back: the station logs the refusals that name a product.
         assert "#fully_redeemed" in redeem_then
@@ -150,6 +152,10 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM scan_log").scalar() == 1
+
+
+def line_item_columns(engine: Engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("order_line_item")}
 
 
 def redeem_function(engine: Engine) -> str:

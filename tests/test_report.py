@@ -8,12 +8,14 @@ import json
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from rich.console import Console
 
+from station.dbadmin import shown_url
 from station.report import ConferenceReport, build_reports, render
 from station.services import CheckInService, RedemptionService
 from station.services.errors import FullyRedeemed, NotEligible
@@ -96,8 +98,15 @@ EXPECTED = {
 
 
 def without_clock(report: ConferenceReport) -> dict[str, object]:
-    data = report.as_dict()
-    assert data.pop("generated_at").endswith("Z")
+    return without_times(report.as_dict())
+
+
+def without_times(data: dict[str, object]) -> dict[str, object]:
+    """The report's figures; its times checked: UTC, and the same in conference time."""
+    utc, local = data.pop("generated_at"), data.pop("generated_at_local")
+    assert isinstance(utc, str) and isinstance(local, str) and utc.endswith("Z")
+    assert local.endswith("+01:00")  # Europe/Berlin in winter (the clock is real)
+    assert datetime.fromisoformat(utc) == datetime.fromisoformat(local)
     return data
 
 
@@ -160,9 +169,10 @@ def test_cli_import_report_export(database: TestDatabase, tmp_path: Path) -> Non
 
     reported = run_station(database, tmp_path, "report", "--json", "--conference", CONFERENCE)
     assert reported.returncode == 0, reported.stderr
-    [data] = json.loads(reported.stdout)["conferences"]
-    data.pop("generated_at")
-    assert data == EXPECTED
+    document = json.loads(reported.stdout)
+    assert document["database"] == shown_url(database.settings)
+    [data] = document["conferences"]
+    assert without_times(data) == EXPECTED
 
     exported = run_station(
         database, tmp_path, "export", "redemptions", "--product", "meal-voucher", "-o", "out.csv"
@@ -181,8 +191,14 @@ def test_cli_import_report_export(database: TestDatabase, tmp_path: Path) -> Non
 
     table = run_station(database, tmp_path, "report")
     assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith(f"Database: {shown_url(database.settings)}\n")
     assert "PyCon Test (pycon-test)" in table.stdout
     assert "50.0% of 6 with an active order" in table.stdout
+    assert "(Europe/Berlin, the conference's time zone)" in table.stdout
+    # Refusals in the station's words, not as codes.
+    for words in ("Already redeemed", "No order", "Order refunded"):
+        assert words in table.stdout
+    assert "fully_redeemed" not in table.stdout and "no_order" not in table.stdout
 
 
 def test_cli_bad_rows_are_listed_and_nothing_is_imported(
@@ -206,7 +222,7 @@ def test_cli_bad_rows_are_listed_and_nothing_is_imported(
         "(fix them, or use --skip-bad-rows to import the rest).",
     ]
     report = run_station(database, tmp_path, "report", "--json")
-    assert json.loads(report.stdout) == {"conferences": []}
+    assert json.loads(report.stdout)["conferences"] == []
 
 
 def test_cli_wrong_delimiter_is_one_clear_line(database: TestDatabase, tmp_path: Path) -> None:
@@ -227,9 +243,8 @@ def test_cli_dry_run_writes_nothing(database: TestDatabase, tmp_path: Path) -> N
         "Dry run of attendees.csv into pycon-test: nothing was written. Would be:\n"
         "  rows read: 10\n  attendees: 10 created, 0 unchanged\n"
     )
-    assert json.loads(run_station(database, tmp_path, "report", "--json").stdout) == {
-        "conferences": []
-    }
+    reported = json.loads(run_station(database, tmp_path, "report", "--json").stdout)
+    assert reported["conferences"] == []
 
 
 def test_cli_report_watch_stops_cleanly_on_ctrl_c(database: TestDatabase, tmp_path: Path) -> None:

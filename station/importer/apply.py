@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from station.importer.bulk import BATCH, Tick, allocate_ids, insert_rows, update_rows
 from station.importer.existing import chunked
-from station.importer.plan import PersonRef, Plan, ProductKey
+from station.importer.plan import LineRef, PersonRef, Plan, ProductKey
 from station.importer.records import PRELOAD_NOTE, ProductKind, preload_check_in_id
 from station.models import (
     AddOn,
@@ -50,7 +50,7 @@ class Writer:
         self.orders = dict(existing_orders)
         self.attendees = dict(existing_attendees)
         self.people: dict[str, int] = {}
-        self.line_ids: dict[tuple[str, ProductKind, str], int] = {}
+        self.line_ids: dict[LineRef, int] = {}
         self.now = now
         self.tick = tick
 
@@ -155,14 +155,22 @@ class Writer:
                 line.quantity,
                 self.products[("ticket", line.slug)] if line.kind == "ticket" else None,
                 self.products[("addon", line.slug)] if line.kind == "addon" else None,
+                line.source_id,
             )
             for line in plan.new_lines
         ]
-        columns = ("order_id", "description", "quantity", "ticket_type_id", "addon_id")
+        columns = (
+            "order_id",
+            "description",
+            "quantity",
+            "ticket_type_id",
+            "addon_id",
+            "source_line_id",
+        )
         ids = self._insert(OrderLineItem, columns, rows)
         self.line_ids = dict(plan.line_ids)
         for line, line_id in zip(plan.new_lines, ids, strict=True):
-            self.line_ids[(line.order_reference, line.kind, line.slug)] = line_id
+            self.line_ids[(line.order_reference, line.kind, line.slug, line.source_id)] = line_id
         update_rows(self.conn, _table(OrderLineItem), plan.line_updates, self.tick)
         for batch in chunked(sorted(plan.line_deletes), BATCH):
             self.conn.execute(delete(OrderLineItem).where(OrderLineItem.id.in_(batch)))
@@ -173,7 +181,7 @@ class Writer:
             {
                 "client_id": r.client_id,
                 "attendee_id": self.attendees[r.access_code],
-                "order_line_item_id": self.line_ids[(r.order_reference, r.kind, r.slug)],
+                "order_line_item_id": self.line_ids[r.line],
                 "conference_id": self.conference_id,
                 "redeemed_at": r.redeemed_at,
                 "staff_id": None,

@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import re
+from collections.abc import Iterable, Iterator
 
 from station.importer import fields
 from station.importer.fields import BadValue
@@ -39,6 +40,9 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _DELIMITER_NAMES = {";": "semicolons (;)", "\t": "tabs", "|": "pipes (|)", ",": "commas"}
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+# No row of an attendee file comes near this (a field may hold 128 KiB, the csv module's
+# limit); a longer line is refused before the csv module splits it into millions of fields.
+MAX_LINE = 1024 * 1024
 
 
 def read_csv(data: bytes) -> ParsedFile:
@@ -54,7 +58,7 @@ def read_csv(data: bytes) -> ParsedFile:
     text = data.decode("utf-8", errors="surrogateescape")
     check_bytes = _UNDECODABLE.search(text) is not None  # look row by row only if needed
     check_nul = "\x00" in text
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(_bounded_lines(io.StringIO(text, newline="")), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -102,6 +106,20 @@ def read_csv(data: bytes) -> ParsedFile:
         notices=tuple(notices),
         rows_read=rows,
     )
+
+
+def _bounded_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The file's physical lines, refusing the file at the first one over MAX_LINE."""
+    for number, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE:
+            raise ImportFileError(
+                Problem(
+                    number,
+                    f"the line is {len(line):,} characters long; no row of an attendee file "
+                    f"is longer than {MAX_LINE:,} (is this the right file?)",
+                )
+            )
+        yield line
 
 
 def _column_positions(header: list[str], notices: list[str]) -> dict[str, int]:

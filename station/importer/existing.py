@@ -105,6 +105,7 @@ class ExistingLine:
     slug: str
     quantity: int
     description: str
+    source_id: str | None = None
 
 
 @dataclass
@@ -249,16 +250,17 @@ def _load_lines(conn: Connection, conference_id: int, snapshot: Snapshot) -> Non
             OrderLineItem.description,
             OrderLineItem.ticket_type_id,
             OrderLineItem.addon_id,
+            OrderLineItem.source_line_id,
         )
         .join(Order, Order.id == OrderLineItem.order_id)
         .where(Order.conference_id == conference_id)
         .order_by(OrderLineItem.id)
     )
     lines = snapshot.lines
-    for line_id, order_id, quantity, description, ticket_type_id, addon_id in rows.all():
-        kind: ProductKind = "ticket" if ticket_type_id is not None else "addon"
-        slug = slugs[(kind, ticket_type_id if ticket_type_id is not None else addon_id)]
-        line = ExistingLine(line_id, kind, slug, quantity, description)
+    for line_id, order_id, quantity, description, ticket_id, addon_id, source_id in rows.all():
+        kind: ProductKind = "ticket" if ticket_id is not None else "addon"
+        slug = slugs[(kind, ticket_id if ticket_id is not None else addon_id)]
+        line = ExistingLine(line_id, kind, slug, quantity, description, source_id)
         if order_id in lines:
             lines[order_id].append(line)
         else:

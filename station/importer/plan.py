@@ -20,11 +20,19 @@ from station.importer.existing import (
     Snapshot,
     username_for,
 )
-from station.importer.records import AttendeeRecord, Problem, ProductKind, WantedProduct
+from station.importer.records import (
+    AttendeeRecord,
+    LineKey,
+    Problem,
+    ProductKind,
+    WantedProduct,
+)
 
 # A person or order is referred to by id when it exists, by its natural key when it is new.
 PersonRef = int | str  # person id | username
 ProductKey = tuple[ProductKind, str]
+# An order line by order reference, product and source id: (reference, kind, slug, source id).
+LineRef = tuple[str, ProductKind, str, str | None]
 
 COUNT_NAMES = (
     "attendees",
@@ -61,6 +69,7 @@ class NewLine:
     slug: str
     quantity: int
     description: str
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,11 @@ class NewRedemption:
     slug: str
     client_id: uuid.UUID
     redeemed_at: datetime
+    source_id: str | None = None
+
+    @property
+    def line(self) -> LineRef:
+        return (self.order_reference, self.kind, self.slug, self.source_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,7 @@ class RecordPlan:
     new_lines: list[NewLine] = field(default_factory=list)
     line_updates: list[dict[str, object]] = field(default_factory=list)
     line_deletes: list[int] = field(default_factory=list)
-    line_ids: dict[tuple[str, ProductKind, str], int] = field(default_factory=dict)
+    line_ids: dict[LineRef, int] = field(default_factory=dict)
     unchanged_lines: int = 0
     new_redemptions: list[NewRedemption] = field(default_factory=list)
     known_redemptions: int = 0
@@ -136,7 +150,7 @@ class Plan:
     new_lines: list[NewLine] = field(default_factory=list)
     line_updates: list[dict[str, object]] = field(default_factory=list)
     line_deletes: list[int] = field(default_factory=list)
-    line_ids: dict[tuple[str, ProductKind, str], int] = field(default_factory=dict)
+    line_ids: dict[LineRef, int] = field(default_factory=dict)
     new_redemptions: list[NewRedemption] = field(default_factory=list)
     # (access code, time): the source's first check-in, written as a check-in row.
     new_check_ins: list[tuple[str, datetime]] = field(default_factory=list)
@@ -295,14 +309,12 @@ class Planner:
 
     def _lines(self, draft: RecordPlan, reference: str, order: ExistingOrder | None) -> None:
         record = draft.record
-        wanted: dict[ProductKey, WantedProduct] = {(p.kind, p.slug): p for p in record.products}
-        adding: dict[ProductKey, int] = {}
+        adding: dict[LineKey, int] = {}
         for carried in record.carried:
             if carried.client_id in self.snapshot.carried_ids:
                 draft.known_redemptions += 1
                 continue
-            key = (carried.kind, carried.slug)
-            adding[key] = adding.get(key, 0) + 1
+            adding[carried.key] = adding.get(carried.key, 0) + 1
             draft.new_redemptions.append(
                 NewRedemption(
                     record.access_code,
@@ -311,41 +323,85 @@ class Planner:
                     carried.slug,
                     carried.client_id,
                     carried.redeemed_at,
+                    carried.source_id,
                 )
             )
         existing: list[ExistingLine] = self.snapshot.lines.get(order.id, []) if order else []
-        matched: set[ProductKey] = set()
-        for line in existing:
-            key = (line.kind, line.slug)
-            more = adding.get(key, 0)
-            product = wanted.get(key) if key not in matched else None
-            if product is None:
-                draft.line_deletes.append(line.id)
-                draft.checks.append(QuantityCheck(line.id, line.description, 0, 0, removing=True))
-                continue
-            matched.add(key)
-            draft.line_ids[(reference, line.kind, line.slug)] = line.id
-            if (line.quantity, line.description) != (product.quantity, product.description):
+        pairs, unmatched = match_lines(existing, record.products)
+        for line, product in pairs:
+            draft.line_ids[(reference, *product.key)] = line.id
+            source_id = product.source_id or line.source_id
+            if (line.quantity, line.description, line.source_id) != (
+                product.quantity,
+                product.description,
+                source_id,
+            ):
                 draft.line_updates.append(
                     {
                         "id": line.id,
                         "quantity": product.quantity,
                         "description": product.description,
+                        "source_line_id": source_id,
                     }
                 )
             else:
                 draft.unchanged_lines += 1
+            more = adding.get(product.key, 0)
             if product.quantity < line.quantity or more:
                 draft.checks.append(
                     QuantityCheck(line.id, product.name, product.quantity, more, removing=False)
                 )
-        for key, product in wanted.items():
-            if key not in matched:
-                draft.new_lines.append(
-                    NewLine(
-                        reference, product.kind, product.slug, product.quantity, product.description
-                    )
+        matched_lines = {line.id for line, _product in pairs}
+        for line in existing:
+            if line.id not in matched_lines:
+                draft.line_deletes.append(line.id)
+                draft.checks.append(QuantityCheck(line.id, line.description, 0, 0, removing=True))
+        for product in unmatched:
+            draft.new_lines.append(
+                NewLine(
+                    reference,
+                    product.kind,
+                    product.slug,
+                    product.quantity,
+                    product.description,
+                    product.source_id,
                 )
+            )
+
+
+def match_lines(
+    existing: Sequence[ExistingLine], wanted: Sequence[WantedProduct]
+) -> tuple[list[tuple[ExistingLine, WantedProduct]], list[WantedProduct]]:
+    """Pair an order's lines with the lines the file wants; the rest are new.
+
+    A line with a source id (django-program's) is the wanted line with that id
+    and product. Then lines are paired by product, each once, where at most one
+    side has a source id: a CSV import updates an imported line by product, and
+    a preload import takes over a line made before it kept ids. Two different
+    source ids are two different lines.
+    """
+    pairs: list[tuple[ExistingLine, WantedProduct]] = []
+    by_source = {p.key: p for p in wanted if p.source_id is not None}
+    taken: set[int] = set()  # id() of the wanted products paired
+    rest: list[ExistingLine] = []
+    for line in existing:
+        product = by_source.get((line.kind, line.slug, line.source_id))
+        if product is not None and id(product) not in taken:
+            taken.add(id(product))
+            pairs.append((line, product))
+        else:
+            rest.append(line)
+    for line in rest:
+        for product in wanted:
+            if (
+                id(product) not in taken
+                and (product.kind, product.slug) == (line.kind, line.slug)
+                and (line.source_id is None or product.source_id is None)
+            ):
+                taken.add(id(product))
+                pairs.append((line, product))
+                break
+    return pairs, [p for p in wanted if id(p) not in taken]
 
 
 def match_ticket_types_by_name(

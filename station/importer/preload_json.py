@@ -274,7 +274,7 @@ class _Reader:
             return [], []
         if not isinstance(raw, list):
             raise BadValue("products must be a list")
-        wanted: dict[tuple[ProductKind, str], WantedProduct] = {}
+        wanted: list[WantedProduct] = []
         carried: list[CarriedRedemption] = []
         new_ids: set[str] = set()
         for product in raw:
@@ -288,6 +288,10 @@ class _Reader:
                 raise BadValue(f"a product id is longer than {fields.MAX_REFERENCE} characters")
             if not line_id or line_id in self.line_item_ids or line_id in new_ids:
                 raise BadValue(f"product id {line_id!r} is empty or used twice in the file")
+            if not _storable(line_id):
+                raise BadValue(
+                    f"product id {fields.shown(line_id)} holds a NUL or a lone surrogate"
+                )
             new_ids.add(line_id)
             kind, slug = self._product_slug(product, line_id)
             description = _string(product, "description", 300)
@@ -309,21 +313,22 @@ class _Reader:
                     f"{what}: remaining {fields.shown(str(remaining))} is not quantity "
                     f"{quantity} minus redeemed_count {redeemed}"
                 )
-            before = wanted.get((kind, slug))
-            if before is not None:
-                quantity += before.quantity
-                description = before.description
-            wanted[(kind, slug)] = WantedProduct(
-                kind, slug, before.name if before else name, quantity, description or name
+            # Each line item stays a line of its own, under its django-program id.
+            wanted.append(
+                WantedProduct(kind, slug, name, quantity, description or name, source_id=line_id)
             )
             carried.extend(
                 CarriedRedemption(
-                    kind, slug, preload_client_id(self.conference, line_id, i), self.generated_at
+                    kind,
+                    slug,
+                    preload_client_id(self.conference, line_id, i),
+                    self.generated_at,
+                    source_id=line_id,
                 )
                 for i in range(redeemed)
             )
         self.line_item_ids |= new_ids
-        return list(wanted.values()), carried
+        return wanted, carried
 
     @staticmethod
     def _product_slug(product: dict[str, Any], line_id: str) -> tuple[ProductKind, str]:

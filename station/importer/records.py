@@ -15,6 +15,8 @@ from typing import Literal
 from station.domain import OrderStatus
 
 ProductKind = Literal["ticket", "addon"]
+# One wanted line of an order: its product, and its id in the source system if it has one.
+LineKey = tuple[ProductKind, str, str | None]
 
 # client_id of a carried-over redemption: uuid5(PRELOAD_NAMESPACE, "conference:line:index").
 PRELOAD_NAMESPACE = uuid.UUID("6f1b2c8e-4d1a-5e0b-9a57-3c2f1d0e8b41")
@@ -49,6 +51,12 @@ class WantedProduct:
     name: str
     quantity: int
     description: str
+    # The line item's id in the source system (django-program); None from a CSV file.
+    source_id: str | None = None
+
+    @property
+    def key(self) -> LineKey:
+        return (self.kind, self.slug, self.source_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,11 @@ class CarriedRedemption:
     slug: str
     client_id: uuid.UUID
     redeemed_at: datetime
+    source_id: str | None = None
+
+    @property
+    def key(self) -> LineKey:
+        return (self.kind, self.slug, self.source_id)
 
 
 @dataclass(frozen=True, slots=True)

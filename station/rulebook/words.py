@@ -17,7 +17,12 @@ from station.services.errors import (
 from station.text import display_safe
 
 GENERAL_ADMISSION = "General Admission"
-NOT_ON_ORDER = "That product is not on this attendee's order."
+# A picked line that is not an add-on line of the attendee's order: in practice their
+# ticket line (django-program lets any line be redeemed; station redeems add-ons only).
+NOT_ON_ORDER = (
+    "Only add-ons are redeemed here, and that line is not one of this attendee's add-ons; "
+    "a ticket is used by checking in at the desk (or at a door), not redeemed."
+)
 PARTLY_REFUNDED = "Order partially refunded — check what is still included."
 
 _STATUS_REASONS = {
