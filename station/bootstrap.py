@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService, StaffService
+from station.services.counters import CounterService
 from station.services.scan import ScanService
 
 
@@ -32,6 +33,11 @@ class Services:
             mode=self.settings.mode,
             product=self.settings.product,
         )
+
+    @cached_property
+    def counters(self) -> CounterService:
+        """Read-only counts for the counters line, on the check-in service's sessions."""
+        return CounterService.sharing(self.checkin)
 
     def dispose(self) -> None:
         self.engine.dispose()

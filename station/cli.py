@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -126,7 +127,7 @@ def _require_terminal() -> None:
         sys.exit(refused)
 
 
-def _station_ui() -> Callable[[Settings], int] | None:
+def _station_ui() -> Callable[..., int] | None:
     """``run_station(settings) -> exit code`` from the UI package, or None while it is missing."""
     try:
         module = importlib.import_module("station.tui.app")
@@ -134,7 +135,7 @@ def _station_ui() -> Callable[[Settings], int] | None:
         if exc.name in ("station.tui", "station.tui.app"):
             return None
         raise
-    run_station: Callable[[Settings], int] = module.run_station
+    run_station: Callable[..., int] = module.run_station
     return run_station
 
 
@@ -247,7 +248,10 @@ def demo(
     if run_station is None:
         click.echo("The station UI is not installed yet; the demo data is ready.")
         return
-    _run_logged(run_station, settings)
+    # The UI shows the sample codes itself (under the scan field, and with F1): the
+    # text printed above is covered as soon as it starts.
+    codes = tuple((sample.label, sample.code) for sample in summary.samples)
+    _run_logged(partial(run_station, demo_codes=codes), settings)
 
 
 def _demo_codes_path(database: DatabaseSettings, env: Mapping[str, str]) -> Path:

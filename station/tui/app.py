@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message_pump import MessagePump
 from textual.screen import Screen
@@ -54,7 +55,7 @@ from station.services.results import (
 )
 from station.text import display_safe
 from station.tui import keymap, kiosk, verdicts
-from station.tui.components.header import DatabaseLight
+from station.tui.components.header import DatabaseLight, TooSmall
 from station.tui.double_scan import RecentScans
 from station.tui.messages import (
     BurstPauseDue,
@@ -73,6 +74,7 @@ from station.tui.messages import (
 )
 from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
+from station.tui.screens.help import HelpScreen, demo_code_lines
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
@@ -89,6 +91,10 @@ WORKING_AFTER_S = 0.2
 PROBE_EVERY_S = 2.0
 COUNTS_AFTER_S = 0.3
 BADGE_WAIT_S = 0.05
+SEARCH_SHOWN = 20
+"""Lookup rows shown; one more is asked for, to know that there are more."""
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+"""Below this the screens lose lines (the badge's products, the history): say so instead."""
 
 
 def _utcnow() -> datetime:
@@ -108,9 +114,13 @@ class StationApp(App[int], inherit_bindings=False):
         *,
         clock: Clock | None = None,
         pending_path: Path | None = None,
+        demo_codes: tuple[tuple[str, str], ...] = (),
     ):
         super().__init__()
         self.services = services
+        self.demo_codes = demo_codes
+        """The demo's sample codes as (case, code): shown on the scan screen and by F1."""
+        self.too_small_text = ""
         self.settings = settings
         self.clock: Clock = clock or _utcnow
         self.ctx = StationContext(conference=settings.conference, station=settings.station)
@@ -195,6 +205,8 @@ class StationApp(App[int], inherit_bindings=False):
         # Terminal, signals and kiosk: see station.terminal and station.tui.kiosk.
         traits = terminal.detect_terminal(ascii_borders=self.settings.ascii_borders)
         self.set_class(traits.ascii_borders, "-ascii")
+        self.set_class(traits.no_color, "-no-color")
+        self._check_size()
         if self.handle_hangup:
             self.exit_signals = terminal.install_exit_signals(
                 self, grace_s=_exit_grace_s(self.settings)
@@ -213,9 +225,15 @@ class StationApp(App[int], inherit_bindings=False):
 
     def scan_screen_mounted(self) -> None:
         self._show_header()
-        self.scan_screen.counters.show(None)
+        self.scan_screen.counters.show(None, mode=self.settings.mode)
+        self.scan_screen.verdict_seconds = self.settings.badge_seconds
+        if self.demo_codes:
+            self.scan_screen.history.placeholder = demo_placeholder(self.demo_codes)
+            self.scan_screen.history.redraw()
 
     def _signed_in(self, member: StaffMember | None) -> None:
+        if self.closing_down:
+            return
         self.operator = member
         self.ctx = replace(self.ctx, staff_id=member.id if member else None)
         self._show_header()
@@ -224,6 +242,8 @@ class StationApp(App[int], inherit_bindings=False):
         heap.settle()  # start-up is over: the collector need not look at it again
 
     def _show_header(self) -> None:
+        if self.closing_down:
+            return
         info = self.info
         self.scan_screen.header.show(
             conference=info.conference_name if info else self.settings.conference,
@@ -244,7 +264,13 @@ class StationApp(App[int], inherit_bindings=False):
         if not event.is_forwarded:
             if isinstance(event, events.Key) and await self._route_key(event):
                 return
-            if isinstance(event, events.Paste) and self._scan_keys() != "off":
+            # A paste is a scan (scanners and bridges send them), except where a person
+            # searches: pasted into the search box, it is what they look for.
+            if (
+                isinstance(event, events.Paste)
+                and self._scan_keys() != "off"
+                and not getattr(self.screen, "PASTE_IS_TEXT", False)
+            ):
                 self._pasted(event)
                 return
         await super().on_event(event)
@@ -256,8 +282,14 @@ class StationApp(App[int], inherit_bindings=False):
             if self.router.held:
                 await self._replay(self.router.take())
             return False
-        # Looking up the screen's bindings costs; only a held first key needs it.
-        bound = kind == "bindings" and not self.router.held and self._is_bound(key)
+        # Looking up the screen's bindings costs; only a held first key needs it. On a
+        # screen that sends a person's typing to the scan field, any lone key waits as a
+        # bound one does: a burst is a scan, a key alone is typing.
+        bound = (
+            kind == "bindings"
+            and not self.router.held
+            and (self._is_bound(key) or self._lone_keys_wait(key))
+        )
         decision = self.router.feed(key, kind, bound=bound)
         await self._replay(decision.release)
         self._arm_burst_timer()
@@ -299,6 +331,9 @@ class StationApp(App[int], inherit_bindings=False):
 
     def _is_bound(self, key: events.Key) -> bool:
         return key.key in self.screen.active_bindings
+
+    def _lone_keys_wait(self, key: events.Key) -> bool:
+        return key.is_printable and bool(getattr(self.screen, "LONE_KEYS_WAIT", False))
 
     async def _replay(self, keys: list[events.Key]) -> None:
         """Hand held keys on as if never held. Several at once were typed fast into a
@@ -411,13 +446,13 @@ class StationApp(App[int], inherit_bindings=False):
             self.scan_screen.set_working(True)
 
     def _return_to_scan_screen(self) -> None:
-        while isinstance(self.screen, BadgeScreen | PickerScreen | LookupScreen):
+        while isinstance(self.screen, BadgeScreen | PickerScreen | LookupScreen | HelpScreen):
             self.pop_screen()
 
     def _leave_overlays(self) -> None:
         """A scan arrived: close the picker or lookup; a badge preview waits, emptied,
         for the next badge (switching screens twice per scan would double its latency)."""
-        while isinstance(self.screen, PickerScreen | LookupScreen):
+        while isinstance(self.screen, PickerScreen | LookupScreen | HelpScreen):
             self.pop_screen()
         if isinstance(self.screen, BadgeScreen):
             if self.settings.mode is not Mode.CHECKIN:
@@ -602,6 +637,61 @@ class StationApp(App[int], inherit_bindings=False):
         products = tuple(p for p in badge.products if p.remaining > 0)
         self.push_screen(PickerScreen(code=badge.access_code, name=badge.name, products=products))
 
+    def type_into_scan_field(self, text: str) -> None:
+        """A person typed on a screen without a field (badge preview, help): that screen
+        closes and the key goes to the scan field, where it shows; Enter scans it."""
+        if not self.ready:
+            return
+        self._return_to_scan_screen()
+        field = self.scan_screen.scan_input
+        field.insert_text_at_cursor(text)
+        field.focus()
+
+    def action_help(self) -> None:
+        """F1: the keys of the screen showing now (F1 again or Esc closes it)."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            screen.dismiss()
+            return
+        title, about = screen_help(screen)
+        keys = (*getattr(screen, "HELP_KEYS", ()), *APP_HELP_KEYS)
+        self.push_screen(
+            HelpScreen(title=title, about=about, keys=keys, demo_codes=self.demo_codes)
+        )
+
+    def action_hand_over(self) -> None:
+        """F3: the operator signs out; the next one signs in (with their PIN, if they have
+        one). Until then nothing is scanned, so a kiosk stays locked."""
+        if not self.ready or isinstance(self.screen, SignInScreen):
+            return
+        if isinstance(self.screen, ConfirmScreen | kiosk.SupervisorPinScreen):
+            return
+        self._return_to_scan_screen()
+        self.ready = False
+        self.operator = None
+        self.ctx = replace(self.ctx, staff_id=None)
+        self._show_header()
+        self.push_screen(SignInScreen(preset=None, handing_over=True), self._signed_in)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        """A terminal smaller than the screens need gets one message instead of a screen
+        that silently drops lines (``TooSmall``, drawn over whatever screen is up)."""
+        if width is None or height is None:
+            width, height = self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        self.too_small_text = (
+            f"Terminal too small ({width}×{height}) — need at least {MIN_WIDTH}×{MIN_HEIGHT}."
+            if small
+            else ""
+        )
+        for screen in self.screen_stack:
+            for notice in screen.query(TooSmall):
+                notice.update(Content(self.too_small_text))
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if self.settings.kiosk:
             kiosk.quiet_cursor(event.widget)
@@ -650,7 +740,7 @@ class StationApp(App[int], inherit_bindings=False):
             return
         if message.counts is not None:
             self._set_online(True)
-            self.scan_screen.counters.show(message.counts)
+            self.scan_screen.counters.show(message.counts, mode=self.settings.mode)
         elif isinstance(message.error, DatabaseUnavailable):
             self._set_online(False)
 
@@ -774,8 +864,10 @@ class StationApp(App[int], inherit_bindings=False):
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def _check_database(self) -> None:
+        """The counters of this station's mode; also how the app knows the database is back."""
+        settings = self.settings
         try:
-            counts = self.services.checkin.counts(self.ctx)
+            counts = self.services.counters.tally(self.ctx, settings.mode, settings.product)
         except StationError as error:
             self.post_message(DatabaseChecked(None, error))
         except Exception as crash:
@@ -820,13 +912,33 @@ class StationApp(App[int], inherit_bindings=False):
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def search_attendees(self, query: str, reply_to: MessagePump) -> None:
         try:
-            matches = self.services.checkin.search_attendees(self.ctx, query)
+            found = self.services.checkin.search_attendees(self.ctx, query, limit=SEARCH_SHOWN + 1)
         except StationError as error:
             reply_to.post_message(SearchFinished(query, (), error))
         except Exception as crash:
             self.post_message(WorkCrashed("search", crash))
         else:
-            reply_to.post_message(SearchFinished(query, matches))
+            more = len(found) > SEARCH_SHOWN
+            reply_to.post_message(SearchFinished(query, found[:SEARCH_SHOWN], more=more))
+
+
+APP_HELP_KEYS: tuple[tuple[str, str], ...] = (
+    ("F1", "This help (F1 or Esc closes it)"),
+    ("F3", "Hand over: sign out; the next operator signs in"),
+    ("Ctrl+Q", "Quit (asks first; in kiosk mode needs the supervisor PIN)"),
+)
+
+
+def screen_help(screen: Screen[object]) -> tuple[str, str]:
+    """A screen's name and what to do on it, for the help screen."""
+    title = str(getattr(screen, "HELP_TITLE", type(screen).__name__))
+    return title, str(getattr(screen, "HELP_ABOUT", ""))
+
+
+def demo_placeholder(codes: tuple[tuple[str, str], ...]) -> Content:
+    """What the history shows in the demo until the first scan: the sample codes."""
+    heading = "Demo badge codes — type one and press Enter (F1 shows them again):"
+    return Content("\n").join([Content.styled(heading, "bold"), *demo_code_lines(codes)])
 
 
 def screen_code(screen: BadgeScreen | PickerScreen) -> str | None:
@@ -881,12 +993,15 @@ def make_app(
     settings: Settings,
     clock: Clock | None = None,
     pending_path: Path | None = None,
+    demo_codes: tuple[tuple[str, str], ...] = (),
 ) -> StationApp:
     """The one way to build the app: the CLI and the tests both come through here."""
-    return StationApp(services, settings, clock=clock, pending_path=pending_path)
+    return StationApp(
+        services, settings, clock=clock, pending_path=pending_path, demo_codes=demo_codes
+    )
 
 
-def run_station(settings: Settings) -> int:
+def run_station(settings: Settings, *, demo_codes: tuple[tuple[str, str], ...] = ()) -> int:
     """Run the station on this terminal; 2 without a terminal or with bad settings."""
     refused = terminal.refuse_without_terminal()
     if refused is not None:
@@ -901,7 +1016,7 @@ def run_station(settings: Settings) -> int:
         print(f"station: {error.message}", file=sys.stderr)
         return 2
     try:
-        app = make_app(services, settings=settings)
+        app = make_app(services, settings=settings, demo_codes=demo_codes)
         app.handle_hangup = True
         app.run(mouse=False)
         code = app.return_code or 0

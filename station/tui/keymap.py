@@ -11,6 +11,9 @@ from textual.binding import Binding, BindingType
 
 APP: list[BindingType] = [
     Binding("ctrl+q", "request_quit", "Quit", priority=True),
+    # Function keys: no scanner types them, and no code can hold them.
+    Binding("f1", "help", "Help", priority=True),
+    Binding("f3", "hand_over", "Hand over", priority=True),
 ]
 
 SCAN: list[BindingType] = [
@@ -18,6 +21,8 @@ SCAN: list[BindingType] = [
     # so a scanned link such as https://... still types its slashes.
     Binding("slash", "slash_lookup", "Find", key_display="/", priority=True),
     Binding("f2", "app.open_lookup", "Find", show=False),
+    # Like "/": "?" is help only while the field is empty; a scanned link's "?" types.
+    Binding("question_mark", "question_help", "Help", key_display="?", show=False, priority=True),
 ]
 
 SCAN_INPUT: list[BindingType] = [
@@ -44,6 +49,10 @@ LOOKUP: list[BindingType] = [
 
 SIGN_IN: list[BindingType] = [
     Binding("escape", "back", "Back", show=False),
+]
+
+HELP: list[BindingType] = [
+    Binding("escape", "close", "Back"),
 ]
 
 CONFIRM: list[BindingType] = [

@@ -100,7 +100,7 @@ class SupervisorPinScreen(ModalScreen[bool]):
     .-ascii #supervisor-box {
         border: ascii $warning;
     }
-    .-ascii #supervisor-pin {
+    .-ascii #supervisor-pin, .-ascii #supervisor-pin:focus {
         border: ascii $accent;
     }
     """

@@ -15,9 +15,9 @@ from station.services.results import (
     AttendeeMatch,
     ScanAnswer,
     StaffMember,
-    StationCounts,
     StationInfo,
 )
+from station.services.tallies import StationTally
 from station.tui.verdicts import Verdict
 
 
@@ -102,7 +102,7 @@ class WorkCrashed(Message):
 class DatabaseChecked(Message):
     """Result of a probe or counts refresh: whether the database answered."""
 
-    def __init__(self, counts: StationCounts | None, error: StationError | None = None) -> None:
+    def __init__(self, counts: StationTally | None, error: StationError | None = None) -> None:
         super().__init__()
         self.counts = counts
         self.error = error
@@ -135,8 +135,12 @@ class SearchFinished(Message):
         query: str,
         matches: tuple[AttendeeMatch, ...],
         error: StationError | None = None,
+        *,
+        more: bool = False,
     ) -> None:
         super().__init__()
         self.query = query
         self.matches = matches
         self.error = error
+        self.more = more
+        """The search stopped at its limit: there are more matches than ``matches``."""

@@ -34,6 +34,10 @@ class StationPort(Protocol):
         """Look attendees up by name, e-mail or code, for the lookup screen."""
         ...
 
+    def type_into_scan_field(self, text: str) -> None:
+        """A person typed on a screen without a field: to the scan field with it."""
+        ...
+
     def scan_screen_mounted(self) -> None:
         """The scan screen exists: the app can fill in its header and counters."""
         ...

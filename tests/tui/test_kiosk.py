@@ -51,7 +51,7 @@ async def settled(pilot: Pilot[Any]) -> StationApp:
     await wait_for(
         pilot,
         lambda: (
-            re.search(r"checked in: \d", str(app.scan_screen.counters.render())) is not None
+            re.search(r"Checked in today: \d", str(app.scan_screen.counters.render())) is not None
             and all(w.is_finished for w in app.workers if w.group != "scans")
         ),
         "the first counts",

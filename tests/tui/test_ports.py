@@ -30,7 +30,13 @@ def _parameters(function: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
 
 
 def test_the_port_lists_what_the_screens_use() -> None:
-    assert MEMBERS == ["list_staff", "scan_screen_mounted", "search_attendees", "sign_in"]
+    assert MEMBERS == [
+        "list_staff",
+        "scan_screen_mounted",
+        "search_attendees",
+        "sign_in",
+        "type_into_scan_field",
+    ]
 
 
 @pytest.mark.parametrize("name", MEMBERS)

@@ -15,7 +15,8 @@ import pytest
 from textual.pilot import Pilot
 
 from station.domain import OrderStatus
-from station.tui.app import StationApp
+from station.tui.app import StationApp, make_app
+from station.tui.screens.help import HelpScreen
 from station.tui.screens.picker import PickerScreen
 from tests import builders
 from tests.tui.conftest import Station, badge_shown, scan, started, wait_for
@@ -110,3 +111,37 @@ def test_picker(fixed: Station, snap_compare: SnapCompare) -> None:
 def test_refusal(fixed: Station, snap_compare: SnapCompare) -> None:
     app = fixed.app()
     assert snap_compare(app, terminal_size=SIZE, run_before=run(refused_scan))
+
+
+async def scan_ten_products(pilot: Pilot[Any]) -> None:
+    await scan(pilot, "TEN1")
+    await wait_for(pilot, lambda: badge_shown(pilot.app), "the badge")
+
+
+async def open_help(pilot: Pilot[Any]) -> None:
+    await pilot.press("f1")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help")
+
+
+def test_badge_preview_with_ten_products(fixed: Station, snap_compare: SnapCompare) -> None:
+    """Every product of a ten-product badge can be read at 80×24."""
+    addons = {f"extra-{n:02}": 1 for n in range(1, 11)}
+    for slug in addons:
+        fixed.conf.addon(slug, f"Workshop {slug[-2:]}: a longer add-on name")
+    fixed.conf.attendee("TEN1", first_name="Ten", last_name="Products", addons=addons)
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_ten_products))
+
+
+def test_help_on_the_badge_preview_in_the_demo(fixed: Station, snap_compare: SnapCompare) -> None:
+    """F1 on the badge preview: its keys, the app's keys, and the demo's codes by case."""
+    codes = (
+        ("paid, Lunch Day 1 x1", "WAJHZX6C"),
+        ("paid, Meal voucher x3", "PAGSAGWT"),
+        ("already checked in (re-entry)", "8LCD5V3Z"),
+        ("order pending (unpaid)", "WMMGJ7WV"),
+        ("order cancelled", "FZFN9WTX"),
+        ("no order", "6LWN7QJH"),
+    )
+    app = make_app(fixed.services(), settings=fixed.settings, clock=fixed.clock, demo_codes=codes)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_grace_then_ada, open_help))

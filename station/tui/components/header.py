@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from station.domain import Mode
-from station.services.results import StationCounts
+from station.services.tallies import StationTally
 
 MODE_WORDS = {Mode.CHECKIN: "CHECK-IN", Mode.MEAL: "MEAL", Mode.DOOR: "DOOR"}
 
@@ -30,11 +30,26 @@ class DatabaseLight(Static):
         self.update(Content("● DB OK" if online else "● DB OFFLINE"))
 
 
+class TooSmall(Static):
+    """Over every screen while the terminal is smaller than the station needs (the app
+    sets the text); scanning goes on underneath."""
+
+    def __init__(self) -> None:
+        super().__init__(classes="too-small", markup=False)
+
+    def on_mount(self) -> None:
+        self.update(Content(str(getattr(self.app, "too_small_text", ""))))
+
+
 class StationHeader(Horizontal):
-    """Conference · station · mode (product) · operator, and the database light."""
+    """Conference · station · mode (product), the operator, and the database light.
+
+    The operator has a place of their own on the right: a long product name is
+    shortened with … and never pushes the name off the line."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="where", markup=False)
+        yield Static(id="operator", markup=False)
         yield DatabaseLight(id="db-light")
 
     def show(
@@ -54,27 +69,40 @@ class StationHeader(Horizontal):
             " · ",
             (mode_text, "bold"),
         ]
-        if operator:
-            parts += [" · op: ", operator]
         self.query_one("#where", Static).update(Content.assemble(*parts), layout=False)
+        who = Content.assemble("op: ", (operator, "bold")) if operator else Content("signed out")
+        self.query_one("#operator", Static).update(who.truncate(24, ellipsis=True))
 
 
 class Counters(Static):
-    """This station today, and the whole conference."""
+    """What this station is for, counted: check-ins at a desk, meals served on a meal line,
+    people admitted at a door (see ``StationTally``); and this station's own scans today."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
 
-    def show(self, counts: StationCounts | None) -> None:
-        if counts is None:
-            self.update(Content("This station today: –   Conference checked in: –"), layout=False)
-            return
-        self.update(
-            Content.assemble(
-                "This station today: ",
-                (str(counts.station_today), "bold"),
-                "   Conference checked in: ",
-                (f"{counts.conference_checked_in} / {counts.conference_attendees}", "bold"),
-            ),
-            layout=False,
-        )
+    def show(self, tally: StationTally | None, *, mode: Mode = Mode.CHECKIN) -> None:
+        self.update(render_counters(tally, mode=mode), layout=False)
+
+
+COUNTER_WORDS = {
+    Mode.CHECKIN: "Checked in today",
+    Mode.MEAL: "Served today",
+    Mode.DOOR: "Admitted today",
+}
+
+
+def render_counters(tally: StationTally | None, *, mode: Mode) -> Content:
+    if tally is None:
+        return Content(f"{COUNTER_WORDS[mode]}: –   This station today: –")
+    today = str(tally.today)
+    if tally.total is not None:
+        today += f" / {tally.total}"
+        if tally.mode is Mode.MEAL:
+            today += " bought"
+    return Content.assemble(
+        f"{COUNTER_WORDS[tally.mode]}: ",
+        (today, "bold"),
+        f"   All days: {tally.done}   This station today: ",
+        (str(tally.station_today), "bold"),
+    )

@@ -40,6 +40,8 @@ class ScanHistory(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self.entries: deque[HistoryEntry] = deque(maxlen=KEEP)
+        self.placeholder: Content | None = None
+        """Shown instead of the empty table until the first scan (the demo's codes)."""
 
     def on_mount(self) -> None:
         self.redraw()
@@ -50,6 +52,9 @@ class ScanHistory(Static):
             self.redraw()
 
     def redraw(self) -> None:
+        if not self.entries and self.placeholder is not None:
+            self.update(self.placeholder, layout=False)
+            return
         lines = [_row(Content("Time"), Content("Who"), Content("Verdict"), header=True)]
         lines += [
             _row(

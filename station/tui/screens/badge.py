@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from station.scanflow.keys import ScanKeys
-from station.services.results import BadgeData
+from station.services.results import BadgeData, ProductLine
 from station.tui import keymap
 from station.tui.components.banner import VerdictBanner
+from station.tui.components.header import TooSmall
 from station.tui.verdicts import Verdict, first_in_text
+
+if TYPE_CHECKING:
+    from station.tui.ports import StationPort
+
+COLUMN_GUTTER = 2
+MIN_COLUMN = 28
 
 
 class BadgeScreen(Screen[None]):
@@ -26,8 +35,22 @@ class BadgeScreen(Screen[None]):
     """
 
     BINDINGS = keymap.BADGE
-    # No free-text field here: every printable key belongs to a scan (see station.scanflow.keys).
+    # No free-text field here: a burst of keys is a scan (see station.scanflow.keys).
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
+    # ...but a lone key a person types waits like a bound key, then goes to the scan field
+    # (``on_key``): it shows there, and Enter scans what the volunteer can see.
+    LONE_KEYS_WAIT: ClassVar[bool] = True
+    HELP_TITLE = "badge preview"
+    HELP_ABOUT = (
+        "Who was just checked in. It closes by itself after badge_seconds, or on the next "
+        "scan. Typing a code takes you to the scan field."
+    )
+    HELP_KEYS = (
+        ("r", "Redeem one of the products (opens the picker)"),
+        ("↑ ↓", "Scroll a product list longer than the card"),
+        ("/  F2", "Find an attendee by name, email or code"),
+        ("Esc", "Back to the scan screen"),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,8 +66,10 @@ class BadgeScreen(Screen[None]):
             yield Static(id="badge-ticket", markup=False)
             yield Static(id="badge-attention", markup=False)
             yield Static(id="badge-checkins", markup=False)
-            yield Static(id="badge-products", markup=False)
+            with VerticalScroll(id="badge-products-box"):
+                yield ProductsView(id="badge-products")
         yield Footer()
+        yield TooSmall()
 
     def show(self, badge: BadgeData, verdict: Verdict, *, seconds: float) -> None:
         """Fill the screen for this badge; call before (re)pushing it."""
@@ -69,8 +94,9 @@ class BadgeScreen(Screen[None]):
         """The next scan is on its way: never leave the last person's badge up meanwhile."""
         self.badge = None
         self.query_one("#badge-verdict", VerdictBanner).show(verdict)
-        for selector in ("#badge-name", "#badge-ticket", "#badge-checkins", "#badge-products"):
+        for selector in ("#badge-name", "#badge-ticket", "#badge-checkins"):
             self.query_one(selector, Static).update(Content(""), layout=False)
+        self.query_one("#badge-products", ProductsView).show(())
         attention = self.query_one("#badge-attention", Static)
         attention.update(Content(""), layout=False)
         if self._timer is not None:
@@ -95,11 +121,22 @@ class BadgeScreen(Screen[None]):
             Content(f"⚠ ATTENTION: {badge.attention}" if badge.attention else ""), layout=False
         )
         self.query_one("#badge-checkins", Static).update(render_check_ins(badge), layout=False)
-        self.query_one("#badge-products", Static).update(render_products(badge), layout=False)
+        self.query_one("#badge-products", ProductsView).show(badge.products)
+        self.query_one("#badge-products-box", VerticalScroll).scroll_home(animate=False)
 
     def on_screen_resume(self) -> None:
         # Back from the picker, or shown for a new badge: the full time again.
         self._restart_timer()
+        # Arrow keys scroll a product list longer than the card.
+        self.query_one("#badge-products-box", VerticalScroll).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A person typing here (a key no binding takes, that no burst followed) means to
+        type a code: it goes to the scan field, where it shows, and the preview closes."""
+        if event.is_printable and event.character and event.key not in self.active_bindings:
+            event.stop()
+            event.prevent_default()
+            cast("StationPort", self.app).type_into_scan_field(event.character)
 
     def _restart_timer(self) -> None:
         if self._timer is not None:
@@ -146,19 +183,59 @@ def render_check_ins(badge: BadgeData) -> Content:
     return Content.assemble("Checked in: ", (first_in_text(badge), "bold"), f"  ·  {times}")
 
 
-def render_products(badge: BadgeData) -> Content:
-    if not badge.products:
+class ProductsView(Static):
+    """Every product of the badge: in one column when they fit the card, in two (names
+    shortened with …) when they do not, and scrolled with ↑↓ beyond that, which the
+    heading then says."""
+
+    DEFAULT_CSS = """
+    ProductsView {
+        height: auto;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.products: tuple[ProductLine, ...] = ()
+
+    def show(self, products: tuple[ProductLine, ...]) -> None:
+        self.products = products
+        self.refresh(layout=True)
+
+    def render(self) -> Content:
+        box = self.parent
+        if isinstance(box, Widget) and box.size.height > 0:
+            width, height = box.scrollable_content_region.size
+        else:
+            width, height = self.size.width or 78, 0
+        return render_products(self.products, width=width, height=height)
+
+
+def product_cell(product: ProductLine) -> Content:
+    return Content.assemble(
+        "  ", (f"{product.remaining}/{product.quantity}", "bold"), "  ", product.name
+    )
+
+
+def render_products(products: tuple[ProductLine, ...], *, width: int, height: int) -> Content:
+    """The list for a box ``width`` × ``height`` (0: as high as it needs)."""
+    if not products:
         return Content("Products: none")
-    lines: list[Content] = [Content.styled("Products (left / bought):", "bold")]
-    for product in badge.products[:6]:
-        lines.append(
-            Content.assemble(
-                "  ",
-                (f"{product.remaining}/{product.quantity}", "bold"),
-                "  ",
-                product.name,
-            )
-        )
-    if len(badge.products) > 6:
-        lines.append(Content(f"  … and {len(badge.products) - 6} more (press r)"))
+    rows = len(products)
+    columns = 1
+    if height and rows + 1 > height and width >= 2 * MIN_COLUMN + COLUMN_GUTTER:
+        columns = 2
+        rows = (len(products) + 1) // 2
+    heading = f"Products (left / bought), {len(products)}:"
+    if height and rows + 1 > height:
+        heading = f"Products (left / bought), {len(products)} — ↑↓ to see them all:"
+    lines: list[Content] = [Content.styled(heading, "bold")]
+    cell = (width - COLUMN_GUTTER * (columns - 1)) // columns
+    for row in range(rows):
+        cells = [product_cell(p) for p in products[row::rows]][:columns]
+        if columns == 1:
+            lines.append(cells[0].truncate(max(width, 1), ellipsis=True))
+            continue
+        parts = [c.truncate(cell, ellipsis=True, pad=True) for c in cells]
+        lines.append(Content(" " * COLUMN_GUTTER).join(parts).rstrip())
     return Content("\n").join(lines)

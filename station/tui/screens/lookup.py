@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from station.scanflow.keys import ScanKeys
 from station.services.results import AttendeeMatch
 from station.tui import keymap
+from station.tui.components.header import TooSmall
 from station.tui.messages import SearchFinished
 
 if TYPE_CHECKING:
@@ -29,7 +30,17 @@ class LookupScreen(Screen[str | None]):
 
     BINDINGS = keymap.LOOKUP
     SCAN_KEYS: ClassVar[ScanKeys] = "field"
+    # Pasted text is what the volunteer searches for (the search box takes it); a paste
+    # elsewhere is a scan.
+    PASTE_IS_TEXT: ClassVar[bool] = True
     AUTO_FOCUS = "#lookup-input"
+    HELP_TITLE = "find an attendee"
+    HELP_ABOUT = "Type part of a name, email or badge code; a scan here scans as anywhere."
+    HELP_KEYS = (
+        ("↓ ↑", "Move to a result"),
+        ("Enter", "Take the result moved to (a lone Enter picks nothing)"),
+        ("Esc", "Back to the scan screen"),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,6 +54,7 @@ class LookupScreen(Screen[str | None]):
         yield Static(Content("Type at least 2 characters."), id="lookup-status", markup=False)
         yield OptionList(id="lookup-results")
         yield Footer()
+        yield TooSmall()
 
     @property
     def results(self) -> OptionList:
@@ -89,6 +101,8 @@ class LookupScreen(Screen[str | None]):
         self._show(message.query, message.matches)
         if not message.matches:
             self._status("No attendee matches.")
+        elif message.more:
+            self._status(f"First {len(message.matches)} shown — refine the search.")
         else:
             self._status(f"{len(message.matches)} found — ↓ to choose one, then Enter.")
 
@@ -96,7 +110,8 @@ class LookupScreen(Screen[str | None]):
         self.matches = matches
         self.matches_for = query
         self.results.clear_options()
-        self.results.add_options(match_option(m) for m in matches)
+        width = self.results.scrollable_content_region.width or 76
+        self.results.add_options(match_option(m, width=width) for m in matches)
         # No row is chosen until the volunteer moves to one: a stray Enter (a scanner's
         # framing, a code the terminal cut short) must not pick somebody.
         self.results.highlighted = None
@@ -123,15 +138,12 @@ class LookupScreen(Screen[str | None]):
         self.dismiss(None)
 
 
-def match_option(match: AttendeeMatch) -> Option:
-    return Option(
-        Content.assemble(
-            (match.name, "bold"),
-            "  ",
-            match.email,
-            "  ·  ",
-            match.ticket_type,
-            "  ·  ",
-            match.access_code,
-        )
-    )
+def match_option(match: AttendeeMatch, *, width: int = 76) -> Option:
+    """One line, whatever the width: name, email and ticket are shortened with …, the
+    code at the end always shows (a result that wrapped was drawn one line high)."""
+    code = Content.assemble("  ·  ", match.access_code)
+    about = Content.assemble((match.name, "bold"), "  ", match.email, "  ·  ", match.ticket_type)
+    room = max(width - code.cell_length, 8)
+    if about.cell_length > room:
+        about = about.truncate(room, ellipsis=True)
+    return Option(about + code)

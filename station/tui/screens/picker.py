@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 from station.scanflow.keys import ScanKeys
 from station.services.results import ProductLine
 from station.tui import keymap
+from station.tui.components.header import TooSmall
 from station.tui.messages import RedeemRequested
 from station.tui.verdicts import Verdict, console_text
 
@@ -21,6 +22,13 @@ from station.tui.verdicts import Verdict, console_text
 class PickerScreen(Screen[None]):
     BINDINGS = keymap.PICKER
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
+    HELP_TITLE = "redeem"
+    HELP_ABOUT = "Choose the product to redeem one unit of."
+    HELP_KEYS = (
+        ("1–9", "Redeem one unit of that line"),
+        ("↓ Enter", "Move to a line, then redeem it (a lone Enter picks nothing)"),
+        ("Esc", "Back"),
+    )
 
     def __init__(self, *, code: str, name: str, products: tuple[ProductLine, ...]) -> None:
         super().__init__()
@@ -40,6 +48,7 @@ class PickerScreen(Screen[None]):
             yield OptionList(*(product_option(n, p) for n, p in self.numbered()), id="picker-list")
         yield Static(Content(self.hint), id="picker-hint", markup=False)
         yield Footer()
+        yield TooSmall()
 
     @property
     def hint(self) -> str:

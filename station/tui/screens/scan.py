@@ -9,15 +9,16 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from station.scanflow.keys import ScanKeys
 from station.tui import keymap
 from station.tui.components.banner import VerdictBanner
-from station.tui.components.header import Counters, StationHeader
+from station.tui.components.header import Counters, StationHeader, TooSmall
 from station.tui.components.history import ScanHistory
 from station.tui.messages import ScanSubmitted
-from station.tui.verdicts import Verdict, idle
+from station.tui.verdicts import Tone, Verdict, idle
 
 if TYPE_CHECKING:
     from station.tui.ports import StationPort
@@ -30,16 +31,33 @@ class ScanInput(Input):
 
     BINDINGS = keymap.SCAN_INPUT
 
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # A "?" typed into the empty field is the screen's help key; anywhere else (after
+        # other keys, or inside a scanner burst, which goes straight to the field) it types.
+        if character == "?" and not self.value:
+            return False
+        return super().check_consume_key(key, character)
+
 
 class ScanScreen(Screen[None]):
     BINDINGS = keymap.SCAN
     SCAN_KEYS: ClassVar[ScanKeys] = "field"
     AUTO_FOCUS = "#scan-input"
+    HELP_TITLE = "scan screen"
+    HELP_ABOUT = "Scan a badge, or type its code and press Enter (or Tab)."
+    HELP_KEYS = (
+        ("Enter", "Scan the code in the field"),
+        ("/  F2", "Find an attendee by name, email or code (/: field empty)"),
+        ("?", "This help (while the field is empty)"),
+    )
 
     def __init__(self) -> None:
         super().__init__()
         self.verdict: Verdict = idle()
         self._stale = False
+        self.verdict_seconds = 6.0
+        """How long a verdict stays up (``badge_seconds``); then the band says READY."""
+        self._verdict_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StationHeader(id="header")
@@ -49,6 +67,7 @@ class ScanScreen(Screen[None]):
         yield Static(id="working", markup=False)
         yield ScanHistory(id="history")
         yield Footer()
+        yield TooSmall()
 
     @property
     def scan_input(self) -> ScanInput:
@@ -88,11 +107,31 @@ class ScanScreen(Screen[None]):
         screen would slow down the badge the volunteer is looking at.
         """
         self.verdict = verdict
+        self._time_verdict(verdict)
         visible = self.is_current
         if entry is not None:
             self.history.record(*entry, verdict, redraw=visible)
         if visible:
             self.banner.show(verdict)
+        else:
+            self._stale = True
+
+    def _time_verdict(self, verdict: Verdict) -> None:
+        """Every verdict, OK or refused, clears after ``verdict_seconds``: the next person
+        in line must not read the last one's. A scan on its way (CHECKING) stays."""
+        if self._verdict_timer is not None:
+            self._verdict_timer.stop()
+            self._verdict_timer = None
+        if verdict.tone is not Tone.IDLE or verdict.word not in ("READY", "CHECKING"):
+            self._verdict_timer = self.set_timer(
+                self.verdict_seconds, self._verdict_expired, name="verdict-timeout"
+            )
+
+    def _verdict_expired(self) -> None:
+        self._verdict_timer = None
+        self.verdict = idle()
+        if self.is_current:
+            self.banner.show(self.verdict)
         else:
             self._stale = True
 
@@ -129,3 +168,8 @@ class ScanScreen(Screen[None]):
         if self.scan_input.value:
             raise SkipAction()
         await self.app.run_action("open_lookup")
+
+    async def action_question_help(self) -> None:
+        if self.scan_input.value:
+            raise SkipAction()
+        await self.app.run_action("help")

@@ -17,6 +17,7 @@ from station.services.errors import DatabaseUnavailable
 from station.services.results import StaffMember
 from station.text import display_safe
 from station.tui import keymap
+from station.tui.components.header import TooSmall
 from station.tui.messages import SignInChecked, StaffListed
 
 if TYPE_CHECKING:
@@ -33,19 +34,30 @@ class SignInScreen(Screen[StaffMember | None]):
     # A scanner's Enter must not pick the highlighted operator; the app drops the scan.
     SCAN_KEYS: ClassVar[ScanKeys] = "field"
 
-    def __init__(self, *, preset: str | None) -> None:
+    HELP_TITLE = "sign in"
+    HELP_ABOUT = "Choose your name; type your PIN if asked. Nothing is scanned until then."
+    HELP_KEYS = (
+        ("↑ ↓ Enter", "Choose your name"),
+        ("Esc", "Back from the PIN to the names"),
+    )
+
+    def __init__(self, *, preset: str | None, handing_over: bool = False) -> None:
         super().__init__()
         self.preset = preset
+        self.handing_over = handing_over
+        """Signed out with F3: the title says so (the last operator is gone)."""
         self.staff: tuple[StaffMember, ...] = ()
         self.member: StaffMember | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sign-in-box"):
-            yield Static(Content("Who is scanning?"), id="sign-in-title", markup=False)
+            title = "Signed out. Who is scanning now?" if self.handing_over else "Who is scanning?"
+            yield Static(Content(title), id="sign-in-title", markup=False)
             yield OptionList(id="staff-list")
             yield Static(id="pin-label", markup=False)
             yield Input(password=True, placeholder="PIN", id="pin-input")
             yield Static(Content("Loading operators…"), id="sign-in-message", markup=False)
+        yield TooSmall()
 
     @property
     def app_(self) -> StationPort:
