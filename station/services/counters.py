@@ -24,9 +24,10 @@ from station.models import (
     ScanLog,
     TicketType,
 )
-from station.services.base import ConferenceRef, ServiceBase
+from station.services.base import ServiceBase
 from station.services.errors import ConfigurationError
 from station.services.results import StationContext
+from station.services.store import ConferenceRef
 from station.services.tallies import StationTally
 
 
@@ -40,7 +41,7 @@ class CounterService(ServiceBase):
 
     def tally(self, ctx: StationContext, mode: Mode, product: str | None) -> StationTally:
         with self._transaction() as session:
-            conference = self._conference(session, ctx.conference)
+            conference = self._conference_ref(ctx.conference)
             start = self._start_of_day(conference)
             end = start + timedelta(days=1)
             station_today = session.scalar(
