@@ -6,22 +6,31 @@ time. It can delete nothing and change no order, line item or quantity, so a
 lost or compromised station laptop cannot rewrite who bought what. (Locking an
 attendee row, which the redemption limit relies on, needs an UPDATE right on
 some column of it: the role has exactly the two check-in columns.)
+
+It never reads a PIN hash: staff is readable without its pin_hash column, and
+operators sign in through functions (migration 0010). It sees one conference's
+people, orders and scan records, the one it is bound to in
+station_role_conference, through row-level security. Role defaults end a
+transaction left idle and a statement left running (a client may lower or
+raise them for its own session: they are defaults, not limits).
 """
 
 from __future__ import annotations
 
 import re
-
-from sqlalchemy import Engine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from station.services.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 READ_ONLY = (
     "conference",
     "person",
-    "staff",
     "ticket_type",
     "addon",
     "order",
@@ -36,6 +45,49 @@ FUNCTIONS = (
     "station_display_safe(text, integer)",
 )
 
+# Every column of staff but pin_hash.
+STAFF_COLUMNS = ("id", "name", "active")
+# Sign-in without the hash, and the row-level security policies' look-up (migration 0010).
+ROLE_FUNCTIONS = (
+    "station_staff()",
+    "station_pin_parameters(text)",
+    "station_check_pin(integer, text)",
+    "station_role_conference_id(name)",
+)
+
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
+STATEMENT_TIMEOUT_MS = 5_000
+LOCK_TIMEOUT_MS = 3_000
+MIN_TIMEOUT_MS = 100
+MAX_TIMEOUT_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class RoleTimeouts:
+    """Role defaults, in milliseconds: what a session of the role gets unless it sets its own.
+
+    The station sets its own when it connects (``[database]`` settings); these
+    hold for any other client of the credential, psql included.
+    """
+
+    idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS
+    statement_ms: int = STATEMENT_TIMEOUT_MS
+    lock_ms: int = LOCK_TIMEOUT_MS
+
+    def __post_init__(self) -> None:
+        for value, what in (
+            (self.idle_in_transaction_ms, "Idle-in-transaction timeout"),
+            (self.statement_ms, "Statement timeout"),
+            (self.lock_ms, "Lock timeout"),
+        ):
+            if not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
+                raise ConfigurationError(
+                    f"{what} must be {MIN_TIMEOUT_MS}-{MAX_TIMEOUT_MS} ms (got {value})."
+                )
+
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
 
 def _identifier(name: str, what: str) -> str:
     if not _NAME.match(name):
@@ -45,10 +97,29 @@ def _identifier(name: str, what: str) -> str:
     return f'"{name}"'
 
 
-def station_role_sql(role: str, schema: str = "public") -> list[str]:
-    """The statements that create (if missing) and grant the station role, in order."""
+def _conference_slug(slug: str) -> str:
+    if not _SLUG.match(slug):
+        raise ConfigurationError(
+            f"Conference slug must be letters, digits, - and _ (got {slug!r})."
+        )
+    return slug
+
+
+def station_role_sql(
+    role: str,
+    conference: str,
+    schema: str = "public",
+    timeouts: RoleTimeouts | None = None,
+) -> list[str]:
+    """The statements that create (if missing), grant and bind the station role, in order.
+
+    ``conference`` is the slug of the one conference the role will see; if no
+    conference has it, the role is bound to none and sees nobody.
+    """
     who = _identifier(role, "Role")
     where = _identifier(schema, "Schema")
+    slug = _conference_slug(conference)
+    limits = timeouts or RoleTimeouts()
 
     def tables(names: tuple[str, ...]) -> str:
         return ", ".join(f'{where}."{name}"' for name in names)
@@ -62,20 +133,52 @@ def station_role_sql(role: str, schema: str = "public") -> list[str]:
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {where} FROM {who}",
         f"GRANT USAGE ON SCHEMA {where} TO {who}",
         f"GRANT SELECT ON {tables(READ_ONLY)} TO {who}",
+        f"GRANT SELECT ({', '.join(STAFF_COLUMNS)}) ON {where}.staff TO {who}",
         f"GRANT SELECT ON {where}.attendee TO {who}",
         f"GRANT UPDATE (checked_in_at, updated_at) ON {where}.attendee TO {who}",
         f"GRANT SELECT, INSERT ON {tables(APPEND_ONLY)} TO {who}",
         f"GRANT USAGE ON SEQUENCE {sequences} TO {who}",
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in FUNCTIONS),
+        *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in ROLE_FUNCTIONS),
+        # The one conference whose people it sees (row-level security, migration 0010).
+        f"INSERT INTO {where}.station_role_conference (role_name, conference_id) "
+        f"SELECT '{role}', c.id FROM {where}.conference c WHERE c.slug = '{slug}' "
+        "ON CONFLICT (role_name) DO UPDATE SET conference_id = excluded.conference_id",
+        f"DELETE FROM {where}.station_role_conference WHERE role_name = '{role}' "
+        f"AND conference_id IS DISTINCT FROM "
+        f"(SELECT c.id FROM {where}.conference c WHERE c.slug = '{slug}')",
+        f"ALTER ROLE {who} SET idle_in_transaction_session_timeout = "
+        f"{limits.idle_in_transaction_ms}",
+        f"ALTER ROLE {who} SET statement_timeout = {limits.statement_ms}",
+        f"ALTER ROLE {who} SET lock_timeout = {limits.lock_ms}",
     ]
 
 
-def grant_station_role(engine: Engine, role: str, schema: str | None = None) -> list[str]:
-    """Create and grant the role on the engine's database; returns what was run."""
+def grant_station_role(
+    engine: Engine,
+    role: str,
+    conference: str,
+    schema: str | None = None,
+    timeouts: RoleTimeouts | None = None,
+) -> list[str]:
+    """Create, grant and bind the role on the engine's database; returns what was run."""
     if engine.dialect.name != "postgresql":
         raise ConfigurationError("Station roles are for PostgreSQL; SQLite has no roles.")
-    statements = station_role_sql(role, schema or "public")
+    statements = station_role_sql(role, conference, schema or "public", timeouts)
     with engine.begin() as connection:
+        where = _identifier(schema or "public", "Schema")
+        slugs = [
+            str(slug)
+            for slug in connection.exec_driver_sql(
+                f"SELECT slug FROM {where}.conference ORDER BY slug"
+            ).scalars()
+        ]
+        if conference not in slugs:
+            listed = ", ".join(slugs[:10]) + (", …" if len(slugs) > 10 else "")
+            raise ConfigurationError(
+                f"No conference {conference!r} in this database "
+                f"({'known: ' + listed if slugs else 'it has none yet'})."
+            )
         for statement in statements:
             connection.exec_driver_sql(statement)
     return statements
