@@ -9,8 +9,8 @@ some column of it: the role has exactly the two check-in columns.)
 
 It never reads a PIN hash: staff is readable without its pin_hash column, and
 operators sign in through functions (migration 0010). It sees one conference's
-people, orders and scan records, the one it is bound to in
-station_role_conference, through row-level security. Role defaults end a
+people, orders and scan records: row-level security (migration 0010) with a
+policy of its own on each of those tables, the conference's id in it. Role defaults end a
 transaction left idle and a statement left running (a client may lower or
 raise them for its own session: they are defaults, not limits).
 """
@@ -47,13 +47,31 @@ FUNCTIONS = (
 
 # Every column of staff but pin_hash.
 STAFF_COLUMNS = ("id", "name", "active")
-# Sign-in without the hash, and the row-level security policies' look-up (migration 0010).
-ROLE_FUNCTIONS = (
+# Sign-in without the hash (migration 0010).
+PIN_FUNCTIONS = (
     "station_staff()",
     "station_pin_parameters(text)",
     "station_check_pin(integer, text)",
-    "station_role_conference_id(name)",
 )
+# Table -> the rows of conference %s a station role sees and may write (row-level security,
+# enabled by migration 0010). @S@ is the schema. The id is a constant in each role's own
+# policy: no look-up per statement (see the README for what the look-up cost).
+CONFERENCE_POLICIES = {
+    "attendee": "conference_id = %s",
+    "order": "conference_id = %s",
+    "order_line_item": (
+        'EXISTS (SELECT 1 FROM @S@."order" o WHERE o.id = order_line_item.order_id '
+        "AND o.conference_id = %s)"
+    ),
+    "person": (
+        "EXISTS (SELECT 1 FROM @S@.attendee a WHERE a.person_id = person.id "
+        "AND a.conference_id = %s)"
+    ),
+    "check_in": "conference_id = %s",
+    "door_check": "conference_id = %s",
+    "product_redemption": "conference_id = %s",
+    "scan_log": "conference_id = %s",
+}
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 5_000
@@ -105,6 +123,28 @@ def _conference_slug(slug: str) -> str:
     return slug
 
 
+def _policies_sql(who: str, role: str, where: str, slug: str) -> str:
+    """One block: the role's policy on each table, for the conference with that slug."""
+    lines = []
+    for table, visible in CONFERENCE_POLICIES.items():
+        on = f'{where}."{table}"'
+        expression = visible.replace("@S@", where)
+        lines.append(f"    DROP POLICY IF EXISTS {who} ON {on};")
+        lines.append(
+            f"    EXECUTE format('CREATE POLICY {who} ON {on} TO {who} USING ({expression})', "
+            "v_conference);"
+        )
+    body = "\n".join(lines)
+    return (
+        "DO $$\nDECLARE\n    v_conference integer;\nBEGIN\n"
+        f"    SELECT c.id INTO v_conference FROM {where}.conference c WHERE c.slug = '{slug}';\n"
+        "    IF v_conference IS NULL THEN\n"
+        f"        RAISE EXCEPTION 'No conference {slug} in this database';\n"
+        "    END IF;\n"
+        f"{body}\nEND $$"
+    )
+
+
 def station_role_sql(
     role: str,
     conference: str,
@@ -113,8 +153,9 @@ def station_role_sql(
 ) -> list[str]:
     """The statements that create (if missing), grant and bind the station role, in order.
 
-    ``conference`` is the slug of the one conference the role will see; if no
-    conference has it, the role is bound to none and sees nobody.
+    ``conference`` is the slug of the one conference whose people, orders and scan
+    records the role sees; with no such conference, the statements fail (in the
+    transaction of them all).
     """
     who = _identifier(role, "Role")
     where = _identifier(schema, "Schema")
@@ -139,14 +180,8 @@ def station_role_sql(
         f"GRANT SELECT, INSERT ON {tables(APPEND_ONLY)} TO {who}",
         f"GRANT USAGE ON SEQUENCE {sequences} TO {who}",
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in FUNCTIONS),
-        *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in ROLE_FUNCTIONS),
-        # The one conference whose people it sees (row-level security, migration 0010).
-        f"INSERT INTO {where}.station_role_conference (role_name, conference_id) "
-        f"SELECT '{role}', c.id FROM {where}.conference c WHERE c.slug = '{slug}' "
-        "ON CONFLICT (role_name) DO UPDATE SET conference_id = excluded.conference_id",
-        f"DELETE FROM {where}.station_role_conference WHERE role_name = '{role}' "
-        f"AND conference_id IS DISTINCT FROM "
-        f"(SELECT c.id FROM {where}.conference c WHERE c.slug = '{slug}')",
+        *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in PIN_FUNCTIONS),
+        _policies_sql(who, role, where, slug),
         f"ALTER ROLE {who} SET idle_in_transaction_session_timeout = "
         f"{limits.idle_in_transaction_ms}",
         f"ALTER ROLE {who} SET statement_timeout = {limits.statement_ms}",
@@ -180,5 +215,6 @@ def grant_station_role(
                 f"({'known: ' + listed if slugs else 'it has none yet'})."
             )
         for statement in statements:
-            connection.exec_driver_sql(statement)
+            # A '%' of format() in the policies' block is not a driver placeholder.
+            connection.exec_driver_sql(statement.replace("%", "%%"))
     return statements

@@ -203,20 +203,6 @@ class Attendee(Base):
     order: Mapped[Order | None] = relationship()
 
 
-class StationRoleConference(Base):
-    """PostgreSQL: the one conference a station role may see (``station db grant-station-role``).
-
-    Row-level security on people, orders and scan records reads it (migration 0010). A
-    table, not a role setting: a role can change its own settings (``SET``, and even
-    ``ALTER ROLE ... SET`` on itself), but not this table. Unused on SQLite.
-    """
-
-    __tablename__ = "station_role_conference"
-
-    role_name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
-
-
 # The scan records (check-ins, door checks, redemptions, the scan log) carry no foreign
 # keys: a key checks and locks its parent row on every insert, and every scan inserts. A
 # record's attendee and product ids are ones the same statement has just read. What the
@@ -312,7 +298,6 @@ __all__ = [
     "ProductRedemption",
     "ScanLog",
     "Staff",
-    "StationRoleConference",
     "TicketType",
     "utcnow",
 ]

@@ -11,18 +11,17 @@ minutes) and every conference's people, orders and scan records. Now (PostgreSQL
   PIN queue one at a time (an advisory lock held through that second), so more
   connections do not guess faster: at most about one wrong PIN a second per
   operator. The station role keeps SELECT on staff's other columns only.
-- station_role_conference maps a station role to the one conference it may
-  see; row-level security on attendee, person, "order", order_line_item and the
-  scan records shows such a role only that conference's rows (a person: one
-  with an attendee or an order there), and lets it write no record of another.
-  A role not in the table sees none of them. The tables' owner (migrations,
-  import, demo, report, export) is not subject to the policies, nor are
-  superusers; nor are SECURITY DEFINER functions the owner owns.
-  station_role_conference_id(role) is the policies' one look-up, made once per
-  statement and table (an InitPlan), not once per row.
+- Row-level security is on for attendee, person, "order", order_line_item and
+  the scan records. Each station role gets its own policies from `station db
+  grant-station-role NAME --conference SLUG` (station.db_roles): the rows of
+  that one conference, its id written into the policy as a constant (a
+  look-up per statement cost a third to a half of a lookup; see the README).
+  A role without policies sees none of these rows. The tables' owner
+  (migrations, import, demo, report, export) is not subject to them, nor are
+  superusers, nor SECURITY DEFINER functions the owner owns. Until a station
+  role is granted again with --conference it sees nobody.
 
-SQLite gets the mapping table (the models describe one schema) and nothing else:
-there the file is the station's own.
+Nothing changes on SQLite: there the file is the station's own.
 
 Revision ID: 0010
 Revises: 0006
@@ -31,7 +30,6 @@ Create Date: 2026-12-02 16:30:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
@@ -43,11 +41,6 @@ depends_on: str | Sequence[str] | None = None
 PIN_LOCK_CLASS = 0x50494E
 
 PG_FUNCTIONS = rf"""
-CREATE FUNCTION station_role_conference_id(p_role name) RETURNS integer
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
-    SELECT b.conference_id FROM station_role_conference b WHERE b.role_name = p_role
-$$;
-
 -- Operators as a station lists them: whether they have a PIN, never the hash.
 CREATE FUNCTION station_staff() RETURNS TABLE (id integer, name text, has_pin boolean)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
@@ -90,47 +83,25 @@ $$;
 """
 
 FUNCTIONS = (
-    "station_role_conference_id(name)",
     "station_staff()",
     "station_pin_parameters(text)",
     "station_check_pin(integer, text)",
 )
 
-# The bound conference of the role running the statement, looked up once per statement.
-BOUND = "(SELECT station_role_conference_id(current_user))"
-# Table -> who of it a station role sees (and may write).
-POLICIES = {
-    "attendee": f"conference_id = {BOUND}",
-    '"order"': f"conference_id = {BOUND}",
-    "order_line_item": (
-        f'EXISTS (SELECT 1 FROM "order" o WHERE o.id = order_id AND o.conference_id = {BOUND})'
-    ),
-    "person": (
-        f"EXISTS (SELECT 1 FROM attendee a WHERE a.person_id = person.id "
-        f"AND a.conference_id = {BOUND}) "
-        f'OR EXISTS (SELECT 1 FROM "order" o WHERE o.person_id = person.id '
-        f"AND o.conference_id = {BOUND})"
-    ),
-    "check_in": f"conference_id = {BOUND}",
-    "door_check": f"conference_id = {BOUND}",
-    "product_redemption": f"conference_id = {BOUND}",
-    "scan_log": f"conference_id = {BOUND}",
-}
+# The tables whose rows belong to one conference: a station role sees only its own.
+RESTRICTED = (
+    "attendee",
+    "person",
+    '"order"',
+    "order_line_item",
+    "check_in",
+    "door_check",
+    "product_redemption",
+    "scan_log",
+)
 
 
 def upgrade() -> None:
-    op.create_table(
-        "station_role_conference",
-        sa.Column("role_name", sa.String(length=63), nullable=False),
-        sa.Column("conference_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["conference_id"],
-            ["conference.id"],
-            name=op.f("fk_station_role_conference_conference_id_conference"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("role_name", name=op.f("pk_station_role_conference")),
-    )
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -139,16 +110,20 @@ def upgrade() -> None:
     op.execute(PG_FUNCTIONS.replace("@SCHEMA@", quoted))
     for function in FUNCTIONS:  # granted to the station role by name only
         op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
-    for table, visible in POLICIES.items():
+    for table in RESTRICTED:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY station_conference ON {table} USING ({visible})")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in POLICIES:
-            op.execute(f"DROP POLICY IF EXISTS station_conference ON {table}")
-            op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
-        for function in FUNCTIONS:
-            op.execute(f"DROP FUNCTION IF EXISTS {function}")
-    op.drop_table("station_role_conference")
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table in RESTRICTED:
+        # The station roles' own policies (station.db_roles) go with it.
+        for (policy,) in op.get_bind().exec_driver_sql(
+            "SELECT polname FROM pg_policy WHERE polrelid = %(table)s::regclass",
+            {"table": table},
+        ):
+            op.execute(f'DROP POLICY "{policy}" ON {table}')
+        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    for function in FUNCTIONS:
+        op.execute(f"DROP FUNCTION IF EXISTS {function}")
