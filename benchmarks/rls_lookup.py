@@ -10,7 +10,8 @@ autocommit with prepared statements, as the station does:
 
 - ``join``: attendee + person + order + line items by code (one statement);
 - ``station``: the station's own lookup statement (``hot_sql.LOOKUP``: the badge
-  with ticket, add-ons and their redemptions, check-ins, first check-in).
+  with ticket, add-ons and their redemptions, check-ins, first check-in);
+- ``search``: the search for a lost badge by part of a name (a fortieth as many).
 
 Each policy form is run in alternated blocks (``--blocks`` rounds of every form,
 ``--lookups`` each) and the median per lookup over all its lookups is reported,
@@ -28,15 +29,15 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from station.bench.pg_seed import access_code, drop_schema, fresh_schema, seed  # noqa: E402
-from station.db import make_engine  # noqa: E402
-from station.db_roles import grant_station_role  # noqa: E402
-from station.services import hot_sql  # noqa: E402
+from station.bench.pg_seed import access_code, drop_schema, fresh_schema, seed
+from station.db import make_engine
+from station.db_roles import CONFERENCE_POLICIES, grant_station_role
+from station.services import hot_sql
 
 TABLES = (
     "attendee",
@@ -50,44 +51,82 @@ TABLES = (
 )
 
 
+# Only for the comparison: the look-up forms need the role's conference somewhere.
+_LOOKUP_SETUP = """
+CREATE TABLE bench_role_conference (role_name name PRIMARY KEY, conference_id integer);
+INSERT INTO bench_role_conference VALUES ('@ROLE@', 1);
+GRANT SELECT ON bench_role_conference TO "@ROLE@";
+CREATE FUNCTION bench_role_conference_id(p_role name) RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
+    SELECT b.conference_id FROM bench_role_conference b WHERE b.role_name = p_role
+$$;
+GRANT EXECUTE ON FUNCTION bench_role_conference_id(name) TO "@ROLE@";
+"""
+
+
 def _forms() -> dict[str, dict[str, str] | None]:
-    """Policy form -> table -> expression (None: row-level security off)."""
+    """Policy form -> table -> expression (None: row-level security off; {}: as granted)."""
 
     def with_bound(bound: str) -> dict[str, str]:
-        same = f"conference_id = {bound}"
         return {
-            "attendee": same,
-            '"order"': same,
-            "order_line_item": f'EXISTS (SELECT 1 FROM "order" o WHERE o.id = order_id '
-            f"AND o.conference_id = {bound})",
-            "person": f"EXISTS (SELECT 1 FROM attendee a WHERE a.person_id = person.id "
-            f'AND a.conference_id = {bound}) OR EXISTS (SELECT 1 FROM "order" o '
-            f"WHERE o.person_id = person.id AND o.conference_id = {bound})",
-            "check_in": same,
-            "door_check": same,
-            "product_redemption": same,
-            "scan_log": same,
+            table.strip('"'): expression.replace("@S@.", "").replace("%s", bound)
+            for table, expression in CONFERENCE_POLICIES.items()
         }
 
     return {
         "off": None,
-        # Migration 0010: the function once per statement and table (an InitPlan).
-        "initplan": with_bound("(SELECT station_role_conference_id(current_user))"),
-        # The same function in the expression itself: called per row it filters.
-        "function": with_bound("station_role_conference_id(current_user)"),
+        # What station.db_roles grants: the conference's id a constant in the role's policies.
+        "granted": {},
+        # The granted form with IN (SELECT ...) for person and line items, which the
+        # planner may run as a hashed subplan (the whole conference read once per statement).
+        "in": {
+            **with_bound("1"),
+            "order_line_item": 'order_id IN (SELECT o.id FROM "order" o WHERE o.conference_id = 1)',
+            "person": "id IN (SELECT a.person_id FROM attendee a WHERE a.conference_id = 1)",
+        },
+        # A look-up in a table, once per statement and table (an InitPlan).
+        "table": with_bound(
+            "(SELECT b.conference_id FROM bench_role_conference b WHERE b.role_name = current_user)"
+        ),
+        # The same through a SECURITY DEFINER function (so the role needs no right to the
+        # table), once per statement and table.
+        "function": with_bound("(SELECT bench_role_conference_id(current_user))"),
+        # For the breakdown only, NOT what is granted: the granted form with person or line
+        # items (or both) open to every conference, i.e. without their per-row EXISTS.
+        "open_person": {**with_bound("1"), "person": "true"},
+        "open_lines": {**with_bound("1"), "order_line_item": "true"},
+        "flat": {**with_bound("1"), "person": "true", "order_line_item": "true"},
         # For comparison only, NOT safe: a session can SET its own station.conference_id.
         "setting": with_bound("current_setting('station.conference_id')::integer"),
     }
 
 
-def _apply(admin: psycopg.Connection[tuple[object, ...]], form: dict[str, str] | None) -> None:
+def _apply(
+    admin: psycopg.Connection[tuple[object, ...]],
+    engine: Engine,
+    role: str,
+    schema: str,
+    form: dict[str, str] | None,
+) -> None:
+    policies = admin.execute(
+        "SELECT p.polname, c.relname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+        "WHERE c.relnamespace = %s::regnamespace",
+        (schema,),
+    ).fetchall()
+    for policy, table in policies:
+        admin.execute(f'DROP POLICY "{policy}" ON "{table}"')
     for table in TABLES:
-        admin.execute(f"DROP POLICY IF EXISTS station_conference ON {table}")
         if form is None:
             admin.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
         else:
             admin.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-            admin.execute(f"CREATE POLICY station_conference ON {table} USING ({form[table]})")
+            if form:
+                visible = form[table.strip('"')]
+                admin.execute(f'CREATE POLICY bench ON {table} TO "{role}" USING ({visible})')
+    if form == {}:
+        grant_station_role(engine, role, "bench-con", schema)
+        # The grant starts from nothing: give the comparison's table back.
+        admin.execute(f'GRANT SELECT ON bench_role_conference TO "{role}"')
 
 
 def _second_conference(admin: psycopg.Connection[tuple[object, ...]], n: int) -> None:
@@ -128,20 +167,60 @@ SELECT a.id, a.access_code, a.checked_in_at, p.first_name, p.last_name, p.email,
 """
 
 
+# The station's search for a lost badge (CheckInService.search_attendees), as SQL.
+_SEARCH = """
+SELECT a.id, a.access_code, a.order_id, p.first_name, p.last_name, p.username, p.email
+  FROM attendee a JOIN person p ON p.id = a.person_id
+ WHERE a.conference_id = %(conference_id)s
+   AND ((p.first_name || ' ' || p.last_name) ILIKE %(pattern)s
+        OR p.email ILIKE %(pattern)s OR p.username ILIKE %(pattern)s
+        OR a.access_code ILIKE %(pattern)s)
+ ORDER BY p.last_name, p.first_name, a.id
+ LIMIT 20
+"""
+
+
+def _backend_cpu_ns(pid: int) -> int | None:
+    """CPU time the server process has run, when the server is on this machine (Linux)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _buffers(
+    conn: psycopg.Connection[tuple[object, ...]], sql: str, params: list[dict[str, object]]
+) -> float:
+    """Shared buffers touched per statement (EXPLAIN ANALYZE): the work, without the noise."""
+    touched = []
+    for p in params:
+        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, p).fetchone()
+        assert plan is not None
+        top = plan[0][0]["Plan"]  # type: ignore[index]
+        touched.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+    return statistics.fmean(touched)
+
+
 def _time_block(
     conn: psycopg.Connection[tuple[object, ...]],
     sql: str,
     params: list[dict[str, object]],
     expect_rows: bool,
-) -> list[float]:
+) -> tuple[list[float], float | None]:
+    """Each lookup's time at the client, and the server's CPU time per lookup."""
+    pid = conn.info.backend_pid
     times = []
+    cpu_before = _backend_cpu_ns(pid)
     for p in params:
         started = time.perf_counter()
         rows = conn.execute(sql, p, prepare=True).fetchall()
         times.append(time.perf_counter() - started)
         if expect_rows and not rows:
             raise SystemExit(f"no row for {p}: the policy hides the station's own conference")
-    return times
+    cpu_after = _backend_cpu_ns(pid)
+    if cpu_before is None or cpu_after is None:
+        return times, None
+    return times, (cpu_after - cpu_before) / 1e9 / len(params)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attendees", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=2_000)
     parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--forms", nargs="*", help="only these forms (off is always run)")
+    parser.add_argument(
+        "--options", default="", help='more settings for the station, e.g. "-c jit=off"'
+    )
     args = parser.parse_args(argv)
     schema = f"rls_bench_{uuid.uuid4().hex[:8]}"
     role = f"station_rls_{uuid.uuid4().hex[:8]}"
@@ -165,35 +248,52 @@ def main(argv: list[str] | None = None) -> int:
         )
         _second_conference(admin, args.attendees)
         grant_station_role(engine, role, "bench-con", schema)
+        admin.execute(_LOOKUP_SETUP.replace("@ROLE@", role).replace("@SCHEMA@", f'"{schema}"'))
         station = psycopg.connect(
             plain.set(username=role, password=None).render_as_string(hide_password=False),
-            options=f"-c search_path={schema} -c station.conference_id=1",
+            options=f"-c search_path={schema} -c station.conference_id=1 {args.options}",
             autocommit=True,
         )
         station_sql = hot_sql.for_psycopg(hot_sql.LOOKUP)
         rng = random.Random(7)
-        forms = _forms()
+        forms = {
+            name: form
+            for name, form in _forms().items()
+            if not args.forms or name in args.forms or name in ("off", "granted")
+        }
         results: dict[tuple[str, str], list[float]] = {}
+        server: dict[tuple[str, str], list[float]] = {}
+        buffers: dict[tuple[str, str], float] = {}
         for block in range(args.blocks):
             order = list(forms)
             rng.shuffle(order)
             for name in order:
-                _apply(admin, forms[name])
+                _apply(admin, engine, role, schema, forms[name])
                 codes = [access_code(rng.randint(1, args.attendees)) for _ in range(args.lookups)]
                 joined = [{"conference_id": 1, "code": c} for c in codes]
                 looked = [{"conference": "bench-con", "code": c, "refusals": "{}"} for c in codes]
                 # Warm-up: plans made again after the policy change, caches filled.
                 _time_block(station, _JOIN, joined[:50], True)
                 _time_block(station, station_sql, looked[:50], False)
-                results.setdefault((name, "join"), []).extend(
-                    _time_block(station, _JOIN, joined, True)
-                )
-                results.setdefault((name, "station"), []).extend(
-                    _time_block(station, station_sql, looked, False)
-                )
+                searched = [
+                    {"conference_id": 1, "pattern": f"%lovelace {rng.randint(100, 999)}%"}
+                    for _ in range(max(args.lookups // 40, 5))
+                ]
+                _time_block(station, _SEARCH, searched[:2], True)
+                for statement, sql, params, expect in (
+                    ("join", _JOIN, joined, True),
+                    ("station", station_sql, looked, False),
+                    ("search", _SEARCH, searched, True),
+                ):
+                    if block == 0:
+                        buffers[(name, statement)] = _buffers(station, sql, params[:20])
+                    times, cpu = _time_block(station, sql, params, expect)
+                    results.setdefault((name, statement), []).extend(times)
+                    if cpu is not None:
+                        server.setdefault((name, statement), []).append(cpu)
             print(f"block {block + 1}/{args.blocks} done", file=sys.stderr)
         # Another conference's badge is not found as the role (the policy holds).
-        _apply(admin, forms["initplan"])
+        _apply(admin, engine, role, schema, forms["granted"])
         hidden = station.execute(
             _JOIN, {"conference_id": 2, "code": "X" + access_code(1)}, prepare=True
         ).fetchall()
@@ -204,16 +304,24 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.attendees} attendees per conference, 2 conferences; "
             f"{args.blocks} alternated blocks x {args.lookups} lookups per form"
         )
-        for statement in ("join", "station"):
+        print(
+            "per lookup: client median (vs off) | server CPU, median of the blocks (vs off) "
+            "| shared buffers touched"
+        )
+        for statement in ("join", "station", "search"):
             base = statistics.median(results[("off", statement)])
+            base_cpu = statistics.median(server.get(("off", statement), [0.0]))
             for name in forms:
-                times = results[(name, statement)]
-                median = statistics.median(times)
-                mean = statistics.fmean(times)
-                print(
-                    f"{statement:8} {name:9} median {median * 1e6:7.1f} us  "
-                    f"mean {mean * 1e6:7.1f} us  vs off {100 * (median / base - 1):+5.1f} %"
+                median = statistics.median(results[(name, statement)])
+                line = (
+                    f"{statement:8} {name:11} {median * 1e6:7.1f} us "
+                    f"({100 * (median / base - 1):+6.1f} %)"
                 )
+                if server.get((name, statement)) and base_cpu:
+                    cpu = statistics.median(server[(name, statement)])
+                    line += f" | {cpu * 1e6:6.1f} us ({100 * (cpu / base_cpu - 1):+6.1f} %)"
+                line += f" | {buffers[(name, statement)]:5.1f}"
+                print(line)
     finally:
         engine.dispose()
         with make_engine(settings.__class__(url=args.url)).begin() as conn:

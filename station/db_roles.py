@@ -59,6 +59,8 @@ PIN_FUNCTIONS = (
 CONFERENCE_POLICIES = {
     "attendee": "conference_id = %s",
     "order": "conference_id = %s",
+    # One index probe per row read. (IN (SELECT ...) instead made hashed subplans that read
+    # the whole conference in every lookup: 5-10 times slower; see benchmarks/rls_lookup.py.)
     "order_line_item": (
         'EXISTS (SELECT 1 FROM @S@."order" o WHERE o.id = order_line_item.order_id '
         "AND o.conference_id = %s)"

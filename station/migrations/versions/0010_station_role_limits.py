@@ -14,8 +14,8 @@ minutes) and every conference's people, orders and scan records. Now (PostgreSQL
 - Row-level security is on for attendee, person, "order", order_line_item and
   the scan records. Each station role gets its own policies from `station db
   grant-station-role NAME --conference SLUG` (station.db_roles): the rows of
-  that one conference, its id written into the policy as a constant (a
-  look-up per statement cost a third to a half of a lookup; see the README).
+  that one conference, its id written into the policy as a constant (looking
+  it up per statement cost 20-150 % more per lookup; see the README).
   A role without policies sees none of these rows. The tables' owner
   (migrations, import, demo, report, export) is not subject to them, nor are
   superusers, nor SECURITY DEFINER functions the owner owns. Until a station
