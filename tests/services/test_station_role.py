@@ -19,6 +19,7 @@ from sqlalchemy.exc import ProgrammingError
 from station.cli import cli
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.db_roles import grant_station_role, station_role_sql
+from station.dbadmin import check_conference
 from station.pins import hash_pin_with
 from station.services import CheckInService, RedemptionService, StaffService
 from station.services.errors import ConfigurationError, DatabaseUnavailable, InvalidInput
@@ -38,6 +39,11 @@ class StationRole:
     settings: DatabaseSettings
     admin: Engine
     station: Engine
+
+    @property
+    def station_settings(self) -> DatabaseSettings:
+        """The database settings of a station that connects as this role."""
+        return replace(self.settings, url=str(self.station.url.render_as_string(False)))
 
     def grant(self, conference: str, *options: str) -> None:
         """Grant (again) through the command a DBA would run, bound to ``conference``."""
@@ -394,6 +400,23 @@ def test_a_station_role_cannot_change_its_policies(
         station_role.station.begin() as conn,
     ):
         conn.exec_driver_sql(statement.format(role=f'"{station_role.name}"'))
+
+
+def test_a_station_of_another_conference_is_refused_at_start(station_role: StationRole) -> None:
+    _two_conferences(station_role)
+    check_conference(station_role.station_settings, "pycon-test")  # its own: fine
+    with pytest.raises(ConfigurationError) as refused:
+        check_conference(station_role.station_settings, "other-con")
+    assert refused.value.message == (
+        f"The database role {station_role.name} is for pycon-test, not 'other-con': run "
+        f"`station db grant-station-role {station_role.name} --conference other-con`, "
+        "or use that role's own conference."
+    )
+    with station_role.admin.begin() as conn:
+        conn.execute(text(f'DROP POLICY "{station_role.name}" ON attendee'))
+    with pytest.raises(ConfigurationError, match="may see no conference's attendees"):
+        check_conference(station_role.station_settings, "pycon-test")
+    check_conference(station_role.settings, "other-con")  # the owner sees every conference
 
 
 def test_granting_again_moves_the_role_to_another_conference(station_role: StationRole) -> None:
