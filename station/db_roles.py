@@ -143,7 +143,12 @@ def _policies_sql(who: str, role: str, where: str, slug: str) -> str:
         "    IF v_conference IS NULL THEN\n"
         f"        RAISE EXCEPTION 'No conference {slug} in this database';\n"
         "    END IF;\n"
-        f"{body}\nEND $$"
+        f"{body}\n"
+        # The same binding, for SECURITY DEFINER functions (station_caller_conference()).
+        f"    INSERT INTO {where}.station_role_conference (role_name, conference_id)\n"
+        f"    VALUES ('{role}', v_conference) ON CONFLICT (role_name)\n"
+        "    DO UPDATE SET conference_id = excluded.conference_id;\n"
+        "END $$"
     )
 
 

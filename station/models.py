@@ -203,6 +203,21 @@ class Attendee(Base):
     order: Mapped[Order | None] = relationship()
 
 
+class StationRoleConference(Base):
+    """PostgreSQL: the conference of each station role (``station db grant-station-role``).
+
+    Reads are held to it by the role's own row-level security policies, which carry the
+    conference's id as a constant; this table says the same for SECURITY DEFINER functions,
+    which run as the owner and so see every conference: ``station_caller_conference()``
+    (migration 0010) is the caller's. No right to it for the station role. Unused on SQLite.
+    """
+
+    __tablename__ = "station_role_conference"
+
+    role_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+
+
 # The scan records (check-ins, door checks, redemptions, the scan log) carry no foreign
 # keys: a key checks and locks its parent row on every insert, and every scan inserts. A
 # record's attendee and product ids are ones the same statement has just read. What the
@@ -298,6 +313,7 @@ __all__ = [
     "ProductRedemption",
     "ScanLog",
     "Staff",
+    "StationRoleConference",
     "TicketType",
     "utcnow",
 ]

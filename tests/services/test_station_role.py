@@ -286,7 +286,7 @@ def test_the_station_functions_are_not_granted_to_everyone(station_role: Station
                 "acldefault('f', p.proowner))) a "
                 "WHERE p.pronamespace = current_schema()::regnamespace AND a.grantee = 0 "
                 "AND p.proname IN ('station_staff', 'station_pin_parameters', "
-                "'station_check_pin')"
+                "'station_check_pin', 'station_caller_conference')"
             )
         ).scalars()
         assert list(public) == []
@@ -421,10 +421,49 @@ def test_a_station_of_another_conference_is_refused_at_start(station_role: Stati
 
 def test_granting_again_moves_the_role_to_another_conference(station_role: StationRole) -> None:
     _two_conferences(station_role)
+    assert _caller_conference(station_role) == "pycon-test"
     station_role.grant("other-con")
+    assert _caller_conference(station_role) == "other-con"
     with station_role.station.connect() as conn:
         codes = conn.execute(text("SELECT access_code FROM attendee ORDER BY 1")).scalars()
         assert list(codes) == ["THEIRS1", "THEIRS2", "THEIRS3"]
+
+
+def _caller_conference(role: StationRole) -> str | None:
+    """What station_caller_conference() says in an owner's function called by the role."""
+    with role.admin.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION caller_conference_probe() RETURNS text "
+            "LANGUAGE sql SECURITY DEFINER AS "
+            "'SELECT slug FROM conference WHERE id = station_caller_conference()'"
+        )
+        conn.exec_driver_sql(
+            f'GRANT EXECUTE ON FUNCTION caller_conference_probe() TO "{role.name}"'
+        )
+    with role.station.connect() as conn:
+        found = conn.scalar(text("SELECT caller_conference_probe()"))
+    with role.admin.connect() as conn:  # the owner itself is no station
+        assert conn.scalar(text("SELECT caller_conference_probe()")) is None
+    return None if found is None else str(found)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM station_role_conference",
+        "UPDATE station_role_conference SET conference_id = conference_id",
+        "INSERT INTO station_role_conference VALUES ('x', 1)",
+        "SELECT station_caller_conference()",
+    ],
+)
+def test_a_station_role_cannot_read_or_change_the_bindings(
+    station_role: StationRole, statement: str
+) -> None:
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        station_role.station.begin() as conn,
+    ):
+        conn.execute(text(statement))
 
 
 def test_the_owner_is_not_held_to_the_policies(station_role: StationRole) -> None:

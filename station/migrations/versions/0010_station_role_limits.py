@@ -20,8 +20,12 @@ minutes) and every conference's people, orders and scan records. Now (PostgreSQL
   (migrations, import, demo, report, export) is not subject to them, nor are
   superusers, nor SECURITY DEFINER functions the owner owns. Until a station
   role is granted again with --conference it sees nobody.
+- station_role_conference records the same binding for those functions, which
+  see every conference: station_caller_conference() is the conference of the
+  login role calling (session_user), NULL for a role that is not a station's.
 
-Nothing changes on SQLite: there the file is the station's own.
+SQLite gets the table (the models describe one schema) and nothing else: there
+the file is the station's own.
 
 Revision ID: 0010
 Revises: 0006
@@ -30,6 +34,7 @@ Create Date: 2026-12-02 16:30:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
@@ -41,6 +46,13 @@ depends_on: str | Sequence[str] | None = None
 PIN_LOCK_CLASS = 0x50494E
 
 PG_FUNCTIONS = rf"""
+-- The conference of the station role that logged in, for SECURITY DEFINER functions (in
+-- which current_user is their owner). NULL: not a station role.
+CREATE FUNCTION station_caller_conference() RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
+    SELECT b.conference_id FROM station_role_conference b WHERE b.role_name = session_user
+$$;
+
 -- Operators as a station lists them: whether they have a PIN, never the hash.
 CREATE FUNCTION station_staff() RETURNS TABLE (id integer, name text, has_pin boolean)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
@@ -83,6 +95,7 @@ $$;
 """
 
 FUNCTIONS = (
+    "station_caller_conference()",
     "station_staff()",
     "station_pin_parameters(text)",
     "station_check_pin(integer, text)",
@@ -102,6 +115,18 @@ RESTRICTED = (
 
 
 def upgrade() -> None:
+    op.create_table(
+        "station_role_conference",
+        sa.Column("role_name", sa.String(length=63), nullable=False),
+        sa.Column("conference_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conference_id"],
+            ["conference.id"],
+            name=op.f("fk_station_role_conference_conference_id_conference"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("role_name", name=op.f("pk_station_role_conference")),
+    )
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -116,6 +141,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
+        op.drop_table("station_role_conference")
         return
     for table in RESTRICTED:
         # The station roles' own policies (station.db_roles) go with it.
@@ -127,3 +153,4 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
     for function in FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
+    op.drop_table("station_role_conference")
