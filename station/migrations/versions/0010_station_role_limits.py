@@ -133,7 +133,7 @@ def upgrade() -> None:
     schema = str(bind.exec_driver_sql("SELECT current_schema()").scalar())
     quoted = '"' + schema.replace('"', '""') + '"'
     op.execute(PG_FUNCTIONS.replace("@SCHEMA@", quoted))
-    for function in FUNCTIONS:  # granted to the station role by name only
+    for function in FUNCTIONS:  # granted by name only: the PIN ones to station roles
         op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
     for table in RESTRICTED:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
