@@ -8,33 +8,84 @@ from __future__ import annotations
 import click
 
 from station.cli_base import CliState, pass_state
+from station.db_roles import (
+    IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    LOCK_TIMEOUT_MS,
+    MAX_TIMEOUT_MS,
+    MIN_TIMEOUT_MS,
+    STATEMENT_TIMEOUT_MS,
+    RoleTimeouts,
+)
 
 
 @click.command("grant-station-role")
 @click.argument("name")
+@click.option(
+    "--conference",
+    "conference",
+    required=True,
+    metavar="SLUG",
+    help="The one conference whose people, orders and scans the role sees.",
+)
+@click.option(
+    "--idle-in-transaction-timeout-ms",
+    type=click.IntRange(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS),
+    default=IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    show_default=True,
+    help="Role default: end a session whose transaction sits idle this long.",
+)
+@click.option(
+    "--statement-timeout-ms",
+    type=click.IntRange(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS),
+    default=STATEMENT_TIMEOUT_MS,
+    show_default=True,
+    help="Role default: cancel a statement running this long.",
+)
+@click.option(
+    "--lock-timeout-ms",
+    type=click.IntRange(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS),
+    default=LOCK_TIMEOUT_MS,
+    show_default=True,
+    help="Role default: give up waiting for a lock after this long.",
+)
 @click.option("--print-sql", is_flag=True, help="Only print the SQL, for a DBA to run.")
 @pass_state
-def grant_station_role_cmd(state: CliState, name: str, print_sql: bool) -> None:
+def grant_station_role_cmd(
+    state: CliState,
+    name: str,
+    conference: str,
+    idle_in_transaction_timeout_ms: int,
+    statement_timeout_ms: int,
+    lock_timeout_ms: int,
+    print_sql: bool,
+) -> None:
     """Create (if missing) the PostgreSQL login role NAME with only what a station needs.
 
-    SELECT on reference data; INSERT into check-ins, door checks, redemptions and the
-    scan log; UPDATE of an attendee's first check-in time. No DELETE, and no change to
-    orders, line items or quantities. Safe to repeat. Set its password yourself.
+    SELECT on reference data (staff without PIN hashes); INSERT into check-ins, door
+    checks, redemptions and the scan log; UPDATE of an attendee's first check-in time;
+    operators signed in by functions that never show a PIN hash. It sees the people,
+    orders and scans of the --conference only. No DELETE, and no change to orders, line
+    items or quantities. Role defaults cut off idle transactions and long statements.
+    Safe to repeat. Set its password yourself.
     """
     from station.db import make_engine
     from station.db_roles import grant_station_role, station_role_sql
 
+    timeouts = RoleTimeouts(idle_in_transaction_timeout_ms, statement_timeout_ms, lock_timeout_ms)
     database = state.database()
     if print_sql:
-        for statement in station_role_sql(name, database.schema or "public"):
+        for statement in station_role_sql(name, conference, database.schema or "public", timeouts):
             click.echo(statement + ";")
         return
     engine = make_engine(database)
     try:
-        grant_station_role(engine, name, database.schema)
+        grant_station_role(engine, name, conference, database.schema, timeouts)
     finally:
         engine.dispose()
-    click.echo(f"Role {name} can now run stations (no deletes, no order changes).")
+    click.echo(
+        f"Role {name} can now run stations of {conference} "
+        "(no deletes, no order changes, no PIN hashes, no other conference's people)."
+    )
 
 
 @click.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -8,12 +8,13 @@ often set up by someone who did not write it, at a venue, in a hurry.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -186,19 +187,65 @@ def prepare_for_station(
 
 
 def check_conference(settings: DatabaseSettings, slug: str) -> None:
-    """Refuse early, with the known slugs, when the conference is not in the database."""
+    """Refuse early, with the known slugs, when the conference is not in the database.
+
+    On PostgreSQL, also when the connecting role is a station role of another
+    conference, or of none (`station db grant-station-role`): such a role would
+    find no badge at all, and say NOT FOUND to every one.
+    """
     from station.models import Conference
 
     engine = open_engine(settings)
     try:
         with reporting_failures(settings), engine.connect() as conn:
-            known = list(conn.scalars(select(Conference.slug).order_by(Conference.slug)))
+            known = {
+                row.slug: row.id
+                for row in conn.execute(
+                    select(Conference.slug, Conference.id).order_by(Conference.slug)
+                )
+            }
+            policies: list[str] | None = None
+            if engine.dialect.name == "postgresql":
+                policies = _station_policies(conn)
+            role = str(engine.url.username or "")
     finally:
         engine.dispose()
-    if slug in known:
+    if slug not in known:
+        slugs = list(known)
+        hint = f"known: {', '.join(slugs[:10])}" if slugs else "no conferences yet"
+        raise ConfigurationError(
+            f"Conference {slug!r} is not in the database {shown_url(settings)} ({hint}); "
+            "import attendees first, or try `station demo`."
+        )
+    if policies is None:
         return
-    hint = f"known: {', '.join(known[:10])}" if known else "no conferences yet"
-    raise ConfigurationError(
-        f"Conference {slug!r} is not in the database {shown_url(settings)} ({hint}); "
-        "import attendees first, or try `station demo`."
+    grant = f"`station db grant-station-role {role} --conference {slug}`"
+    bound = {int(m[1]) for p in policies for m in [_BOUND.search(p)] if m}
+    if not bound:
+        raise ConfigurationError(
+            f"The database role {role} may see no conference's attendees: run {grant}."
+        )
+    if known[slug] not in bound:
+        others = ", ".join(s for s, i in known.items() if i in bound) or "another conference"
+        raise ConfigurationError(
+            f"The database role {role} is for {others}, not {slug!r}: run {grant}, "
+            "or use that role's own conference."
+        )
+
+
+_BOUND = re.compile(r"conference_id = (\d+)")
+
+
+def _station_policies(conn: Connection) -> list[str] | None:
+    """The attendee policies that apply to this role; None when row-level security does not."""
+    active = conn.scalar(text("SELECT row_security_active('attendee')"))
+    if not active:
+        return None
+    rows = conn.scalars(
+        text(
+            "SELECT pg_get_expr(p.polqual, p.polrelid) FROM pg_policy p "
+            "WHERE p.polrelid = 'attendee'::regclass AND (p.polroles @> ARRAY[0::oid] "
+            "OR p.polroles @> ARRAY[(SELECT oid FROM pg_roles WHERE rolname = current_user)])"
+        )
     )
+    return [str(r) for r in rows]

@@ -164,7 +164,7 @@ class OrderLineItem(Base):
     __table_args__ = (
         CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
-        # Each django-program line item once per order (migration 0008).
+        # Each django-program line item once per order (migration 0009).
         Index(None, "order_id", "source_line_id", unique=True),
     )
 
@@ -210,6 +210,21 @@ class Attendee(Base):
     order: Mapped[Order | None] = relationship()
 
 
+class StationRoleConference(Base):
+    """PostgreSQL: the conference of each station role (``station db grant-station-role``).
+
+    Reads are held to it by the role's own row-level security policies, which carry the
+    conference's id as a constant; this table says the same for SECURITY DEFINER functions,
+    which run as the owner and so see every conference: ``station_caller_conference()``
+    (migration 0007) is the caller's. No right to it for the station role. Unused on SQLite.
+    """
+
+    __tablename__ = "station_role_conference"
+
+    role_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+
+
 # The scan records (check-ins, door checks, redemptions, the scan log) carry no foreign
 # keys: a key checks and locks its parent row on every insert, and every scan inserts. A
 # record's attendee and product ids are ones the same statement has just read. What the
@@ -236,7 +251,7 @@ class CheckIn(Base):
     attendee_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The station's own clock; the recorded time above is the server's (migration 0007).
+    # The station's own clock; the recorded time above is the server's (migration 0008).
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
@@ -259,7 +274,7 @@ class DoorCheck(Base):
     ticket_type_id: Mapped[int | None] = mapped_column()
     addon_id: Mapped[int | None] = mapped_column()
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The station's own clock; the recorded time above is the server's (migration 0007).
+    # The station's own clock; the recorded time above is the server's (migration 0008).
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
@@ -275,7 +290,7 @@ class ProductRedemption(Base):
     order_line_item_id: Mapped[int] = mapped_column()
     conference_id: Mapped[int] = mapped_column()
     redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The station's own clock; the recorded time above is the server's (migration 0007).
+    # The station's own clock; the recorded time above is the server's (migration 0008).
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
@@ -292,7 +307,7 @@ class ScanLog(Base):
     conference_id: Mapped[int | None] = mapped_column()
     attendee_id: Mapped[int | None] = mapped_column()
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The station's own clock; the recorded time above is the server's (migration 0007).
+    # The station's own clock; the recorded time above is the server's (migration 0008).
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     station: Mapped[str] = mapped_column(String(100), default="")
     staff_id: Mapped[int | None] = mapped_column()
@@ -318,6 +333,7 @@ __all__ = [
     "ProductRedemption",
     "ScanLog",
     "Staff",
+    "StationRoleConference",
     "TicketType",
     "utcnow",
 ]

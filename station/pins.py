@@ -1,4 +1,9 @@
-"""Staff and supervisor PINs, stored only as salted scrypt hashes."""
+"""Staff and supervisor PINs, stored only as salted scrypt hashes.
+
+A hash reads ``scrypt$<salt>$<digest>``. Its parameters (``scrypt$<salt>``)
+are enough to hash a typed PIN the same way: on PostgreSQL a station gets only
+those, never the digest, and the database compares (migration 0007).
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,24 @@ def hash_pin(pin: str) -> str:
     return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def verify_pin(pin: str, stored: str) -> bool:
+def pin_parameters(stored: str) -> str:
+    """The scheme and salt of a stored hash, without its digest."""
+    return "$".join(stored.split("$")[:2])
+
+
+def hash_pin_with(pin: str, parameters: str) -> str | None:
+    """The hash of ``pin`` under a stored hash's parameters; None if they are not ours."""
     try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
+        scheme, salt_b64 = parameters.split("$")
         if scheme != "scrypt":
-            return False
-        salt = base64.b64decode(salt_b64)
-        expected = base64.b64decode(digest_b64)
+            return None
+        salt = base64.b64decode(salt_b64, validate=True)
     except ValueError:
-        return False
+        return None
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return hmac.compare_digest(digest, expected)
+    return f"{parameters}${base64.b64encode(digest).decode()}"
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    hashed = hash_pin_with(pin, pin_parameters(stored))
+    return hashed is not None and hmac.compare_digest(hashed.encode(), stored.encode())

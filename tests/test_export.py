@@ -86,7 +86,7 @@ def scanned(database: TestDatabase) -> Scanned:
     door = StationContext(CONFERENCE, "Tutorial room", None)
 
     # The recorded times are the ones the services answer with: the station's clock on
-    # SQLite, the server's on PostgreSQL (migration 0007), where they are a few ms apart.
+    # SQLite, the server's on PostgreSQL (migration 0008), where they are a few ms apart.
     first = checkin.check_in(desk, "ab12-cd34")
     clock.advance(hours=4)
     meal = redemption.redeem_product(lunch, "AB12-CD34", product="lunch-day-1")

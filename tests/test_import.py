@@ -707,7 +707,7 @@ def test_a_newer_preload_updates_each_line_by_its_id(
 def test_lines_imported_before_ids_were_kept_take_their_ids(database: TestDatabase) -> None:
     import_into(database, PRELOAD_JSON, conference=None)
     before = source_lines(database)
-    with database.sessions.begin() as s:  # as a preload import before migration 0008 left them
+    with database.sessions.begin() as s:  # as a preload import before migration 0009 left them
         s.execute(OrderLineItem.__table__.update().values(source_line_id=None))
 
     report = import_into(database, PRELOAD_JSON, conference=None)

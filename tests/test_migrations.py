@@ -112,9 +112,9 @@ def assert_upgrades_a_database_in_use(engine: Engine) -> None:
             ).scalar()
         assert options == ["fillfactor=85"]
     if engine.dialect.name == "postgresql":
-        # 0007: the rules left SQL; only guarded writers remain.
+        # 0008: the rules left SQL; only guarded writers remain.
         assert redeem_function(engine) == "None"
-    assert "source_line_id" in line_item_columns(engine)  # 0008
+    assert "source_line_id" in line_item_columns(engine)  # 0009
     # And back, for a venue that has to return to yesterday's version.
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0006")

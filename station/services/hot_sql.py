@@ -1,7 +1,7 @@
 """PostgreSQL read statements run on the station's held connection (the counters).
 
 Scans themselves go through the PostgreSQL store (``store_pg``), which reads
-facts and calls the guarded functions of migration 0007.
+facts and calls the guarded functions of migration 0008.
 """
 
 from __future__ import annotations

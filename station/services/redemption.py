@@ -5,7 +5,7 @@ any interleaving of any number of stations. The rule book picks the line and
 words every refusal; the store records the redemption only while the line's
 used count is still the one the decision was made on, counted under the
 attendee's row lock (SQLite: the write lock taken at BEGIN; PostgreSQL:
-``station_redeem_line()``, migration 0007, which also refuses any write past
+``station_redeem_line()``, migration 0008, which also refuses any write past
 the quantity whoever sends it). A decision another station overtook is taken
 again on fresh facts; a retry (same client id) gets its original's answer.
 """

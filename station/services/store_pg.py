@@ -4,7 +4,7 @@
    order's lines with used counts, the first check-in, the station's product,
    a record already made under the client id).
 2. The rule book decides in Python; one call of a guarded function
-   (migration 0007) records the decision with the premise it was taken on, or
+   (migration 0008) records the decision with the premise it was taken on, or
    logs the refusal. The function locks the attendee and checks the premise
    under the lock: if another station got there first it writes nothing and
    answers 'stale', and the caller decides again on fresh facts.

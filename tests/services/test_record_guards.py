@@ -21,20 +21,21 @@ from station.domain import OrderStatus
 from station.services import CheckInService
 from station.services.results import StationContext
 from tests.builders import ConferenceBuilder
-from tests.services.test_station_role import station_role  # noqa: F401 (fixture)
+from tests.services.test_station_role import StationRole, station_role  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def world(
-    station_role: tuple[Engine, Engine],  # noqa: F811
+    station_role: StationRole,  # noqa: F811
 ) -> Iterator[tuple[Engine, Engine, ConferenceBuilder]]:
-    admin, station = station_role
+    admin, station = station_role.admin, station_role.station
     conf = ConferenceBuilder(make_session_factory(admin))
     conf.ticket_type("general")
     conf.addon("lunch")
     conf.addon("tutorial")
+    station_role.grant(conf.slug)
     yield admin, station, conf
 
 
@@ -164,6 +165,22 @@ def test_a_check_in_for_another_conferences_attendee_is_refused(
             c=conf.conference_id,
         )
     assert _count(admin, "SELECT count(*) FROM check_in") == 0
+
+
+def test_a_station_records_only_for_the_conference_it_was_granted(
+    world: tuple[Engine, Engine, ConferenceBuilder],
+) -> None:
+    admin, station, _conf = world
+    elsewhere = ConferenceBuilder(make_session_factory(admin), slug="elsewhere")
+    elsewhere.addon("lunch")
+    stranger = elsewhere.attendee(addons={"lunch": 1})
+    line = stranger.line_items["lunch"]
+    with pytest.raises(IntegrityError, match="only for its own conference"):
+        _redeem(station, stranger.attendee_id, elsewhere.conference_id, line, 0)
+    with pytest.raises(IntegrityError, match="only for its own conference"):
+        _call(station, "SELECT station_log_scan('elsewhere', NULL, 'checkin', 'not_found', "
+                       "'x', NULL, 'x', NULL, 'X')")  # fmt: skip
+    assert _count(admin, "SELECT count(*) FROM product_redemption") == 0
 
 
 def test_a_door_admission_needs_the_product_on_the_order(

@@ -72,7 +72,7 @@ async def test_meal_double_redemption_is_refused_with_when_and_where(
         clock.advance(20)  # comes back for another: outside the double-scan window
         shown = await scan(pilot, built.access_code)
         # When the lunch went, in Berlin: the clock's 12:03 on SQLite; on PostgreSQL the
-        # server's time, which records it (migration 0007).
+        # server's time, which records it (migration 0008).
         with any_station.db.sessions() as session:
             first = session.scalars(select(ProductRedemption.redeemed_at)).one()
         at = first.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")

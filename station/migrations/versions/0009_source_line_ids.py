@@ -10,8 +10,8 @@ A unique index on (order_id, source_line_id) keeps one line per source id in
 an order (NULLs do not collide). Both are plain ALTERs on SQLite as on
 PostgreSQL: no table rebuild, so 0005's triggers on the table stay.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 16:00:00
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

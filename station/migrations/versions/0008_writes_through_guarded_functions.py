@@ -18,6 +18,7 @@ functions that hold the invariants whatever a client sends:
   'stale' when another station got there first, so the caller decides again on
   fresh facts. A client id already recorded answers 'duplicate'.
 - station_log_scan(): a refused scan's log row, at server time.
+- A station role bound to a conference (0007) records and logs for that one only.
 - Record ids and their sequences become bigint.
 - station_redeem(), station_redeem_original() and station_display_safe(), the
   SQL copies of rules and of text cleaning, are dropped.
@@ -29,8 +30,8 @@ append-only for it because it can only add them through the guards.
 SQLite has no roles; it gets the insert invariants as triggers (the station is
 its own server there, so its clock is the recorded time).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -44,8 +45,8 @@ from alembic import op
 
 from station.domain import ACTIVE_ORDER_STATUSES
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -63,6 +64,11 @@ _HOLDER_GUARD = f"""
        FOR NO KEY UPDATE OF a;
     IF v_conference IS NULL OR v_conference <> p_conference THEN
         RAISE EXCEPTION 'attendee % is not in conference %', p_attendee, p_conference
+            USING ERRCODE = 'check_violation';
+    ELSIF EXISTS (SELECT 1 FROM station_role_conference b
+                   WHERE b.role_name = session_user AND b.conference_id <> p_conference) THEN
+        -- A station role records for the conference it was granted (migration 0007).
+        RAISE EXCEPTION 'role % records only for its own conference', session_user
             USING ERRCODE = 'check_violation';
     ELSIF v_active IS NOT TRUE THEN
         RAISE EXCEPTION 'attendee % has no active order', p_attendee
@@ -210,6 +216,12 @@ DECLARE
     v_id bigint;
 BEGIN
     SELECT c.id INTO v_conference FROM conference c WHERE c.slug = p_conference;
+    IF EXISTS (SELECT 1 FROM station_role_conference b
+                WHERE b.role_name = session_user
+                  AND b.conference_id IS DISTINCT FROM v_conference) THEN
+        RAISE EXCEPTION 'role % logs only for its own conference', session_user
+            USING ERRCODE = 'check_violation';
+    END IF;
     IF p_attendee IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM attendee a WHERE a.id = p_attendee AND a.conference_id = v_conference) THEN
         RAISE EXCEPTION 'attendee % is not in conference %', p_attendee, p_conference
