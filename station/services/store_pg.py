@@ -38,41 +38,50 @@ from station.text import display_safe
 
 _CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = %(slug)s"
 
-# The attendee by code (or by id, for a replay of another badge) with their lines,
-# first check-in and number of check-ins; the rest is added per action.
+# The attendee by code (or by id, for a replay of another badge) with what the action's
+# decision and answer need, and no more: each piece is server time on every scan.
+# @USED@ adds units used (all lines), @LAST@ when and where the last unit went, @ENTRIES@
+# the first check-in and how many there were; the rest is added per action.
 _FACTS = """
 SELECT a.id, a.access_code, a.checked_in_at, o.status, o.reference,
        p.first_name, p.last_name, p.username, p.email,
        (SELECT json_agg(json_build_array(
                    li.id, li.ticket_type_id, li.addon_id, coalesce(tt.slug, ad.slug),
-                   coalesce(tt.name, ad.name), li.description, li.quantity,
-                   used.n, used.last_at, used.last_station) ORDER BY li.id)
+                   coalesce(tt.name, ad.name), li.description, li.quantity @USED_COLUMNS@)
+                   ORDER BY li.id)
           FROM order_line_item li
           LEFT JOIN ticket_type tt ON tt.id = li.ticket_type_id
-          LEFT JOIN addon ad ON ad.id = li.addon_id
+          LEFT JOIN addon ad ON ad.id = li.addon_id @USED_JOIN@
+         WHERE li.order_id = a.order_id) AS lines @ENTRIES_COLUMNS@
+       @EXTRA@
+  FROM (SELECT 1) AS one
+  LEFT JOIN attendee a ON a.conference_id = %(conference_id)s AND @WHO@
+  LEFT JOIN person p ON p.id = a.person_id
+  LEFT JOIN "order" o ON o.id = a.order_id @ENTRIES_JOIN@
+"""
+_USED_COUNT = """,
+                   (SELECT count(*) FROM product_redemption pr
+                     WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id)"""
+_USED_LAST_COLUMNS = ", used.n, used.last_at, used.last_station"
+_USED_LAST_JOIN = """
           LEFT JOIN LATERAL (
               SELECT count(*) AS n, max(pr.redeemed_at) AS last_at,
                      (array_agg(pr.station ORDER BY pr.redeemed_at DESC, pr.id DESC))[1]
                          AS last_station
                 FROM product_redemption pr
                WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
-          ) AS used ON li.addon_id IS NOT NULL
-         WHERE li.order_id = a.order_id) AS lines,
+          ) AS used ON li.addon_id IS NOT NULL"""
+_ENTRIES_COLUMNS = """,
        (SELECT count(*) FROM check_in ci WHERE ci.attendee_id = a.id) AS entries,
-       first.at AS first_at, first.station AS first_station, first.staff AS first_staff
-       @EXTRA@
-  FROM (SELECT 1) AS one
-  LEFT JOIN attendee a ON a.conference_id = %(conference_id)s AND @WHO@
-  LEFT JOIN person p ON p.id = a.person_id
-  LEFT JOIN "order" o ON o.id = a.order_id
+       first.at AS first_at, first.station AS first_station, first.staff AS first_staff"""
+_ENTRIES_JOIN = """
   LEFT JOIN LATERAL (
       SELECT ci.checked_in_at AS at, ci.station, s.name AS staff
         FROM check_in ci LEFT JOIN staff s ON s.id = ci.staff_id
        WHERE ci.attendee_id = a.id
        ORDER BY ci.checked_in_at, ci.id
        LIMIT 1
-  ) AS first ON true
-"""
+  ) AS first ON true"""
 
 _TARGET = """,
        (SELECT json_build_array(t.id, t.slug, t.name) FROM {table} t
@@ -98,12 +107,26 @@ _PRIOR = {
 
 @cache
 def facts_sql(action: str, target: str | None, by_id: bool) -> str:
-    """The facts statement for one kind of scan ("ticket"/"addon" target or none)."""
+    """The facts statement for one kind of scan ("ticket"/"addon" target or none).
+
+    A redemption needs units used and when the last went; a check-in or a lookup the
+    badge (units used, first check-in, how many); a door only the order's lines.
+    """
     extra = _PRIOR.get(action, "")
     if target is not None:
         extra += _TARGET.format(table="ticket_type" if target == "ticket" else "addon")
+    sql = _FACTS.replace("@EXTRA@", extra)
+    if action == "redeem":
+        sql = sql.replace("@USED_COLUMNS@", _USED_LAST_COLUMNS)
+        sql = sql.replace("@USED_JOIN@", _USED_LAST_JOIN)
+    else:
+        sql = sql.replace("@USED_COLUMNS@", _USED_COUNT if action != "door" else "")
+        sql = sql.replace("@USED_JOIN@", "")
+    with_entries = action in ("checkin", "lookup")
+    sql = sql.replace("@ENTRIES_COLUMNS@", _ENTRIES_COLUMNS if with_entries else "")
+    sql = sql.replace("@ENTRIES_JOIN@", _ENTRIES_JOIN if with_entries else "")
     who = "a.id = %(attendee_id)s" if by_id else "a.access_code = %(code)s"
-    return " ".join(_FACTS.replace("@EXTRA@", extra).replace("@WHO@", who).split())
+    return " ".join(sql.replace("@WHO@", who).split())
 
 
 CHECK_IN = (
@@ -276,9 +299,11 @@ class PgAttempt:
 
 
 def _holder(row: Any) -> Holder:
+    """The holder from whatever the action's statement read (missing parts stay empty)."""
     lines = []
     for li in row.lines or ():
-        line_id, ticket_id, addon_id, slug, name, description, quantity, used, last_at, last_st = li
+        line_id, ticket_id, addon_id, slug, name, description, quantity, *usage = li
+        used, last_at, last_station = (*usage, None, None, None)[:3]
         lines.append(
             Line(
                 id=line_id,
@@ -290,11 +315,12 @@ def _holder(row: Any) -> Holder:
                 quantity=quantity,
                 used=int(used or 0),
                 last_used_at=_time(last_at) if last_at else None,
-                last_station=last_st or "",
+                last_station=last_station or "",
             )
         )
+    entries = int(getattr(row, "entries", 0) or 0)
     first = None
-    if row.first_at is not None:
+    if getattr(row, "first_at", None) is not None:
         first = FirstEntry(_time(row.first_at), row.first_station, row.first_staff)
     return Holder(
         attendee_id=row.id,
@@ -305,8 +331,8 @@ def _holder(row: Any) -> Holder:
         email=row.email or "",
         order_status=OrderStatus(row.status) if row.status else None,
         order_reference=row.reference,
-        checked_in=row.checked_in_at is not None or int(row.entries) > 0,
+        checked_in=row.checked_in_at is not None or entries > 0,
         first_entry=first,
-        entries=int(row.entries),
+        entries=entries,
         lines=tuple(lines),
     )
