@@ -27,6 +27,7 @@ from station.models import (
     ProductRedemption,
     TicketType,
 )
+from station.search_index import refresh_search_keys
 
 PRELOAD_STATION = "preload"
 
@@ -53,12 +54,14 @@ class Writer:
         self.line_ids: dict[tuple[str, ProductKind, str], int] = {}
         self.now = now
         self.tick = tick
+        self.new_attendee_ids: list[int] = []
 
     def write(self, plan: Plan) -> None:
         self._products(plan)
         self._people(plan)
         self._orders(plan)
         self._attendees(plan)
+        self._search_keys(plan)
         self._lines(plan)
         self._redemptions(plan)
         self._check_ins(plan)
@@ -137,6 +140,7 @@ class Writer:
         )
         ids = self._insert(Attendee, columns, rows)
         self.attendees.update((row[0], i) for row, i in zip(rows, ids, strict=True))
+        self.new_attendee_ids = ids
         updates = []
         for change in plan.attendee_updates:
             row = {k: v for k, v in change.items() if k != "order_reference"}
@@ -146,6 +150,16 @@ class Writer:
             row["updated_at"] = self.now
             updates.append(row)
         update_rows(self.conn, _table(Attendee), updates, self.tick)
+
+    def _search_keys(self, plan: Plan) -> None:
+        """The lookup's folded key of every attendee whose names, e-mail, order reference
+        or code this import wrote (the bulk writes above bypass the ORM hook)."""
+        refresh_search_keys(
+            self.conn,
+            attendee_ids=[*self.new_attendee_ids, *(_id(u) for u in plan.attendee_updates)],
+            person_ids=[_id(u) for u in plan.people_updates],
+            order_ids=[_id(u) for u in plan.order_updates],
+        )
 
     def _lines(self, plan: Plan) -> None:
         rows = [
@@ -214,6 +228,12 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=["client_id"])
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=["client_id"])
+
+
+def _id(update: dict[str, object]) -> int:
+    value = update["id"]
+    assert isinstance(value, int)
+    return value
 
 
 def _table(model: Any) -> Table:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from station.codes import normalise_access_code
@@ -23,11 +23,10 @@ from station.models import (
     CheckIn,
     DoorCheck,
     OrderLineItem,
-    Person,
     ScanLog,
     TicketType,
 )
-from station.services import hot_paths, hot_sql, queries
+from station.services import hot_paths, hot_sql, queries, search
 from station.services.base import ConferenceRef, ServiceBase
 from station.services.errors import (
     ConfigurationError,
@@ -474,54 +473,16 @@ class CheckInService(ServiceBase):
     def search_attendees(
         self, ctx: StationContext, query: str, *, limit: int = 20
     ) -> tuple[AttendeeMatch, ...]:
-        """Find badges by part of a name, email or code, for a lost or unreadable badge."""
+        """Find badges by part of a name, email, order reference or code, for a lost or
+        unreadable badge: case, accents and small typos do not matter (``search``)."""
         text = " ".join(query.split())
         if len(text) < 2:
             return ()
         if len(text) > 100:
             raise InvalidInput("Search text too long — type part of a name, email or code.")
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        full_name = Person.first_name + " " + Person.last_name
         with self._transaction() as session:
             conference = self._conference(session, ctx.conference)
-            rows = session.execute(
-                select(
-                    Attendee.id,
-                    Attendee.access_code,
-                    Attendee.order_id,
-                    Person.first_name,
-                    Person.last_name,
-                    Person.username,
-                    Person.email,
-                )
-                .join(Person, Person.id == Attendee.person_id)
-                .where(
-                    Attendee.conference_id == conference.id,
-                    or_(
-                        full_name.ilike(pattern, escape="\\"),
-                        Person.email.ilike(pattern, escape="\\"),
-                        Person.username.ilike(pattern, escape="\\"),
-                        Attendee.access_code.ilike(pattern, escape="\\"),
-                    ),
-                )
-                .order_by(Person.last_name, Person.first_name, Attendee.id)
-                .limit(limit)
-            ).all()
-            matches = []
-            for r in rows:
-                row = queries.AttendeeRow(
-                    r.id, r.access_code, r.order_id, None, None,
-                    r.first_name, r.last_name, r.username, r.email, False,
-                )  # fmt: skip
-                matches.append(
-                    AttendeeMatch(
-                        access_code=r.access_code,
-                        name=row.name,
-                        email=display_safe(r.email, limit=80),
-                        ticket_type=queries.ticket_type_name(session, row),
-                    )
-                )
-            return tuple(matches)
+            return search.find_attendees(session, conference.id, text, limit=limit)
 
     def _start_of_day(self, conference: ConferenceRef) -> datetime:
         local_now = self._clock().astimezone(_zone(conference.timezone))

@@ -1,0 +1,302 @@
+"""Find attendees by what a volunteer types: part of a name, e-mail, order reference or code.
+
+Everything is compared folded (``station.searchkey.fold``: no case, no accents, ``ø`` → ``o``,
+in every script), against the key stored with each attendee (``attendee.search_key``,
+written by ``station.search_index``). What was typed is split into words; a hit has
+every word somewhere in its key (``zoe lef`` finds "Zoë Lefèvre"), best first:
+
+1. **contains** — every word is part of the key. A word equal to a whole word of the key
+   counts 3, the start of one 2, anywhere else 1; ties by last name, first name.
+2. **unkeyed** — rows whose key is NULL (written by a path that bypassed the key; there
+   should be none) are folded here and matched the same way, so nobody is unfindable.
+3. **similar** (only while fewer than ``limit`` were found, for words of 4 characters or
+   more and none with a digit: codes and references must be typed right) — typo
+   tolerance: candidates sharing trigrams with the words (pg_trgm's ``<%`` on PostgreSQL,
+   the FTS5 trigram table on SQLite), ranked by the same trigram similarity in Python on
+   both (``station.searchkey.word_similarity``), kept from 0.45.
+
+The indexes are optional: a PostgreSQL without pg_trgm, or a SQLite without FTS5 trigram,
+scans (still fast enough at a few thousand attendees) and has no typo tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, case, literal, select, text
+from sqlalchemy.orm import Session
+
+from station.models import Attendee, Order, OrderLineItem, Person, TicketType
+from station.search_index import key_of_row
+from station.searchkey import query_words, word_similarity
+from station.services.queries import person_name, ticket_name
+from station.services.results import AttendeeMatch
+from station.text import display_safe
+
+#: Typo candidates must share this much of the words' trigrams; hits this much similarity.
+CANDIDATE_SHARE = 0.5
+SIMILAR_ENOUGH = 0.45
+_CANDIDATES = 200
+_UNKEYED_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What this database offers the lookup (found once per engine)."""
+
+    trigram_schema: str | None = None  # PostgreSQL: where pg_trgm lives, if indexed
+    fts: bool = False  # SQLite: the FTS5 trigram table of migration 0009
+
+
+_capabilities: weakref.WeakKeyDictionary[Engine, Capabilities] = weakref.WeakKeyDictionary()
+
+
+def capabilities(session: Session) -> Capabilities:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    found = _capabilities.get(engine)
+    if found is None:
+        found = _probe(session)
+        _capabilities[engine] = found
+    return found
+
+
+def _probe(session: Session) -> Capabilities:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        schema = session.scalar(
+            text(
+                "SELECT n.nspname FROM pg_extension e "
+                "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+            )
+        )
+        indexed = session.scalar(text("SELECT to_regclass('ix_attendee_search_key_trgm')"))
+        return Capabilities(trigram_schema=str(schema) if schema and indexed else None)
+    if dialect == "sqlite":
+        fts = session.scalar(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attendee_search'")
+        )
+        return Capabilities(fts=bool(fts))
+    return Capabilities()
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    id: int
+    access_code: str
+    order_id: int | None
+    first_name: str
+    last_name: str
+    username: str
+    email: str
+
+
+def find_attendees(
+    session: Session, conference_id: int, query: str, *, limit: int = 20
+) -> tuple[AttendeeMatch, ...]:
+    """The attendees of the conference that ``query`` names, best first, at most ``limit``."""
+    words = query_words(query)
+    if not words or limit <= 0:
+        return ()
+    caps = capabilities(session)
+    hits = _contains(session, caps, conference_id, words, limit)
+    if len(hits) < limit:
+        hits += _unkeyed(session, conference_id, words, {h.id for h in hits})[: limit - len(hits)]
+    if len(hits) < limit and _typo_tolerant(words):
+        seen = {h.id for h in hits}
+        hits += _similar(session, caps, conference_id, words, seen)[: limit - len(hits)]
+    return _matches(session, hits)
+
+
+def _typo_tolerant(words: Sequence[str]) -> bool:
+    """Names get typo tolerance; codes and references (any digit) do not: ORD-0123 is not
+    ORD-0124."""
+    return any(len(w) >= 4 for w in words) and not any(_has_digit(w) for w in words)
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
+
+
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
+        Attendee.id,
+        Attendee.access_code,
+        Attendee.order_id,
+        Person.first_name,
+        Person.last_name,
+        Person.username,
+        Person.email,
+    )
+
+
+def _hit(row: Any) -> _Hit:
+    return _Hit(
+        row.id,
+        row.access_code,
+        row.order_id,
+        row.first_name,
+        row.last_name,
+        row.username,
+        row.email,
+    )
+
+
+def _contains(
+    session: Session, caps: Capabilities, conference_id: int, words: Sequence[str], limit: int
+) -> list[_Hit]:
+    key = Attendee.search_key
+    padded = literal(" ") + key + literal(" ")
+    conditions: list[ColumnElement[bool]] = [Attendee.conference_id == conference_id]
+    score: Any = literal(0)
+    for word in words:
+        w = _escaped(word)
+        conditions.append(key.like(f"%{w}%", escape="\\"))
+        score = score + case(
+            (padded.like(f"% {w} %", escape="\\"), 3),
+            (padded.like(f"% {w}%", escape="\\"), 2),
+            else_=1,
+        )
+    long_words = [w for w in words if len(w) >= 3]
+    if caps.fts and long_words:
+        # The trigram table answers LIKE from its index; its LIKE (without ESCAPE, which would
+        # turn the index off) may match more, the exact condition on the key then decides.
+        fts = " AND ".join(f"search_key LIKE :w{i}" for i in range(len(long_words)))
+        rowids = text(f"SELECT rowid FROM attendee_search WHERE {fts}").bindparams(
+            **{f"w{i}": f"%{w}%" for i, w in enumerate(long_words)}
+        )
+        conditions.append(Attendee.id.in_(rowids.columns(rowid=Attendee.id.type)))
+    rows = session.execute(
+        select(*_columns())
+        .join(Person, Person.id == Attendee.person_id)
+        .where(and_(*conditions))
+        .order_by(score.desc(), Person.last_name, Person.first_name, Attendee.id)
+        .limit(limit)
+    ).all()
+    return [_hit(r) for r in rows]
+
+
+def _unkeyed(
+    session: Session, conference_id: int, words: Sequence[str], seen: set[int]
+) -> list[_Hit]:
+    rows = session.execute(
+        select(*_columns(), Attendee.search_key, Order.reference)
+        .join(Person, Person.id == Attendee.person_id)
+        .outerjoin(Order, Order.id == Attendee.order_id)
+        .where(Attendee.conference_id == conference_id, Attendee.search_key.is_(None))
+        .order_by(Person.last_name, Person.first_name, Attendee.id)
+        .limit(_UNKEYED_MAX)
+    ).all()
+    found = []
+    for row in rows:
+        key = key_of_row(row)
+        if row.id not in seen and all(w in key for w in words):
+            found.append(_hit(row))
+    return found
+
+
+def _similar(
+    session: Session,
+    caps: Capabilities,
+    conference_id: int,
+    words: Sequence[str],
+    seen: set[int],
+) -> list[_Hit]:
+    if caps.trigram_schema is not None:
+        ids = _similar_pg(session, caps.trigram_schema, conference_id, words)
+    elif caps.fts:
+        ids = _similar_fts(session, words)
+    else:
+        return []
+    ids = [i for i in ids if i not in seen]
+    if not ids:
+        return []
+    rows = session.execute(
+        select(*_columns(), Attendee.search_key)
+        .join(Person, Person.id == Attendee.person_id)
+        .where(Attendee.id.in_(ids), Attendee.conference_id == conference_id)
+    ).all()
+    scored = []
+    for row in rows:
+        names = [w for w in (row.search_key or "").split() if not _has_digit(w)]
+        similarity = _similarity(words, names)
+        if similarity >= SIMILAR_ENOUGH:
+            scored.append((-similarity, row.last_name, row.first_name, row.id, row))
+    scored.sort(key=lambda s: s[:4])
+    return [_hit(s[4]) for s in scored]
+
+
+def _similarity(words: Sequence[str], key_words: Sequence[str]) -> float:
+    """The mean over the typed words of each one's best trigram similarity in the key."""
+    return sum(word_similarity(w, key_words) for w in words) / len(words)
+
+
+def _similar_pg(
+    session: Session, schema: str, conference_id: int, words: Sequence[str]
+) -> list[int]:
+    quoted = session.get_bind().dialect.identifier_preparer.quote_schema(schema)
+    session.execute(
+        text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+        {"t": str(CANDIDATE_SHARE)},
+    )
+    statement = text(
+        f"SELECT id FROM attendee WHERE conference_id = :c "
+        f"AND :q OPERATOR({quoted}.<%) search_key "
+        f"ORDER BY {quoted}.word_similarity(:q, search_key) DESC LIMIT :n"
+    )
+    query = " ".join(words)
+    return list(session.scalars(statement, {"c": conference_id, "q": query, "n": _CANDIDATES}))
+
+
+def _similar_fts(session: Session, words: Sequence[str]) -> list[int]:
+    """Rows sharing at least half of the words' trigrams, most shared first."""
+    grams: set[str] = set()
+    for word in words:
+        padded = f" {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    counts: Counter[int] = Counter()
+    statement = text("SELECT rowid FROM attendee_search WHERE attendee_search MATCH :g")
+    for gram in grams:
+        phrase = '"' + gram.replace('"', '""') + '"'
+        counts.update(session.scalars(statement, {"g": phrase}))
+    needed = max(2, math.ceil(CANDIDATE_SHARE * len(grams)))
+    return [i for i, n in counts.most_common(_CANDIDATES) if n >= needed]
+
+
+def _matches(session: Session, hits: Sequence[_Hit]) -> tuple[AttendeeMatch, ...]:
+    tickets = _ticket_names(session, {h.order_id for h in hits if h.order_id is not None})
+    return tuple(
+        AttendeeMatch(
+            access_code=h.access_code,
+            name=person_name(h.first_name, h.last_name, h.username),
+            email=display_safe(h.email, limit=80),
+            ticket_type=ticket_name(tickets.get(h.order_id) if h.order_id else None),
+        )
+        for h in hits
+    )
+
+
+def _ticket_names(session: Session, order_ids: Iterable[int]) -> dict[int, str]:
+    """Each order's ticket type name (its last ticket line, as the badge shows it)."""
+    wanted = sorted(order_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(OrderLineItem.order_id, TicketType.name)
+        .join(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
+        .where(OrderLineItem.order_id.in_(wanted))
+        .order_by(OrderLineItem.order_id, OrderLineItem.id)
+    ).all()
+    return {r.order_id: r.name for r in rows}  # the last line of each order wins
+
+
+__all__ = ["Capabilities", "capabilities", "find_attendees"]
