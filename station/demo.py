@@ -39,9 +39,9 @@ from station.models import (
     ScanLog,
     Staff,
     TicketType,
+    refresh_search_keys,
 )
 from station.pins import hash_pin
-from station.search_index import refresh_search_keys
 from station.text import display_safe
 
 __all__ = [

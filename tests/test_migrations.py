@@ -11,8 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, inspect, select
 
 from station.db import DatabaseSettings, current_revision, head_revision, make_engine, upgrade
-from station.models import Base, Staff
-from station.search_index import include_in_autogenerate
+from station.models import Base, Staff, include_in_autogenerate
 from tests.fresh_schema import empty_postgres_schema  # noqa: F401 - a fixture
 
 

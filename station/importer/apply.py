@@ -26,8 +26,8 @@ from station.models import (
     Person,
     ProductRedemption,
     TicketType,
+    refresh_search_keys,
 )
-from station.search_index import refresh_search_keys
 
 PRELOAD_STATION = "preload"
 

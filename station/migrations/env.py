@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from station.models import Base
-from station.search_index import include_in_autogenerate
+from station.models import Base, include_in_autogenerate
 
 connection = context.config.attributes.get("connection")
 

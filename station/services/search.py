@@ -2,7 +2,7 @@
 
 Everything is compared folded (``station.searchkey.fold``: no case, no accents, ``ø`` → ``o``,
 in every script), against the key stored with each attendee (``attendee.search_key``,
-written by ``station.search_index``). What was typed is split into words; a hit has
+written by ``station.models``). What was typed is split into words; a hit has
 every word somewhere in its key (``zoe lef`` finds "Zoë Lefèvre"), best first:
 
 1. **contains** — every word is part of the key. A word equal to a whole word of the key
@@ -31,8 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, case, literal, select, text
 from sqlalchemy.orm import Session
 
-from station.models import Attendee, Order, OrderLineItem, Person, TicketType
-from station.search_index import key_of_row
+from station.models import Attendee, Order, OrderLineItem, Person, TicketType, key_of_row
 from station.searchkey import query_words, word_similarity
 from station.services.queries import person_name, ticket_name
 from station.services.results import AttendeeMatch

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from station.models import Attendee, Order, Person
-from station.search_index import refresh_search_keys
+from station.models import Attendee, Order, Person, refresh_search_keys
 from station.searchkey import fold
 from tests.services.conftest import World
 

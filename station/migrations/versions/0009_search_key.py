@@ -2,7 +2,7 @@
 
 - ``attendee.search_key``: first and last name, e-mail, username, order reference and
   badge code folded by ``station.searchkey.fold`` (no case, no accents, ``ø`` → ``o``, …).
-  Written with every attendee write from now on (``station.search_index``); this
+  Written with every attendee write from now on (``station.models``); this
   migration computes it for the rows already there.
 - PostgreSQL: a GIN trigram index on it (``pg_trgm``), for ``LIKE '%…%'`` and the
   typo-tolerant ``<%`` of the lookup. ``pg_trgm`` ships with PostgreSQL (contrib) and is a
