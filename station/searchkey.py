@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Letters NFKD leaves whole (the stroke or ligature is part of the letter), lower case only:
 # casefold runs first.
@@ -69,6 +70,11 @@ def fold(text: str) -> str:
     """``text`` as the search key holds it: no case, no accents, single spaces."""
     if text.isascii():  # most names and every e-mail and code: no decomposition to do
         return " ".join(text.casefold().translate(_SPELLED).split())
+    return _fold_unicode(text)
+
+
+@lru_cache(maxsize=1 << 16)  # names repeat: an import folds each distinct one once
+def _fold_unicode(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.category(ch).startswith("M"))
     spelled = bare.casefold().translate(_SPELLED)
@@ -80,12 +86,23 @@ def fold(text: str) -> str:
 
 
 def search_key(parts: Iterable[str | None]) -> str:
-    """The stored key of one attendee: the folded parts, one space apart.
+    """The stored key of one attendee: the folded parts, one space apart, with a space before
+    the first and after the last, so that every word of the key has a space on both sides.
 
     The parts are first name, last name, e-mail, username, order reference and badge code
-    (see ``station.services.search.attendee_key_parts``); a word never spans two parts.
+    (``station.models.attendee_key_parts``); a word never spans two parts. The spaces let
+    ``LIKE '% ab%'`` find a word that starts with ``ab`` (the first word too), and give the
+    trigram indexes a third character to index for a two-letter word such as ``山田``.
     """
-    return " ".join(f for f in (fold(p) for p in parts if p) if f)
+    return " " + " ".join(f for f in (fold(p) for p in parts if p) if f) + " "
+
+
+def key_has_word(key: str, word: str) -> bool:
+    """Whether ``word`` (folded) counts as found in ``key``: anywhere for 3 characters or more,
+    at the start or end of a word of the key for shorter words (``山田``, ``li``)."""
+    if len(word) >= 3:
+        return word in key
+    return f" {word}" in key or f"{word} " in key
 
 
 def query_words(query: str) -> list[str]:
@@ -104,9 +121,10 @@ def trigrams(word: str) -> set[str]:
 
 
 def word_similarity(word: str, key_words: Iterable[str]) -> float:
-    """How well ``word`` matches the best word of the key: shared trigrams / the word's trigrams.
+    """How well ``word`` matches the best word of the key: the trigrams the two share / the
+    trigrams of either (pg_trgm's ``similarity`` of the word pair); 1.0 for an equal word.
 
-    The same measure as pg_trgm's ``similarity`` on one word pair; 1.0 for an equal word.
+    ``lindquist``/``lindqvist`` 0.54, ``okafur``/``okafor`` 0.4, ``smyth``/``smith`` 0.33.
     """
     mine = trigrams(word)
     best = 0.0

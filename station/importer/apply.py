@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from station.importer.bulk import BATCH, Tick, allocate_ids, insert_rows, update_rows
@@ -26,8 +26,10 @@ from station.models import (
     Person,
     ProductRedemption,
     TicketType,
+    attendee_key_parts,
     refresh_search_keys,
 )
+from station.searchkey import search_key
 
 PRELOAD_STATION = "preload"
 
@@ -54,7 +56,6 @@ class Writer:
         self.line_ids: dict[tuple[str, ProductKind, str], int] = {}
         self.now = now
         self.tick = tick
-        self.new_attendee_ids: list[int] = []
 
     def write(self, plan: Plan) -> None:
         self._products(plan)
@@ -117,6 +118,7 @@ class Writer:
         update_rows(self.conn, _table(Order), updates, self.tick)
 
     def _attendees(self, plan: Plan) -> None:
+        keys = self._new_search_keys(plan)
         rows = [
             (
                 code,
@@ -126,8 +128,11 @@ class Writer:
                 checked_in_at,
                 self.now,
                 self.now,
+                key,
             )
-            for code, person, reference, checked_in_at in plan.new_attendees
+            for (code, person, reference, checked_in_at), key in zip(
+                plan.new_attendees, keys, strict=True
+            )
         ]
         columns = (
             "access_code",
@@ -137,10 +142,10 @@ class Writer:
             "checked_in_at",
             "created_at",
             "updated_at",
+            "search_key",
         )
         ids = self._insert(Attendee, columns, rows)
         self.attendees.update((row[0], i) for row, i in zip(rows, ids, strict=True))
-        self.new_attendee_ids = ids
         updates = []
         for change in plan.attendee_updates:
             row = {k: v for k, v in change.items() if k != "order_reference"}
@@ -151,12 +156,34 @@ class Writer:
             updates.append(row)
         update_rows(self.conn, _table(Attendee), updates, self.tick)
 
+    def _new_search_keys(self, plan: Plan) -> list[str]:
+        """The lookup's folded key of each new attendee, written with the row (the bulk
+        insert bypasses the ORM hook): names from the plan, or from the database for people
+        who were there before (their updates are written already)."""
+        new_people = {p["username"]: p for p in plan.new_people}
+        known = sorted({p for _c, p, _r, _t in plan.new_attendees if isinstance(p, int)})
+        people: dict[int, Any] = {}
+        for batch in chunked(known, BATCH):
+            query = select(Person.id, Person.first_name, Person.last_name, Person.email,
+                           Person.username).where(Person.id.in_(batch))  # fmt: skip
+            people.update((r.id, r) for r in self.conn.execute(query))
+        keys = []
+        for code, person, reference, _at in plan.new_attendees:
+            if isinstance(person, int):
+                row = people[person]
+                parts = (row.first_name, row.last_name, row.email, row.username)
+            else:
+                p = new_people[person]
+                parts = (p["first_name"], p["last_name"], p["email"], p["username"])
+            keys.append(search_key(attendee_key_parts(*parts, reference, code)))
+        return keys
+
     def _search_keys(self, plan: Plan) -> None:
-        """The lookup's folded key of every attendee whose names, e-mail, order reference
-        or code this import wrote (the bulk writes above bypass the ORM hook)."""
+        """Keys that this import's updates made stale: changed attendees, and the attendees
+        of changed people and orders (in any conference: a person is shared)."""
         refresh_search_keys(
             self.conn,
-            attendee_ids=[*self.new_attendee_ids, *(_id(u) for u in plan.attendee_updates)],
+            attendee_ids=[_id(u) for u in plan.attendee_updates],
             person_ids=[_id(u) for u in plan.people_updates],
             order_ids=[_id(u) for u in plan.order_updates],
         )

@@ -6,14 +6,24 @@ the trigram index (pg_trgm) and the FTS5 trigram table are the ones a station ha
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from station.demo import DEMO_SLUG, MIN_ATTENDEES, seed_demo
 from station.models import Attendee, Order, Person, refresh_search_keys
 from station.searchkey import fold
+from station.services import CheckInService
+from station.services.results import StationContext
+from tests.data_helpers import CONFERENCE, HEADER, import_into, write_file
 from tests.services.conftest import World
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDatabase
 
 PEOPLE = {
     "OYVIND": ("Øyvind", "Håland"),
@@ -144,8 +154,8 @@ def test_rows_written_without_a_key_are_still_found_and_refreshed(people: World)
     with people.sessions() as s:
         key = s.scalar(select(Attendee.search_key).where(Attendee.access_code == "ZOE"))
     assert key is not None
-    assert key.startswith("zoe lefevre user")
-    assert key.endswith(" zoe")
+    assert key.startswith(" zoe lefevre user")
+    assert key.endswith(" zoe ")
 
 
 NAME = st.text(
@@ -164,3 +174,45 @@ def test_any_name_is_found_by_its_folded_form(world: World, first: str, last: st
     for query in (fold(first), fold(last), f"{fold(first)} {fold(last)}", first.upper()):
         if len(" ".join(query.split())) >= 2:
             assert built.access_code in found(world, query, limit=1000), query
+
+
+# Every path that writes attendees writes their keys: a refresh afterwards finds nothing to do.
+
+
+def keys_to_fix(db: TestDatabase) -> int:
+    with db.engine.begin() as conn:
+        return refresh_search_keys(conn, attendee_ids=conn.scalars(select(Attendee.id)).all())
+
+
+def lookup(db: TestDatabase, conference: str, query: str) -> list[str]:
+    ctx = StationContext(conference=conference, station="Desk 1")
+    return [m.name for m in CheckInService(db.sessions).search_attendees(ctx, query)]
+
+
+def test_the_importer_writes_the_keys_of_new_and_changed_rows(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    rows = [
+        "OY-1,Øyvind,Håland,oyvind@example.org,ORD-1,paid,Conference Pass,",
+        "ZO-2,Zoë,Lefèvre,zoe@example.org,ORD-2,paid,Conference Pass,",
+        "LQ-3,Ingrid,Lindqvist,ingrid@example.org,ORD-3,paid,Conference Pass,",
+    ]
+    import_into(database, write_file(tmp_path, HEADER + "\n".join(rows) + "\n"))
+    assert keys_to_fix(database) == 0
+    assert lookup(database, CONFERENCE, "øyvind") == ["Øyvind Håland"]
+    assert lookup(database, CONFERENCE, "ZOE LEF") == ["Zoë Lefèvre"]
+    assert lookup(database, CONFERENCE, "Lindquist") == ["Ingrid Lindqvist"]
+    rows[1] = "ZO-2,Zoë,Núñez,zoe@example.org,ORD-2B,paid,Conference Pass,"
+    import_into(database, write_file(tmp_path, HEADER + "\n".join(rows) + "\n"))
+    assert keys_to_fix(database) == 0
+    assert lookup(database, CONFERENCE, "NUNEZ ord-2b") == ["Zoë Núñez"]
+    assert lookup(database, CONFERENCE, "lefevre") == []
+
+
+def test_the_demo_writes_the_keys(database: TestDatabase) -> None:
+    seed_demo(database.engine, attendees=MIN_ATTENDEES)
+    assert keys_to_fix(database) == 0
+    assert "Øyvind Håland" in lookup(database, DEMO_SLUG, "øyvind")
+    assert lookup(database, DEMO_SLUG, "ZOE LEF")[0] == "Zoë Lefèvre"
+    assert "Ingrid Lindqvist" in lookup(database, DEMO_SLUG, "Lindquist")
+    assert "太郎 山田" in lookup(database, DEMO_SLUG, "山田")
