@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, literal, or_, select, text
+from sqlalchemy import ColumnElement, Engine, TextClause, and_, case, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from station.models import Attendee, Order, OrderLineItem, Person, TicketType, key_of_row
@@ -37,8 +36,10 @@ from station.services.queries import person_name, ticket_name
 from station.services.results import AttendeeMatch
 from station.text import display_safe
 
-#: Typo candidates must share this much of the words' trigrams; hits this much similarity.
+#: Typo candidates share this much of the words' trigrams (SQLite) or have this word
+#: similarity (PostgreSQL's ``<%``); hits have this trigram similarity with a word of the key.
 CANDIDATE_SHARE = 0.5
+CANDIDATE_SIMILARITY = 0.4
 SIMILAR_ENOUGH = 0.4
 _CANDIDATES = 200
 _UNKEYED_MAX = 20_000
@@ -183,24 +184,34 @@ def _contains(
             rowids = text(union).bindparams(**{f"w{n}_{i}": p for i, p in enumerate(patterns)})
             conditions.append(Attendee.id.in_(rowids.columns(rowid=Attendee.id.type)))
     elif caps.trigram_schema is not None:
-        _plan_for_the_trigram_index(session)
+        _plan_for_the_trigram_index(session, words)
+    # The best ``limit`` from the attendee rows alone (the key orders ties: first name, then
+    # last name, folded), then their people: a common word ("ada", "smith") matches
+    # thousands, and joining every one of them to its person cost more than the rest.
+    best = (
+        select(Attendee.id, score.label("score"))
+        .where(and_(*conditions))
+        .order_by(score.desc(), key, Attendee.id)
+        .limit(limit)
+        .subquery()
+    )
     rows = session.execute(
         select(*_columns())
+        .join(best, best.c.id == Attendee.id)
         .join(Person, Person.id == Attendee.person_id)
-        .where(and_(*conditions))
-        .order_by(score.desc(), Person.last_name, Person.first_name, Attendee.id)
-        .limit(limit)
+        .order_by(best.c.score.desc(), key, Attendee.id)
     ).all()
     return [_hit(r) for r in rows]
 
 
-def _plan_for_the_trigram_index(session: Session) -> None:
+def _plan_for_the_trigram_index(session: Session, words: Sequence[str]) -> None:
     """For this transaction only: plan as a lookup wants, through the trigram index.
 
     The planner's estimate for ``LIKE '%…%'`` is a fixed guess; on 100,000 attendees it chose
     a (parallel) sequential scan over the key, 40–80 ms, where the index takes 2 ms. A lookup
     always has an indexable condition, so sequential scans are costed out (still used where
-    there is no index) and no parallel workers are started for a 20-row answer.
+    there is no index) and no parallel workers are started for a 20-row answer. The
+    threshold of ``<%`` is the one for the typo candidates (``_candidate_similarity``).
     """
     session.execute(
         text(
@@ -208,7 +219,7 @@ def _plan_for_the_trigram_index(session: Session) -> None:
             "set_config('max_parallel_workers_per_gather', '0', true), "
             "set_config('pg_trgm.word_similarity_threshold', :t, true)"
         ),
-        {"t": str(CANDIDATE_SHARE)},
+        {"t": f"{_candidate_similarity(_longest(words)):.3f}"},
     )
 
 
@@ -239,21 +250,23 @@ def _similar(
     seen: set[int],
 ) -> list[_Hit]:
     if caps.trigram_schema is not None:
-        ids = _similar_pg(session, caps.trigram_schema, conference_id, words)
+        candidates = _candidates_pg(session, caps.trigram_schema, conference_id, words)
     elif caps.fts:
-        ids = _similar_fts(session, words)
+        candidates = _candidates_fts(words)
     else:
-        return []
-    ids = [i for i in ids if i not in seen]
-    if not ids:
         return []
     rows = session.execute(
         select(*_columns(), Attendee.search_key)
         .join(Person, Person.id == Attendee.person_id)
-        .where(Attendee.id.in_(ids), Attendee.conference_id == conference_id)
+        .where(
+            Attendee.id.in_(candidates.columns(id=Attendee.id.type)),
+            Attendee.conference_id == conference_id,
+        )
     ).all()
     scored = []
     for row in rows:
+        if row.id in seen:
+            continue
         names = [w for w in (row.search_key or "").split() if not _has_digit(w)]
         similarity = _similarity(words, names)
         if similarity >= SIMILAR_ENOUGH:
@@ -267,33 +280,52 @@ def _similarity(words: Sequence[str], key_words: Sequence[str]) -> float:
     return sum(word_similarity(w, key_words) for w in words) / len(words)
 
 
-def _similar_pg(
+def _longest(words: Sequence[str]) -> str:
+    return max(words, key=len)
+
+
+def _candidate_similarity(word: str) -> float:
+    """The word similarity a typo candidate needs on PostgreSQL: what one wrong letter inside
+    a word of n letters leaves, (n - 2) / (n + 4) (3 of its n + 1 trigrams differ), at least
+    ``CANDIDATE_SIMILARITY``. A lower threshold for a long word made the index recheck
+    thousands of rows (lindquist: 44 ms at 0.4)."""
+    n = len(word)
+    return max(CANDIDATE_SIMILARITY, (n - 2) / (n + 4) - 0.01)
+
+
+def _candidates_pg(
     session: Session, schema: str, conference_id: int, words: Sequence[str]
-) -> list[int]:
-    # Runs after _contains in the same transaction: its settings (the threshold of <%) hold.
+) -> TextClause:
+    """The ids most like the longest word by pg_trgm's word similarity (the GIN index answers
+    ``<%``; its threshold was set by ``_plan_for_the_trigram_index``, in this transaction)."""
     quoted = session.get_bind().dialect.identifier_preparer.quote_schema(schema)
-    statement = text(
+    return text(
         f"SELECT id FROM attendee WHERE conference_id = :c "
         f"AND :q OPERATOR({quoted}.<%) search_key "
         f"ORDER BY {quoted}.word_similarity(:q, search_key) DESC LIMIT :n"
-    )
-    query = " ".join(words)
-    return list(session.scalars(statement, {"c": conference_id, "q": query, "n": _CANDIDATES}))
+    ).bindparams(c=conference_id, q=_longest(words), n=_CANDIDATES)
 
 
-def _similar_fts(session: Session, words: Sequence[str]) -> list[int]:
-    """Rows sharing at least half of the words' trigrams, most shared first."""
+def _candidates_fts(words: Sequence[str]) -> TextClause:
+    """The ids sharing at least half of the words' trigrams (`` ab``, ``abc``, ``bc ``), most
+    shared first, counted by SQLite from the FTS5 trigram table."""
     grams: set[str] = set()
     for word in words:
         padded = f" {word} "
         grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
-    counts: Counter[int] = Counter()
-    statement = text("SELECT rowid FROM attendee_search WHERE attendee_search MATCH :g")
-    for gram in grams:
-        phrase = '"' + gram.replace('"', '""') + '"'
-        counts.update(session.scalars(statement, {"g": phrase}))
-    needed = max(2, math.ceil(CANDIDATE_SHARE * len(grams)))
-    return [i for i, n in counts.most_common(_CANDIDATES) if n >= needed]
+    ordered = sorted(grams)
+    union = " UNION ALL ".join(
+        f"SELECT rowid FROM attendee_search WHERE attendee_search MATCH :g{i}"
+        for i in range(len(ordered))
+    )
+    return text(
+        f"SELECT rowid FROM ({union}) GROUP BY rowid HAVING count(*) >= :needed "
+        "ORDER BY count(*) DESC LIMIT :n"
+    ).bindparams(
+        needed=max(2, math.ceil(CANDIDATE_SHARE * len(ordered))),
+        n=_CANDIDATES,
+        **{f"g{i}": '"' + g.replace('"', '""') + '"' for i, g in enumerate(ordered)},
+    )
 
 
 def _matches(session: Session, hits: Sequence[_Hit]) -> tuple[AttendeeMatch, ...]:
