@@ -319,7 +319,7 @@ class ScanLog(Base):
 # It keeps ``attendee.search_key`` (the folded names the lookup searches) right on every write.
 #
 # The key of an attendee is made of its person's names, e-mail and username, its order's
-# reference and its badge code (:func:`attendee_key_parts`, folded by
+# reference and its badge code (:func:`attendee_search_key`, folded by
 # :func:`station.searchkey.search_key`). Any write to one of those rewrites it:
 #
 # - through the ORM (tests' builders, the services, scripts): the ``after_flush`` hook below,
@@ -342,7 +342,9 @@ _UPDATE = text("UPDATE attendee SET search_key = :k WHERE id = :i")  # no onupda
 
 #: Search structures the migrations own and the models do not describe (a GIN index with an
 #: operator class of an extension; an FTS5 virtual table and its shadow tables).
-MIGRATION_OWNED_INDEXES = frozenset({"ix_attendee_search_key_trgm"})
+MIGRATION_OWNED_INDEXES = frozenset(
+    {"ix_attendee_search_key_trgm", "ix_attendee_search_names_trgm"}
+)
 MIGRATION_OWNED_TABLE_PREFIX = "attendee_search"
 
 
@@ -356,23 +358,21 @@ def include_in_autogenerate(name: str | None, type_: str, _parents: object) -> b
     return True
 
 
-def attendee_key_parts(
+def attendee_search_key(
     first_name: str | None,
     last_name: str | None,
     email: str | None,
     username: str | None,
     reference: str | None,
     access_code: str | None,
-) -> tuple[str | None, ...]:
-    """What an attendee's key is made of, in the order the key holds it."""
-    return (first_name, last_name, email, username, reference, access_code)
+) -> str:
+    """The folded key of an attendee, from what it is made of."""
+    return search_key((first_name, last_name), (email, username, reference, access_code))
 
 
 def key_of_row(row: Any) -> str:
-    return search_key(
-        attendee_key_parts(
-            row.first_name, row.last_name, row.email, row.username, row.reference, row.access_code
-        )
+    return attendee_search_key(
+        row.first_name, row.last_name, row.email, row.username, row.reference, row.access_code
     )
 
 
@@ -500,6 +500,7 @@ __all__ = [
     "ScanLog",
     "Staff",
     "TicketType",
+    "attendee_search_key",
     "include_in_autogenerate",
     "refresh_search_keys",
     "utcnow",

@@ -59,6 +59,7 @@ _SPELLED = str.maketrans(
         "\u2013": "-",
         "\u2014": "-",
         "\u2212": "-",
+        "|": " ",  # the search key's own separator (see search_key)
     }
 )
 
@@ -85,16 +86,27 @@ def _fold_unicode(text: str) -> str:
     return " ".join(spelled.split())
 
 
-def search_key(parts: Iterable[str | None]) -> str:
-    """The stored key of one attendee: the folded parts, one space apart, with a space before
-    the first and after the last, so that every word of the key has a space on both sides.
+def search_key(names: Iterable[str | None], others: Iterable[str | None]) -> str:
+    """The stored key of one attendee: the folded names, ``|``, the folded other parts, one
+    space apart, with a space before the first and after the last word.
 
-    The parts are first name, last name, e-mail, username, order reference and badge code
-    (``station.models.attendee_key_parts``); a word never spans two parts. The spaces let
-    ``LIKE '% ab%'`` find a word that starts with ``ab`` (the first word too), and give the
-    trigram indexes a third character to index for a two-letter word such as ``山田``.
+    ``names`` are first and last name, ``others`` e-mail, username, order reference and badge
+    code (``station.models.attendee_search_key``); a word never spans two parts. The spaces
+    let ``LIKE '% ab%'`` find a word that starts with ``ab`` (the first word too), and give
+    the trigram indexes a third character for a two-letter word such as ``山田``. The ``|``
+    (which :func:`fold` turns into a space everywhere else) ends the names: the typo-tolerant
+    search compares names only, on PostgreSQL through an index on the part before it.
     """
-    return " " + " ".join(f for f in (fold(p) for p in parts if p) if f) + " "
+    return f" {_joined(names)} | {_joined(others)} "
+
+
+def key_names(key: str) -> str:
+    """The names part of a stored key."""
+    return key.split("|", 1)[0]
+
+
+def _joined(parts: Iterable[str | None]) -> str:
+    return " ".join(f for f in (fold(p) for p in parts if p) if f)
 
 
 def key_has_word(key: str, word: str) -> bool:

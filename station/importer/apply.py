@@ -26,10 +26,9 @@ from station.models import (
     Person,
     ProductRedemption,
     TicketType,
-    attendee_key_parts,
+    attendee_search_key,
     refresh_search_keys,
 )
-from station.searchkey import search_key
 
 PRELOAD_STATION = "preload"
 
@@ -175,7 +174,7 @@ class Writer:
             else:
                 p = new_people[person]
                 parts = (p["first_name"], p["last_name"], p["email"], p["username"])
-            keys.append(search_key(attendee_key_parts(*parts, reference, code)))
+            keys.append(attendee_search_key(*parts, reference, code))
         return keys
 
     def _search_keys(self, plan: Plan) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Engine, TextClause, and_, case, literal, o
 from sqlalchemy.orm import Session
 
 from station.models import Attendee, Order, OrderLineItem, Person, TicketType, key_of_row
-from station.searchkey import key_has_word, query_words, word_similarity
+from station.searchkey import key_has_word, key_names, query_words, word_similarity
 from station.services.queries import person_name, ticket_name
 from station.services.results import AttendeeMatch
 from station.text import display_safe
@@ -75,7 +75,12 @@ def _probe(session: Session) -> Capabilities:
                 "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
             )
         )
-        indexed = session.scalar(text("SELECT to_regclass('ix_attendee_search_key_trgm')"))
+        indexed = session.scalar(
+            text(
+                "SELECT to_regclass('ix_attendee_search_key_trgm') IS NOT NULL "
+                "AND to_regclass('ix_attendee_search_names_trgm') IS NOT NULL"
+            )
+        )
         return Capabilities(trigram_schema=str(schema) if schema and indexed else None)
     if dialect == "sqlite":
         fts = session.scalar(
@@ -267,8 +272,7 @@ def _similar(
     for row in rows:
         if row.id in seen:
             continue
-        names = [w for w in (row.search_key or "").split() if not _has_digit(w)]
-        similarity = _similarity(words, names)
+        similarity = _similarity(words, key_names(row.search_key or "").split())
         if similarity >= SIMILAR_ENOUGH:
             scored.append((-similarity, row.last_name, row.first_name, row.id, row))
     scored.sort(key=lambda s: s[:4])
@@ -299,10 +303,11 @@ def _candidates_pg(
     """The ids most like the longest word by pg_trgm's word similarity (the GIN index answers
     ``<%``; its threshold was set by ``_plan_for_the_trigram_index``, in this transaction)."""
     quoted = session.get_bind().dialect.identifier_preparer.quote_schema(schema)
+    names = "split_part(search_key, '|', 1)"  # as indexed (ix_attendee_search_names_trgm)
     return text(
         f"SELECT id FROM attendee WHERE conference_id = :c "
-        f"AND :q OPERATOR({quoted}.<%) search_key "
-        f"ORDER BY {quoted}.word_similarity(:q, search_key) DESC LIMIT :n"
+        f"AND :q OPERATOR({quoted}.<%) {names} "
+        f"ORDER BY {quoted}.word_similarity(:q, {names}) DESC LIMIT :n"
     ).bindparams(c=conference_id, q=_longest(words), n=_CANDIDATES)
 
 

@@ -4,8 +4,10 @@
   badge code folded by ``station.searchkey.fold`` (no case, no accents, ``ø`` → ``o``, …).
   Written with every attendee write from now on (``station.models``); this
   migration computes it for the rows already there.
-- PostgreSQL: a GIN trigram index on it (``pg_trgm``), for ``LIKE '%…%'`` and the
-  typo-tolerant ``<%`` of the lookup. ``pg_trgm`` ships with PostgreSQL (contrib) and is a
+- PostgreSQL: GIN trigram indexes (``pg_trgm``) on it, for ``LIKE '%…%'``, and on its
+  names part (before the ``|``) for the typo-tolerant ``<%`` of the lookup (on the whole
+  key, with e-mail and codes, the index rechecked 2.5 times the rows, 30 ms instead of 13).
+  ``pg_trgm`` ships with PostgreSQL (contrib) and is a
   trusted extension since PostgreSQL 13: a role with CREATE on the database may create it,
   no superuser needed. It is created in ``public`` when that schema exists (once per
   database, shared by every schema, like any extension), else in the station's schema; an
@@ -74,6 +76,10 @@ def upgrade() -> None:
             op.execute(
                 f"CREATE INDEX ix_attendee_search_key_trgm ON attendee USING gin (search_key {ops})"
             )
+            op.execute(
+                "CREATE INDEX ix_attendee_search_names_trgm ON attendee "
+                f"USING gin ((split_part(search_key, '|', 1)) {ops})"
+            )
     elif sqlite_has_trigram_fts(bind):
         create_sqlite_search(op)
 
@@ -85,6 +91,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS attendee_search_{trigger}")
         op.execute("DROP TABLE IF EXISTS attendee_search")
     else:
+        op.execute("DROP INDEX IF EXISTS ix_attendee_search_names_trgm")
         op.execute("DROP INDEX IF EXISTS ix_attendee_search_key_trgm")
     op.drop_index("ix_attendee_unkeyed", table_name="attendee")
     with op.batch_alter_table("attendee") as batch_op:
@@ -141,7 +148,7 @@ def _fill_keys(bind: sa.Connection) -> None:
             'LEFT JOIN "order" o ON o.id = a.order_id'
         )
     ).all()
-    params = [{"i": r[0], "k": search_key(r[1:])} for r in rows]
+    params = [{"i": r[0], "k": search_key(r[1:3], r[3:])} for r in rows]
     update = sa.text("UPDATE attendee SET search_key = :k WHERE id = :i")
     for start in range(0, len(params), 5000):
         bind.execute(update, params[start : start + 5000])
