@@ -27,7 +27,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, TextClause, and_, case, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    TextClause,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from station.models import Attendee, Order, OrderLineItem, Person, TicketType, key_of_row
@@ -99,6 +110,8 @@ class _Hit:
     last_name: str
     username: str
     email: str
+    ticket: str | None = None  # the ticket type's name, when the row's query read it
+    ticket_read: bool = False
 
 
 def find_attendees(
@@ -109,8 +122,9 @@ def find_attendees(
     if not words or limit <= 0:
         return ()
     caps = capabilities(session)
+    unkeyed = _prepare(session, caps, conference_id, words)
     hits = _contains(session, caps, conference_id, words, limit)
-    if len(hits) < limit:
+    if len(hits) < limit and unkeyed:
         hits += _unkeyed(session, conference_id, words, {h.id for h in hits})[: limit - len(hits)]
     if len(hits) < limit and _typo_tolerant(words):
         seen = {h.id for h in hits}
@@ -132,8 +146,10 @@ def _escaped(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _columns() -> tuple[Any, ...]:
-    return (
+def _columns(*, ticket: bool = True) -> tuple[Any, ...]:
+    """What a hit shows; with its ticket type's name (the order's last ticket line, as the
+    badge shows it) read by the same statement, for the few rows of an answer."""
+    columns = (
         Attendee.id,
         Attendee.access_code,
         Attendee.order_id,
@@ -142,9 +158,22 @@ def _columns() -> tuple[Any, ...]:
         Person.username,
         Person.email,
     )
+    if not ticket:
+        return columns
+    last_ticket = (
+        select(TicketType.name)
+        .join(OrderLineItem, OrderLineItem.ticket_type_id == TicketType.id)
+        .where(OrderLineItem.order_id == Attendee.order_id)
+        .order_by(OrderLineItem.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("ticket")
+    )
+    return (*columns, last_ticket)
 
 
 def _hit(row: Any) -> _Hit:
+    has_ticket = "ticket" in row._fields
     return _Hit(
         row.id,
         row.access_code,
@@ -153,7 +182,24 @@ def _hit(row: Any) -> _Hit:
         row.last_name,
         row.username,
         row.email,
+        row.ticket if has_ticket else None,
+        has_ticket,
     )
+
+
+def _prepare(
+    session: Session, caps: Capabilities, conference_id: int, words: Sequence[str]
+) -> bool:
+    """Whether the conference has rows without a key; on PostgreSQL in the same round trip
+    as the settings of ``_plan_for_the_trigram_index``."""
+    unkeyed = (
+        select(Attendee.id)
+        .where(Attendee.conference_id == conference_id, Attendee.search_key.is_(None))
+        .exists()
+    )
+    if caps.trigram_schema is not None:
+        return bool(_plan_for_the_trigram_index(session, words, unkeyed))
+    return bool(session.scalar(select(unkeyed)))
 
 
 def _patterns(word: str) -> list[str]:
@@ -188,8 +234,6 @@ def _contains(
             )
             rowids = text(union).bindparams(**{f"w{n}_{i}": p for i, p in enumerate(patterns)})
             conditions.append(Attendee.id.in_(rowids.columns(rowid=Attendee.id.type)))
-    elif caps.trigram_schema is not None:
-        _plan_for_the_trigram_index(session, words)
     # The best ``limit`` from the attendee rows alone (the key orders ties: first name, then
     # last name, folded), then their people: a common word ("ada", "smith") matches
     # thousands, and joining every one of them to its person cost more than the rest.
@@ -209,7 +253,9 @@ def _contains(
     return [_hit(r) for r in rows]
 
 
-def _plan_for_the_trigram_index(session: Session, words: Sequence[str]) -> None:
+def _plan_for_the_trigram_index(
+    session: Session, words: Sequence[str], also: ColumnElement[bool]
+) -> Any:
     """For this transaction only: plan as a lookup wants, through the trigram index.
 
     The planner's estimate for ``LIKE '%…%'`` is a fixed guess; on 100,000 attendees it chose
@@ -218,14 +264,14 @@ def _plan_for_the_trigram_index(session: Session, words: Sequence[str]) -> None:
     there is no index) and no parallel workers are started for a 20-row answer. The
     threshold of ``<%`` is the one for the typo candidates (``_candidate_similarity``).
     """
-    session.execute(
-        text(
-            "SELECT set_config('enable_seqscan', 'off', true), "
-            "set_config('max_parallel_workers_per_gather', '0', true), "
-            "set_config('pg_trgm.word_similarity_threshold', :t, true)"
-        ),
-        {"t": f"{_candidate_similarity(_longest(words)):.3f}"},
+    threshold = f"{_candidate_similarity(_longest(words)):.3f}"
+    settings = select(
+        func.set_config("enable_seqscan", "off", True),
+        func.set_config("max_parallel_workers_per_gather", "0", True),
+        func.set_config("pg_trgm.word_similarity_threshold", threshold, True),
+        also,
     )
+    return session.execute(settings).one()[3]  # the value of ``also``
 
 
 def _unkeyed(
@@ -261,7 +307,7 @@ def _similar(
     else:
         return []
     rows = session.execute(
-        select(*_columns(), Attendee.search_key)
+        select(*_columns(ticket=False), Attendee.search_key)
         .join(Person, Person.id == Attendee.person_id)
         .where(
             Attendee.id.in_(candidates.columns(id=Attendee.id.type)),
@@ -334,13 +380,16 @@ def _candidates_fts(words: Sequence[str]) -> TextClause:
 
 
 def _matches(session: Session, hits: Sequence[_Hit]) -> tuple[AttendeeMatch, ...]:
-    tickets = _ticket_names(session, {h.order_id for h in hits if h.order_id is not None})
+    unread = {h.order_id for h in hits if h.order_id is not None and not h.ticket_read}
+    tickets = _ticket_names(session, unread)
     return tuple(
         AttendeeMatch(
             access_code=h.access_code,
             name=person_name(h.first_name, h.last_name, h.username),
             email=display_safe(h.email, limit=80),
-            ticket_type=ticket_name(tickets.get(h.order_id) if h.order_id else None),
+            ticket_type=ticket_name(
+                h.ticket if h.ticket_read else tickets.get(h.order_id) if h.order_id else None
+            ),
         )
         for h in hits
     )
