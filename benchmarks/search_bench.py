@@ -127,7 +127,7 @@ def queries(people: list[tuple[str, str]], rng: random.Random) -> dict[str, list
         "prefix": ["zoe lef", "lindq", "Okaf", "øyv hå", "Wój", "Ada"],
         "folded": ["øyvind", "ZOË", "NÚÑEZ", "αλέξανδρος", "ΟΙΚΟΝΟΜΟΥ", "山田", "muller",
                    "walesa", "иванов"],
-        "typo": ["Lindquist", "Lefevr", "Okafur", "Johanson", "Kowalcyk", *typos],
+        "typo": ["Lindquist", "Lefebvre", "Okafur", "Johanson", "Kowalcyk", *typos],
         "nothing": ["Qwzxv", "zzyzx kpq"],
     }  # fmt: skip
 

@@ -26,6 +26,7 @@ Revises: 0006
 Create Date: 2026-12-02 16:30:00
 """
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ revision: str = "0009"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+log = logging.getLogger("alembic.runtime.migration")
 
 _SQLITE_SEARCH = (
     "CREATE VIRTUAL TABLE attendee_search USING fts5(search_key, content='attendee', "
@@ -71,7 +74,12 @@ def upgrade() -> None:
     )
     if bind.dialect.name == "postgresql":
         schema = trigram_schema(bind)
-        if schema is not None:
+        if schema is None:
+            log.warning(
+                "pg_trgm is not available or may not be created by this role: the lookup "
+                "will scan and will not tolerate typos (see README, Finding people by name)"
+            )
+        else:
             ops = f"{bind.dialect.identifier_preparer.quote_schema(schema)}.gin_trgm_ops"
             op.execute(
                 f"CREATE INDEX ix_attendee_search_key_trgm ON attendee USING gin (search_key {ops})"
@@ -82,6 +90,8 @@ def upgrade() -> None:
             )
     elif sqlite_has_trigram_fts(bind):
         create_sqlite_search(op)
+    else:
+        log.warning("this SQLite has no FTS5 trigram tokenizer: the lookup will scan")
 
 
 def downgrade() -> None:
