@@ -39,6 +39,7 @@ from station.models import (
     ScanLog,
     Staff,
     TicketType,
+    refresh_search_keys,
 )
 from station.pins import hash_pin
 from station.text import display_safe
@@ -519,6 +520,8 @@ def _insert_demo(conn: Connection, planned: list[_Planned], rng: random.Random) 
             for n, p in enumerate(planned)
         ],
     )
+    # Bulk inserts bypass the ORM hook: the lookup's folded keys are written here.
+    refresh_search_keys(conn, attendee_ids=attendee_ids)
     desk_staff = [staff_ids[name] for name in STAFF_WITHOUT_PIN[:2]]
     check_ins = [
         {

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, inspect, select
 
 from station.db import DatabaseSettings, current_revision, head_revision, make_engine, upgrade
-from station.models import Base, Staff
+from station.models import Base, Staff, include_in_autogenerate
 from tests.fresh_schema import empty_postgres_schema  # noqa: F401 - a fixture
 
 
@@ -22,6 +22,7 @@ def schema_differences(engine: Engine) -> list[Any]:
             opts={
                 "compare_type": True,
                 "render_as_batch": conn.dialect.name == "sqlite",
+                "include_name": include_in_autogenerate,
             },
         )
         return list(compare_metadata(context, Base.metadata))

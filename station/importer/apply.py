@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from station.importer.bulk import BATCH, Tick, allocate_ids, insert_rows, update_rows
@@ -26,6 +26,8 @@ from station.models import (
     Person,
     ProductRedemption,
     TicketType,
+    attendee_search_key,
+    refresh_search_keys,
 )
 
 PRELOAD_STATION = "preload"
@@ -59,6 +61,7 @@ class Writer:
         self._people(plan)
         self._orders(plan)
         self._attendees(plan)
+        self._search_keys(plan)
         self._lines(plan)
         self._redemptions(plan)
         self._check_ins(plan)
@@ -114,6 +117,7 @@ class Writer:
         update_rows(self.conn, _table(Order), updates, self.tick)
 
     def _attendees(self, plan: Plan) -> None:
+        keys = self._new_search_keys(plan)
         rows = [
             (
                 code,
@@ -123,8 +127,11 @@ class Writer:
                 checked_in_at,
                 self.now,
                 self.now,
+                key,
             )
-            for code, person, reference, checked_in_at in plan.new_attendees
+            for (code, person, reference, checked_in_at), key in zip(
+                plan.new_attendees, keys, strict=True
+            )
         ]
         columns = (
             "access_code",
@@ -134,6 +141,7 @@ class Writer:
             "checked_in_at",
             "created_at",
             "updated_at",
+            "search_key",
         )
         ids = self._insert(Attendee, columns, rows)
         self.attendees.update((row[0], i) for row, i in zip(rows, ids, strict=True))
@@ -146,6 +154,38 @@ class Writer:
             row["updated_at"] = self.now
             updates.append(row)
         update_rows(self.conn, _table(Attendee), updates, self.tick)
+
+    def _new_search_keys(self, plan: Plan) -> list[str]:
+        """The lookup's folded key of each new attendee, written with the row (the bulk
+        insert bypasses the ORM hook): names from the plan, or from the database for people
+        who were there before (their updates are written already)."""
+        new_people = {p["username"]: p for p in plan.new_people}
+        known = sorted({p for _c, p, _r, _t in plan.new_attendees if isinstance(p, int)})
+        people: dict[int, Any] = {}
+        for batch in chunked(known, BATCH):
+            query = select(Person.id, Person.first_name, Person.last_name, Person.email,
+                           Person.username).where(Person.id.in_(batch))  # fmt: skip
+            people.update((r.id, r) for r in self.conn.execute(query))
+        keys = []
+        for code, person, reference, _at in plan.new_attendees:
+            if isinstance(person, int):
+                row = people[person]
+                parts = (row.first_name, row.last_name, row.email, row.username)
+            else:
+                p = new_people[person]
+                parts = (p["first_name"], p["last_name"], p["email"], p["username"])
+            keys.append(attendee_search_key(*parts, reference, code))
+        return keys
+
+    def _search_keys(self, plan: Plan) -> None:
+        """Keys that this import's updates made stale: changed attendees, and the attendees
+        of changed people and orders (in any conference: a person is shared)."""
+        refresh_search_keys(
+            self.conn,
+            attendee_ids=[_id(u) for u in plan.attendee_updates],
+            person_ids=[_id(u) for u in plan.people_updates],
+            order_ids=[_id(u) for u in plan.order_updates],
+        )
 
     def _lines(self, plan: Plan) -> None:
         rows = [
@@ -222,6 +262,12 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=["client_id"])
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=["client_id"])
+
+
+def _id(update: dict[str, object]) -> int:
+    value = update["id"]
+    assert isinstance(value, int)
+    return value
 
 
 def _table(model: Any) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from station.models import Base
+from station.models import Base, include_in_autogenerate
 
 connection = context.config.attributes.get("connection")
 
@@ -18,6 +18,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=include_in_autogenerate,
 )
 with context.begin_transaction():
     context.run_migrations()

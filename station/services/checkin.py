@@ -10,14 +10,14 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from station.domain import ACTIVE_ORDER_STATUSES, Mode, OrderStatus
-from station.models import AddOn, Attendee, Person, ScanLog, TicketType
+from station.models import AddOn, Attendee, ScanLog, TicketType
 from station.rulebook import ScanRequest, rules, words
 from station.rulebook.rules import unknown_product
-from station.services import hot_sql, queries
+from station.services import hot_sql, search
 from station.services.base import ServiceBase
 from station.services.errors import ConfigurationError, InvalidInput, NotEligible, Refusal
 from station.services.results import (
@@ -162,54 +162,16 @@ class CheckInService(ServiceBase):
     def search_attendees(
         self, ctx: StationContext, query: str, *, limit: int = 20
     ) -> tuple[AttendeeMatch, ...]:
-        """Find badges by part of a name, email or code, for a lost or unreadable badge."""
+        """Find badges by part of a name, email, order reference or code, for a lost or
+        unreadable badge: case, accents and small typos do not matter (``search``)."""
         text = " ".join(query.split())
         if len(text) < 2:
             return ()
         if len(text) > 100:
             raise InvalidInput("Search text too long — type part of a name, email or code.")
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        full_name = Person.first_name + " " + Person.last_name
         with self._transaction() as session:
             conference = self._conference_ref(ctx.conference)
-            rows = session.execute(
-                select(
-                    Attendee.id,
-                    Attendee.access_code,
-                    Attendee.order_id,
-                    Person.first_name,
-                    Person.last_name,
-                    Person.username,
-                    Person.email,
-                )
-                .join(Person, Person.id == Attendee.person_id)
-                .where(
-                    Attendee.conference_id == conference.id,
-                    or_(
-                        full_name.ilike(pattern, escape="\\"),
-                        Person.email.ilike(pattern, escape="\\"),
-                        Person.username.ilike(pattern, escape="\\"),
-                        Attendee.access_code.ilike(pattern, escape="\\"),
-                    ),
-                )
-                .order_by(Person.last_name, Person.first_name, Attendee.id)
-                .limit(limit)
-            ).all()
-            matches = []
-            for r in rows:
-                row = queries.AttendeeRow(
-                    r.id, r.access_code, r.order_id, None, None,
-                    r.first_name, r.last_name, r.username, r.email, False,
-                )  # fmt: skip
-                matches.append(
-                    AttendeeMatch(
-                        access_code=r.access_code,
-                        name=row.name,
-                        email=display_safe(r.email, limit=80),
-                        ticket_type=queries.ticket_type_name(session, row),
-                    )
-                )
-            return tuple(matches)
+            return search.find_attendees(session, conference.id, text, limit=limit)
 
     def _start_of_day(self, conference: ConferenceRef) -> datetime:
         local_now = self._clock().astimezone(_zone(conference.timezone))
