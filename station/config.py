@@ -28,6 +28,7 @@ from station.oplog import LEVELS as LOG_LEVELS
 from station.paths import default_database_url
 from station.scanner import ScanConfigError, ScannerProfile
 from station.services.errors import ConfigurationError
+from station.slugs import SLUG
 from station.text import has_unsafe_characters
 
 __all__ = [
@@ -118,7 +119,7 @@ _TOP_LEVEL_KEYS = (
 _TABLES = ("database", "scanner")
 _DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SLUG = SLUG  # Django's rule, as everywhere a slug is read
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

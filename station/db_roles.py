@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from station.services.errors import ConfigurationError
+from station.slugs import SLUG_CHARACTERS
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -109,7 +110,7 @@ class RoleTimeouts:
                 )
 
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_SLUG = re.compile(rf"{SLUG_CHARACTERS}{{1,100}}\Z")  # Django's rule, at most 100
 
 
 def _identifier(name: str, what: str) -> str:

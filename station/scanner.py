@@ -51,6 +51,8 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from station.slugs import SLUG_CHARACTERS
+
 __all__ = [
     "SEPARATORS",
     "DecodedScan",
@@ -81,8 +83,8 @@ _DROP_SEPARATORS = dict.fromkeys(map(ord, SEPARATORS))
 _BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _AIM_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
-# Conference slugs as the config accepts them: letters, digits, "-" and "_".
-_SLUG_RE = re.compile(r"([a-z0-9][a-z0-9_-]*):(.*)", re.IGNORECASE | re.DOTALL)
+# Conference slugs by Django's rule, as the config accepts them (station.slugs).
+_SLUG_RE = re.compile(rf"({SLUG_CHARACTERS}+):(.*)", re.DOTALL)
 # RFC 3986 scheme syntax; a slug with "_" or a leading digit is never one.
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*(?=:)", re.IGNORECASE)
 

@@ -40,10 +40,10 @@ from station.importer.records import (
     WantedProduct,
     preload_client_id,
 )
+from station.slugs import SLUG
 
 _ACCESS_CODE_KEY = re.compile(r'"access_code"\s*:')
-# Django's slug rule (validate_slug): ASCII letters, digits, '-' and '_'.
-_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+_SLUG = SLUG  # Django's slug rule (validate_slug), as everywhere a slug is read
 # Scripts written without spaces between family and given name: no first/last split.
 _UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 
