@@ -6,7 +6,7 @@ the two always meet, on SQLite as on PostgreSQL.
 
 Folding, in order:
 
-1. NFKD (compatibility decomposition): ``é`` → ``e`` + a combining acute, ``ﬁ`` → ``fi``,
+1. casefold, then NFKD (compatibility decomposition): ``é`` → ``e`` + a combining acute, ``ﬁ`` → ``fi``,
    full-width ``Ａ`` → ``A``, half-width katakana → full-width, ``²`` → ``2``;
 2. every combining mark goes (Unicode category M): accents, the Greek tonos, the Japanese
    voicing marks (``が`` → ``か``: a search for either finds both);
@@ -76,7 +76,9 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=1 << 16)  # names repeat: an import folds each distinct one once
 def _fold_unicode(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    # Case first: some letters carry in a mark what their capitals spell as a letter
+    # (Greek ``ᾳ`` has an iota below, ``ᾼ`` upper-cases to ``ΑΙ``); casefold spells it out.
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.category(ch).startswith("M"))
     spelled = bare.casefold().translate(_SPELLED)
     # A spelled letter or casefold may leave composable pairs again (rare): decompose once more.

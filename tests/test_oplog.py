@@ -331,7 +331,7 @@ def test_log_level_flag_is_taken_and_the_log_is_open_before_the_ui_starts(
     logs = tmp_path / "logs"
     seen: list[Settings] = []
 
-    def stand_in_ui(settings: Settings) -> int:
+    def stand_in_ui(settings: Settings, **_options: object) -> int:
         seen.append(settings)
         assert (logs / "Demo_desk.log").exists()  # opened before the screen is taken
         logging.getLogger("station.tui").debug("a debug line from the UI")
@@ -360,7 +360,7 @@ def test_a_crash_of_the_ui_is_in_the_log(tmp_path: Path, monkeypatch: pytest.Mon
     for variable in [v for v in os.environ if v.startswith("STATION_")]:
         monkeypatch.delenv(variable)
 
-    def crashing_ui(settings: Settings) -> int:
+    def crashing_ui(settings: Settings, **_options: object) -> int:
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(cli_module, "_station_ui", lambda: crashing_ui)
