@@ -6,8 +6,8 @@ the two always meet, on SQLite as on PostgreSQL.
 
 Folding, in order:
 
-1. casefold, then NFKD (compatibility decomposition): ``é`` → ``e`` + a combining acute, ``ﬁ`` → ``fi``,
-   full-width ``Ａ`` → ``A``, half-width katakana → full-width, ``²`` → ``2``;
+1. casefold, then NFKD (compatibility decomposition): ``é`` → ``e`` + a combining acute,
+   ``ﬁ`` → ``fi``, full-width ``Ａ`` → ``A``, half-width katakana → full-width, ``²`` → ``2``;
 2. every combining mark goes (Unicode category M): accents, the Greek tonos, the Japanese
    voicing marks (``が`` → ``か``: a search for either finds both);
 3. ``str.casefold()``: case in every script with case, ``ß`` → ``ss``, final ``ς`` → ``σ``;

@@ -161,7 +161,8 @@ def test_role_sql_refuses_names_that_would_need_quoting() -> None:
     for bad in ('x"; DROP TABLE "order', "Upper", "with space", ""):
         with pytest.raises(ConfigurationError):
             station_role_sql(bad, "pycon-2026")
-    for bad_slug in ("x'; DROP TABLE staff; --", "", "with space", "dot.ted"):  # Django: "-x" is one
+    # Not slugs by Django's rule ("-leading" is one).
+    for bad_slug in ("x'; DROP TABLE staff; --", "", "with space", "dot.ted"):
         with pytest.raises(ConfigurationError, match="Conference slug"):
             station_role_sql("door_a", bad_slug)
 
