@@ -383,3 +383,43 @@ def _watch(engine: Engine, conference: str | None, interval: float, where: str) 
                 live.update(frame(), refresh=True)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# --- station attention -------------------------------------------------------------------
+
+
+@click.command("attention")
+@click.argument("kind", metavar="order|ticket|addon")
+@click.argument("key", metavar="REFERENCE|SLUG")
+@click.argument("note", required=False)
+@click.option("--clear", is_flag=True, help="Remove the note.")
+@click.option("--conference", metavar="SLUG", help="Needed when the database has several.")
+@click.pass_obj
+def attention_cmd(
+    state: CliState, kind: str, key: str, note: str | None, clear: bool, conference: str | None
+) -> None:
+    """Set, clear or show an attention note, shown large whenever the badge is scanned.
+
+    \b
+    station attention order ORD-1234 "VIP — call the host"
+    station attention ticket speaker "Speaker: send to the green room"
+    station attention addon t-shirt-m "collect T-shirt M"
+    station attention order ORD-1234 --clear
+    station attention order ORD-1234          (shows the note)
+    """
+    from station.attention import AttentionInputError, attention
+
+    try:  # never creates a database: a note needs the orders an import brought
+        with _engine(state, read_only=True) as engine:
+            found = attention(engine, kind, key, conference=conference, note=note, clear=clear)
+    except AttentionInputError as exc:
+        raise InputFailure(str(exc)) from None
+    from station.text import display_safe
+
+    what = f"{found.name} {display_safe(found.key, limit=64)} ({found.conference})"
+    if found.note is None:
+        verb = "cleared" if clear else "none"
+        click.echo(f"{what}: attention note {verb}.")
+    else:
+        prefix = "set to" if note is not None else "is"
+        click.echo(f"{what}: attention note {prefix} {display_safe(found.note)!r}.")

@@ -143,6 +143,8 @@ class TicketType(Base):
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))
+    # What a volunteer must see when a holder is scanned (migration 0012).
+    checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     conference: Mapped[Conference] = relationship()
 
@@ -155,6 +157,8 @@ class AddOn(Base):
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))
+    # What a volunteer must see when a holder is scanned (migration 0012).
+    checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     conference: Mapped[Conference] = relationship()
 
@@ -168,6 +172,8 @@ class Order(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     reference: Mapped[str] = mapped_column(String(64))
     status: Mapped[OrderStatus] = mapped_column(_status_enum(), default=OrderStatus.PENDING)
+    # What a volunteer must see when this order's badge is scanned (migration 0012).
+    checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     line_items: Mapped[list[OrderLineItem]] = relationship(
         back_populates="order", order_by="OrderLineItem.id"

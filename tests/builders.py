@@ -51,7 +51,9 @@ class ConferenceBuilder:
                 s.flush()
             self.conference_id = existing.id
 
-    def ticket_type(self, slug: str, name: str | None = None) -> int:
+    def ticket_type(
+        self, slug: str, name: str | None = None, *, attention: str | None = None
+    ) -> int:
         with self.sessions.begin() as s:
             found = s.scalar(
                 select(TicketType).where(
@@ -59,18 +61,28 @@ class ConferenceBuilder:
                 )
             )
             if found is None:
-                found = TicketType(conference_id=self.conference_id, slug=slug, name=name or slug)
+                found = TicketType(
+                    conference_id=self.conference_id,
+                    slug=slug,
+                    name=name or slug,
+                    checkin_attention=attention,
+                )
                 s.add(found)
                 s.flush()
             return found.id
 
-    def addon(self, slug: str, name: str | None = None) -> int:
+    def addon(self, slug: str, name: str | None = None, *, attention: str | None = None) -> int:
         with self.sessions.begin() as s:
             found = s.scalar(
                 select(AddOn).where(AddOn.conference_id == self.conference_id, AddOn.slug == slug)
             )
             if found is None:
-                found = AddOn(conference_id=self.conference_id, slug=slug, name=name or slug)
+                found = AddOn(
+                    conference_id=self.conference_id,
+                    slug=slug,
+                    name=name or slug,
+                    checkin_attention=attention,
+                )
                 s.add(found)
                 s.flush()
             return found.id
@@ -93,8 +105,11 @@ class ConferenceBuilder:
         status: OrderStatus | None = OrderStatus.PAID,
         ticket: str | None = "general",
         addons: dict[str, int] | None = None,
+        attention: str | None = None,
     ) -> Built:
         """An attendee with an order (unless status is None) holding a ticket and add-ons.
+
+        ``attention`` is the order's attention note.
 
         ``addons`` maps add-on slug to purchased quantity; the add-on's name is its slug
         unless it was created earlier with another name.
@@ -120,6 +135,7 @@ class ConferenceBuilder:
                     person_id=person.id,
                     reference=f"ORD-{n:06d}",
                     status=status,
+                    checkin_attention=attention,
                 )
                 s.add(order)
                 s.flush()

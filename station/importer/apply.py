@@ -102,10 +102,11 @@ class Writer:
 
     def _orders(self, plan: Plan) -> None:
         rows = [
-            (self.conference_id, reference, self._person_id(person), status.value)
-            for reference, person, status in plan.new_orders
+            (self.conference_id, reference, self._person_id(person), status.value, attention)
+            for reference, person, status, attention in plan.new_orders
         ]
-        ids = self._insert(Order, ("conference_id", "reference", "person_id", "status"), rows)
+        columns = ("conference_id", "reference", "person_id", "status", "checkin_attention")
+        ids = self._insert(Order, columns, rows)
         self.orders.update((row[1], i) for row, i in zip(rows, ids, strict=True))
         updates = []
         for change in plan.order_updates:

@@ -36,6 +36,8 @@ COLUMNS = (
     "ticket_type",
     "addons",
 )
+# Columns a file may have; a file without them is read as before.
+OPTIONAL_COLUMNS = ("attention",)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _DELIMITER_NAMES = {";": "semicolons (;)", "\t": "tabs", "|": "pipes (|)", ",": "commas"}
@@ -148,10 +150,11 @@ def _column_positions(header: list[str], notices: list[str]) -> dict[str, int]:
                 f"{', '.join(COLUMNS)})",
             )
         )
-    extra = [display_safe(n, limit=40) for n in names if n not in COLUMNS]
+    known = COLUMNS + OPTIONAL_COLUMNS
+    extra = [display_safe(n, limit=40) for n in names if n not in known]
     if extra:
         notices.append(f"line 1: ignoring column(s) not in the import format: {', '.join(extra)}")
-    return {name: names.index(name) for name in COLUMNS}
+    return {name: names.index(name) for name in known if name in names}
 
 
 def _other_delimiter(header_cell: str) -> str | None:
@@ -205,6 +208,11 @@ def _record(
         raise BadValue(f"order_status {status.value} needs an order_reference")
     if products and status is None:
         raise BadValue("ticket_type and addons need an order (order_reference and order_status)")
+    attention = None
+    if "attention" in at:
+        attention = fields.text(row[at["attention"]], "attention", fields.MAX_ATTENTION)
+        if attention and status is None:
+            raise BadValue("attention is a note on the order: it needs an order_reference")
     return AttendeeRecord(
         line=line,
         access_code=code,
@@ -214,6 +222,7 @@ def _record(
         order_reference=reference or None,
         order_status=status,
         products=products,
+        order_attention=attention,
     )
 
 

@@ -96,6 +96,7 @@ class ExistingOrder:
     person_id: int
     status: OrderStatus
     owner_codes: frozenset[str]
+    attention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,13 +229,13 @@ def _load_orders(conn: Connection, conference_id: int, snapshot: Snapshot) -> No
         if attendee.order_id is not None:
             owners[attendee.order_id].add(code)
     rows = conn.execute(
-        select(Order.id, Order.reference, Order.person_id, Order.status).where(
-            Order.conference_id == conference_id
-        )
+        select(
+            Order.id, Order.reference, Order.person_id, Order.status, Order.checkin_attention
+        ).where(Order.conference_id == conference_id)
     ).all()
     for r in rows:
         snapshot.orders[r.reference] = ExistingOrder(
-            r.id, r.person_id, r.status, frozenset(owners.get(r.id, ()))
+            r.id, r.person_id, r.status, frozenset(owners.get(r.id, ())), r.checkin_attention
         )
 
 

@@ -105,7 +105,7 @@ class RecordPlan:
     record: AttendeeRecord
     new_person: dict[str, str] | None = None
     person_update: dict[str, object] | None = None
-    new_order: tuple[str, PersonRef, OrderStatus] | None = None
+    new_order: tuple[str, PersonRef, OrderStatus, str | None] | None = None
     order_update: dict[str, object] | None = None
     new_attendee: tuple[str, PersonRef, str | None, datetime | None] | None = None
     attendee_update: dict[str, object] | None = None
@@ -141,7 +141,8 @@ class Plan:
     new_products: dict[ProductKey, str] = field(default_factory=dict)
     new_people: list[dict[str, str]] = field(default_factory=list)
     people_updates: list[dict[str, object]] = field(default_factory=list)
-    new_orders: list[tuple[str, PersonRef, OrderStatus]] = field(default_factory=list)
+    # (reference, person, status, attention note)
+    new_orders: list[tuple[str, PersonRef, OrderStatus, str | None]] = field(default_factory=list)
     order_updates: list[dict[str, object]] = field(default_factory=list)
     new_attendees: list[tuple[str, PersonRef, str | None, datetime | None]] = field(
         default_factory=list
@@ -291,7 +292,12 @@ class Planner:
             )
         order = self.snapshot.orders.get(reference)
         if order is None:
-            draft.new_order = (reference, person, record.order_status)
+            draft.new_order = (
+                reference,
+                person,
+                record.order_status,
+                record.order_attention or None,
+            )
             return None
         others = order.owner_codes - {record.access_code}
         if others:
@@ -301,6 +307,9 @@ class Planner:
         changes: dict[str, object] = {}
         if order.status != record.order_status:
             changes["status"] = record.order_status
+        wanted = record.order_attention
+        if wanted is not None and (wanted or None) != order.attention:
+            changes["checkin_attention"] = wanted or None
         if isinstance(person, str) or person != order.person_id:
             changes["person"] = person
         if changes:

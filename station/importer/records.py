@@ -86,6 +86,9 @@ class AttendeeRecord:
     products: tuple[WantedProduct, ...] = ()
     carried: tuple[CarriedRedemption, ...] = ()
     checked_in_at: datetime | None = None
+    # The order's attention note: None when the source has no such column (the note is
+    # kept as it is), "" to clear it.
+    order_attention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ class Line:
     used: int = 0
     last_used_at: datetime | None = None
     last_station: str = ""
+    attention: str = ""
+    """The product's attention note (its ticket type's or add-on's), raw; "" for none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class Holder:
     first_entry: FirstEntry | None
     entries: int
     lines: tuple[Line, ...]
+    order_attention: str = ""
+    """The order's attention note, raw; "" for none."""
 
 
 @dataclass(frozen=True, slots=True)

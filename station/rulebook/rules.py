@@ -170,6 +170,21 @@ def name(holder: Holder) -> str:
     return words.person_name(holder.first_name, holder.last_name, holder.username)
 
 
+def attention(holder: Holder, lines: tuple[Line, ...] | None = None) -> str | None:
+    """The attention text of a scan: the order's note, then the notes of ``lines``.
+
+    ``lines`` are the products the scan concerns (every line of the order when None);
+    a ticket type's note concerns every scan of its holders, so those always count.
+    """
+    chosen = holder.lines if lines is None else lines
+    concerned = [line for line in holder.lines if line.kind == "ticket" and line not in chosen]
+    concerned += chosen
+    ordered = sorted(concerned, key=lambda line: (line.kind != "ticket", line.id))
+    return words.attention(
+        holder.order_status, (holder.order_attention, *(line.attention for line in ordered))
+    )
+
+
 def badge(holder: Holder, timezone: str, own: FirstEntry | None = None) -> BadgeData:
     """What the badge preview shows; ``own`` is a check-in this scan just recorded."""
     first = holder.first_entry
@@ -211,6 +226,7 @@ def badge(holder: Holder, timezone: str, own: FirstEntry | None = None) -> Badge
             if line.kind == "addon"
         ),
         timezone=timezone,
+        attention=attention(holder),
     )
 
 
@@ -249,8 +265,14 @@ def admitted(facts: ScanFacts, at: datetime, *, replayed: bool = False) -> DoorC
         product=words.product_name(target.name),
         checked_at=at,
         timezone=facts.timezone,
-        attention=words.attention(holder.order_status),
+        attention=attention(holder, _lines_of(holder, target)),
         replayed=replayed,
+    )
+
+
+def _lines_of(holder: Holder, target: Target) -> tuple[Line, ...]:
+    return tuple(
+        line for line in holder.lines if line.kind == target.kind and line.product_id == target.id
     )
 
 
@@ -274,7 +296,7 @@ def redeemed(facts: ScanFacts, accept: Accept, at: datetime) -> RedemptionResult
         quantity=quantity,
         redeemed_at=at,
         timezone=facts.timezone,
-        attention=words.attention(holder.order_status),
+        attention=attention(holder, (line,)),
     )
 
 
@@ -305,6 +327,6 @@ def replayed(facts: ScanFacts) -> CheckInResult | DoorCheckResult | RedemptionRe
         quantity=line.quantity,
         redeemed_at=prior.at,
         timezone=facts.timezone,
-        attention=words.attention(holder.order_status),
+        attention=attention(holder, (line,)),
         replayed=True,
     )

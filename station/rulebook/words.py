@@ -6,6 +6,8 @@ and the reports take these, whichever store recorded the scan.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from station.domain import OrderStatus
 from station.services.errors import (
     AttendeeNotFound,
@@ -83,8 +85,34 @@ def fully_redeemed_words(product: str, redeemed: int | str, quantity: int | str)
     return f"{product} is fully redeemed ({redeemed}/{quantity})."
 
 
-def attention(status: OrderStatus | None) -> str | None:
-    """A note staff must see even though the scan went through."""
+# One note is cut at NOTE_LIMIT characters, all of them together at ATTENTION_LIMIT: a
+# verdict band and the badge's attention line show them in full at 80 columns, in 2-4 lines.
+NOTE_LIMIT = 120
+ATTENTION_LIMIT = 300
+ATTENTION_SEPARATOR = " · "
+
+
+def attention_note(raw: str | None) -> str:
+    """One stored note made fit to show: no control or bidi characters, one line, cut."""
+    if not raw:
+        return ""
+    return display_safe(" ".join(display_safe(raw).split()), limit=NOTE_LIMIT)
+
+
+def attention(status: OrderStatus | None, notes: Iterable[str | None] = ()) -> str | None:
+    """What staff must see even though the scan went through, or None.
+
+    ``notes`` are the raw notes of the order, then its products that concern this scan;
+    each is cleaned, empty ones and repeats are dropped, and a partially refunded order
+    adds its own note last.
+    """
+    shown: list[str] = []
+    for raw in notes:
+        note = attention_note(raw)
+        if note and note not in shown:
+            shown.append(note)
     if status is OrderStatus.PARTIALLY_REFUNDED:
-        return PARTLY_REFUNDED
-    return None
+        shown.append(PARTLY_REFUNDED)
+    if not shown:
+        return None
+    return display_safe(ATTENTION_SEPARATOR.join(shown), limit=ATTENTION_LIMIT)

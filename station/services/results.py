@@ -71,13 +71,9 @@ class BadgeData:
     check_in_count: int
     products: tuple[ProductLine, ...]
     timezone: str
-
-    @property
-    def attention(self) -> str | None:
-        """A note staff must see even though entry is allowed."""
-        if self.order_status is OrderStatus.PARTIALLY_REFUNDED:
-            return "Order partially refunded — check what is still included."
-        return None
+    attention: str | None = None
+    """What staff must see even though entry is allowed (order, ticket and add-on notes,
+    a partial refund), combined and cleaned by the rule book."""
 
 
 @dataclass(frozen=True, slots=True)

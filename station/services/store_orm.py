@@ -264,6 +264,7 @@ def _attendee(session: Session, conference_id: int, code: str, attendee_id: int 
             Attendee.checked_in_at,
             Order.status,
             Order.reference,
+            Order.checkin_attention,
             Person.first_name,
             Person.last_name,
             Person.username,
@@ -303,6 +304,9 @@ def _holder(session: Session, row: Any) -> Holder:
                 OrderLineItem.quantity,
                 func.coalesce(TicketType.slug, AddOn.slug).label("slug"),
                 func.coalesce(TicketType.name, AddOn.name).label("name"),
+                func.coalesce(TicketType.checkin_attention, AddOn.checkin_attention).label(
+                    "attention"
+                ),
             )
             .outerjoin(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
             .outerjoin(AddOn, AddOn.id == OrderLineItem.addon_id)
@@ -324,6 +328,7 @@ def _holder(session: Session, row: Any) -> Holder:
                     used=len(uses),
                     last_used_at=uses[-1].redeemed_at if uses else None,
                     last_station=uses[-1].station if uses else "",
+                    attention=li.attention or "",
                 )
             )
         lines = tuple(made)
@@ -353,6 +358,7 @@ def _holder(session: Session, row: Any) -> Holder:
         first_entry=first,
         entries=entries,
         lines=lines,
+        order_attention=row.checkin_attention or "",
     )
 
 

@@ -41,13 +41,16 @@ _CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c
 # The attendee by code (or by id, for a replay of another badge) with what the action's
 # decision and answer need, and no more: each piece is server time on every scan.
 # @USED@ adds units used (all lines), @LAST@ when and where the last unit went, @ENTRIES@
-# the first check-in and how many there were; the rest is added per action.
+# the first check-in and how many there were; the rest is added per action. Attention
+# notes come with the rows already read (the order's, each line's product's): no join more.
 _FACTS = """
 SELECT a.id, a.access_code, a.checked_in_at, o.status, o.reference,
-       p.first_name, p.last_name, p.username, p.email,
+       o.checkin_attention AS order_attention, p.first_name, p.last_name, p.username, p.email,
        (SELECT json_agg(json_build_array(
                    li.id, li.ticket_type_id, li.addon_id, coalesce(tt.slug, ad.slug),
-                   coalesce(tt.name, ad.name), li.description, li.quantity @USED_COLUMNS@)
+                   coalesce(tt.name, ad.name), li.description,
+                   coalesce(tt.checkin_attention, ad.checkin_attention), li.quantity
+                   @USED_COLUMNS@)
                    ORDER BY li.id)
           FROM order_line_item li
           LEFT JOIN ticket_type tt ON tt.id = li.ticket_type_id
@@ -302,7 +305,7 @@ def _holder(row: Any) -> Holder:
     """The holder from whatever the action's statement read (missing parts stay empty)."""
     lines = []
     for li in row.lines or ():
-        line_id, ticket_id, addon_id, slug, name, description, quantity, *usage = li
+        line_id, ticket_id, addon_id, slug, name, description, attention, quantity, *usage = li
         used, last_at, last_station = (*usage, None, None, None)[:3]
         lines.append(
             Line(
@@ -316,6 +319,7 @@ def _holder(row: Any) -> Holder:
                 used=int(used or 0),
                 last_used_at=_time(last_at) if last_at else None,
                 last_station=last_station or "",
+                attention=attention or "",
             )
         )
     entries = int(getattr(row, "entries", 0) or 0)
@@ -335,4 +339,5 @@ def _holder(row: Any) -> Holder:
         first_entry=first,
         entries=entries,
         lines=tuple(lines),
+        order_attention=row.order_attention or "",
     )

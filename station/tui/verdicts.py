@@ -28,6 +28,8 @@ class Tone(enum.StrEnum):
     """Which colour a verdict gets; the CSS class is ``-tone-<value>``."""
 
     OK = "ok"
+    ATTENTION = "attention"
+    """Recorded, and there is a note the volunteer must read (order, ticket, add-on)."""
     WARNING = "warning"
     REFUSED = "refused"
     OFFLINE = "offline"
@@ -36,6 +38,7 @@ class Tone(enum.StrEnum):
 
 SYMBOLS = {
     Tone.OK: "✔",
+    Tone.ATTENTION: "⚠",
     Tone.WARNING: "▲",
     Tone.REFUSED: "✖",
     Tone.OFFLINE: "✖",
@@ -46,7 +49,7 @@ SYMBOLS = {
 # console's font and vt100-class terminals lack ✔, ✖ and ⚠, and a missing glyph is a
 # blank or a box. The word next to a symbol carries the verdict either way.
 _ASCII_STAND_INS = str.maketrans(
-    {"✔": "+", "✖": "X", "▲": "!", "●": "*", "⚠": "!", "→": "->", "—": "-", "…": "..."}
+    {"✔": "+", "✖": "X", "▲": "!", "●": "*", "⚠": "!!", "→": "->", "—": "-", "…": "..."}
 )
 
 
@@ -114,11 +117,12 @@ class Verdict:
 
     @property
     def rings_bell(self) -> bool:
-        return self.tone in (Tone.REFUSED, Tone.OFFLINE)
+        """Refusals, failures and attention notes: the volunteer must look up."""
+        return self.tone in (Tone.REFUSED, Tone.OFFLINE, Tone.ATTENTION)
 
     @property
     def recorded(self) -> bool:
-        return self.tone in (Tone.OK, Tone.WARNING)
+        return self.tone in (Tone.OK, Tone.ATTENTION, Tone.WARNING)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -188,43 +192,67 @@ def first_in_text(badge: BadgeData) -> str:
     return text
 
 
+ATTENTION_WORD = "ATTENTION"
+
+
+def with_attention(verdict: Verdict) -> Verdict:
+    """A recorded scan with a note becomes the attention variant: its own colour, symbol
+    and word, and the bell; what was recorded still reads in the headline."""
+    if not verdict.note:
+        return verdict
+    return replace(
+        verdict,
+        tone=Tone.ATTENTION,
+        word=ATTENTION_WORD,
+        headline=f"{ATTENTION_WORD} — {verdict.headline}",
+    )
+
+
 def for_check_in(result: CheckInResult) -> Verdict:
     badge = result.badge
     subject = badge.name
     detail = badge.ticket_type
     if result.reentry:
-        return Verdict(
-            Tone.WARNING,
-            "RE-ENTRY",
-            f"RE-ENTRY — {first_in_text(badge)}",
-            subject,
-            f"{detail} · entry number {badge.check_in_count}",
-            badge.attention,
+        return with_attention(
+            Verdict(
+                Tone.WARNING,
+                "RE-ENTRY",
+                f"RE-ENTRY — {first_in_text(badge)}",
+                subject,
+                f"{detail} · entry number {badge.check_in_count}",
+                badge.attention,
+            )
         )
-    return Verdict(Tone.OK, "OK", "OK — CHECKED IN", subject, detail, badge.attention)
+    return with_attention(
+        Verdict(Tone.OK, "OK", "OK — CHECKED IN", subject, detail, badge.attention)
+    )
 
 
 def for_redemption(result: RedemptionResult) -> Verdict:
     product = display_safe(result.product, limit=40).upper()
     left = f"{result.remaining} left"
-    return Verdict(
-        Tone.OK,
-        "OK",
-        f"{product} OK — {left}",
-        result.attendee_name,
-        f"Used {result.redeemed} of {result.quantity}",
-        result.attention,
+    return with_attention(
+        Verdict(
+            Tone.OK,
+            "OK",
+            f"{product} OK — {left}",
+            result.attendee_name,
+            f"Used {result.redeemed} of {result.quantity}",
+            result.attention,
+        )
     )
 
 
 def for_door(result: DoorCheckResult) -> Verdict:
-    return Verdict(
-        Tone.OK,
-        "ADMITTED",
-        f"ADMITTED — {result.product}",
-        result.attendee_name,
-        "",
-        result.attention,
+    return with_attention(
+        Verdict(
+            Tone.OK,
+            "ADMITTED",
+            f"ADMITTED — {result.product}",
+            result.attendee_name,
+            "",
+            result.attention,
+        )
     )
 
 

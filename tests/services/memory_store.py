@@ -64,6 +64,7 @@ def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
              "order_id": a.order_id, "first_name": p.first_name, "last_name": p.last_name,
              "username": p.username, "email": p.email,
              "status": o.status if o else None, "reference": o.reference if o else None,
+             "attention": (o.checkin_attention or "") if o else "",
              "checked_in": a.checked_in_at is not None}
             for a, p, o in s.execute(
                 select(Attendee, Person, Order)
@@ -78,10 +79,12 @@ def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
         ]  # fmt: skip
         products = [
             {"kind": "ticket", "id": t.id, "conference_id": t.conference_id, "slug": t.slug,
-             "name": t.name} for t in s.scalars(select(TicketType))
+             "name": t.name, "attention": t.checkin_attention or ""}
+            for t in s.scalars(select(TicketType))
         ] + [
             {"kind": "addon", "id": a.id, "conference_id": a.conference_id, "slug": a.slug,
-             "name": a.name} for a in s.scalars(select(AddOn))
+             "name": a.name, "attention": a.checkin_attention or ""}
+            for a in s.scalars(select(AddOn))
         ]  # fmt: skip
         staff = {m.id: m.name for m in s.scalars(select(Staff))}
     return Snapshot(conferences, attendees, lines, products, staff)
@@ -132,7 +135,8 @@ class MemoryStore:
             made.append(
                 Line(li["id"], kind, product["id"], product["slug"], product["name"],
                      li["description"], li["quantity"], len(uses),
-                     uses[-1]["at"] if uses else None, uses[-1]["station"] if uses else "")
+                     uses[-1]["at"] if uses else None, uses[-1]["station"] if uses else "",
+                     product["attention"])
             )  # fmt: skip
         entries = [c for c in data.check_ins if c["attendee_id"] == attendee["id"]]
         first = None
@@ -146,6 +150,7 @@ class MemoryStore:
             attendee["username"], attendee["email"] or "",
             OrderStatus(status) if status else None, attendee["reference"],
             attendee["checked_in"] or bool(entries), first, len(entries), tuple(made),
+            attendee["attention"],
         )  # fmt: skip
 
 

@@ -57,12 +57,16 @@ def build_conference(sessions: sessionmaker[Session]) -> dict[str, int]:
     conf = ConferenceBuilder(sessions, slug="equal-con", timezone="Europe/Berlin")
     ids = {"ana": conf.staff("Ana")}
     conf.ticket_type("general", "Conference pass")
-    conf.ticket_type("speaker", "Speaker\x1b[2J pass")
-    conf.addon("lunch", "Lunch\u202e Day 1")
+    conf.ticket_type("speaker", "Speaker\x1b[2J pass", attention="Speaker:\x1b]0;x\x07 green room")
+    conf.addon("lunch", "Lunch\u202e Day 1", attention="Vegan\nmeal")
     conf.addon("voucher", "Meal\tvoucher, " + "good for one meal " * 6)  # cut at 80
     conf.addon("tutorial", "Tutorial: [b]SQL[/b]")
     ada = conf.attendee(
-        "ADA1", first_name="Ada", last_name="Lovelace", addons={"lunch": 1, "voucher": 3}
+        "ADA1",
+        first_name="Ada",
+        last_name="Lovelace",
+        addons={"lunch": 1, "voucher": 3},
+        attention="VIP — call the host",
     )
     zoe = conf.attendee(
         "ZOE1",

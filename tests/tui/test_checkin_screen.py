@@ -96,10 +96,11 @@ async def test_partially_refunded_order_is_admitted_with_an_attention_note(
     async with app.run_test() as pilot:
         await started(pilot)
         shown = await scan(pilot, built.access_code)
-        assert shown.startswith("✔ OK — CHECKED IN")
-        assert "⚠ ATTENTION: Order partially refunded" in shown
+        assert shown.startswith("⚠ ATTENTION — OK — CHECKED IN")
+        assert app.verdict.note is not None and "Order partially refunded" in app.verdict.note
+        assert app.verdict.tone is Tone.ATTENTION and app.verdict.recorded
         await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
-        assert "⚠ ATTENTION: Order partially refunded" in screen_text(app)
+        assert "Order partially refunded" in screen_text(app)
     assert station.count(CheckIn) == 1
 
 

@@ -145,3 +145,24 @@ def test_help_on_the_badge_preview_in_the_demo(fixed: Station, snap_compare: Sna
     )
     app = make_app(fixed.services(), settings=fixed.settings, clock=fixed.clock, demo_codes=codes)
     assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_grace_then_ada, open_help))
+
+
+async def scan_with_attention(pilot: Pilot[Any]) -> None:
+    await scan(pilot, "NOTE1")
+    await wait_for(pilot, lambda: badge_shown(pilot.app), "the badge")
+
+
+def test_badge_preview_with_an_attention_note(fixed: Station, snap_compare: SnapCompare) -> None:
+    """The attention verdict and the note, large, on the badge preview at 80×24."""
+    fixed.conf.ticket_type("vip", "VIP pass", attention="VIP — call the host")
+    fixed.conf.addon("tshirt-m", "T-Shirt M", attention="collect T-shirt M")
+    fixed.conf.attendee(
+        "NOTE1",
+        first_name="Nora",
+        last_name="Note",
+        ticket="vip",
+        addons={"lunch-1": 1, "tshirt-m": 1},
+        attention="wheelchair user: seat near the aisle",
+    )
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_with_attention))

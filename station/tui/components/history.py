@@ -20,7 +20,13 @@ TIME_WIDTH = 8
 WHO_WIDTH = 24
 GUTTER = "  "
 
-_TONE_STYLE = {Tone.REFUSED: "bold", Tone.OFFLINE: "bold", Tone.WARNING: "", Tone.OK: ""}
+_TONE_STYLE = {
+    Tone.REFUSED: "bold",
+    Tone.OFFLINE: "bold",
+    Tone.ATTENTION: "bold",
+    Tone.WARNING: "",
+    Tone.OK: "",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events
@@ -18,7 +19,7 @@ from station.services.results import BadgeData, ProductLine
 from station.tui import keymap
 from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import TooSmall
-from station.tui.verdicts import Verdict, first_in_text
+from station.tui.verdicts import Verdict, console_text, first_in_text
 
 if TYPE_CHECKING:
     from station.tui.ports import StationPort
@@ -86,7 +87,7 @@ class BadgeScreen(Screen[None]):
         self.verdict = verdict
         banner = self.query("#badge-verdict")
         if banner:  # not built yet (pushed a moment ago): on_mount shows self.verdict
-            banner.first(VerdictBanner).show(verdict)
+            banner.first(VerdictBanner).show(self._banner(verdict))
         if self.is_current:
             self._restart_timer()
 
@@ -106,19 +107,28 @@ class BadgeScreen(Screen[None]):
     def on_mount(self) -> None:
         self._fill()
 
+    def _banner(self, verdict: Verdict) -> Verdict:
+        """The verdict without the note the attention block below shows in full (the
+        banner has room for one line of it)."""
+        if self.badge is not None and self.badge.attention and verdict.note == self.badge.attention:
+            return replace(verdict, note=None)
+        return verdict
+
     def _fill(self) -> None:
         badge, verdict = self.badge, self.verdict
         if badge is None or verdict is None or not self.query("#badge-name"):
             return  # nothing to show yet, or the app is closing before compose finished
-        self.query_one("#badge-verdict", VerdictBanner).show(verdict)
+        self.query_one("#badge-verdict", VerdictBanner).show(self._banner(verdict))
         # Every field has a fixed height (see station.tcss), so no layout pass per badge.
         self.query_one("#badge-name", Static).update(Content(badge.name), layout=False)
         self.query_one("#badge-ticket", Static).update(render_ticket(badge), layout=False)
         attention = self.query_one("#badge-attention", Static)
         if attention.display != bool(badge.attention):
             attention.display = bool(badge.attention)
+        # A note's height varies (1-4 lines): lay out again only when there is one.
         attention.update(
-            Content(f"⚠ ATTENTION: {badge.attention}" if badge.attention else ""), layout=False
+            render_attention(badge.attention, ascii_only=self.app.has_class("-ascii")),
+            layout=bool(badge.attention),
         )
         self.query_one("#badge-checkins", Static).update(render_check_ins(badge), layout=False)
         self.query_one("#badge-products", ProductsView).show(badge.products)
@@ -239,3 +249,12 @@ def render_products(products: tuple[ProductLine, ...], *, width: int, height: in
         parts = [c.truncate(cell, ellipsis=True, pad=True) for c in cells]
         lines.append(Content(" " * COLUMN_GUTTER).join(parts).rstrip())
     return Content("\n").join(lines)
+
+
+def render_attention(note: str | None, *, ascii_only: bool = False) -> Content:
+    """The badge's attention block: the word on a line of its own, the note (untrusted,
+    never markup) under it."""
+    if not note:
+        return Content("")
+    heading = console_text("⚠ ATTENTION", ascii_only=ascii_only)
+    return Content("\n").join([Content.styled(heading, "bold"), Content(note)])
