@@ -143,7 +143,7 @@ class TicketType(Base):
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))
-    # What a volunteer must see when a holder is scanned (migration 0012).
+    # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     conference: Mapped[Conference] = relationship()
@@ -157,7 +157,7 @@ class AddOn(Base):
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))
-    # What a volunteer must see when a holder is scanned (migration 0012).
+    # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     conference: Mapped[Conference] = relationship()
@@ -172,7 +172,7 @@ class Order(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     reference: Mapped[str] = mapped_column(String(64))
     status: Mapped[OrderStatus] = mapped_column(_status_enum(), default=OrderStatus.PENDING)
-    # What a volunteer must see when this order's badge is scanned (migration 0012).
+    # What a volunteer must see when this order's badge is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
 
     line_items: Mapped[list[OrderLineItem]] = relationship(

@@ -6,8 +6,8 @@ Nullable text, empty means no note; the rule book combines and cleans them
 (``station.rulebook.words.attention``). Plain ``add_column``: no table is rebuilt,
 so the triggers that name ``order`` (and the scan records' guards) stay as they are.
 
-Revision ID: 0012
-Revises: 0010 (re-chained after 0011 at merge)
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 17:00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
