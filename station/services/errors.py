@@ -25,6 +25,8 @@ class Reason(enum.StrEnum):
     INVALID_INPUT = "invalid_input"
     DATABASE_UNAVAILABLE = "database_unavailable"
     CONFIGURATION = "configuration"
+    VOIDED = "voided"
+    VOID_NOT_ALLOWED = "void_not_allowed"
 
 
 class StationError(Exception):
@@ -101,6 +103,12 @@ class FullyRedeemed(Refusal):
         self.quantity = quantity
         self.last_redeemed_at = last_redeemed_at
         self.last_station = last_station
+
+
+class VoidRefused(Refusal):
+    """A void the rule book does not allow (too old, not the last scan, not a supervisor)."""
+
+    reason = Reason.VOID_NOT_ALLOWED
 
 
 class DatabaseUnavailable(StationError):
