@@ -25,7 +25,6 @@ class Reason(enum.StrEnum):
     INVALID_INPUT = "invalid_input"
     DATABASE_UNAVAILABLE = "database_unavailable"
     CONFIGURATION = "configuration"
-    VOIDED = "voided"
     VOID_NOT_ALLOWED = "void_not_allowed"
 
 

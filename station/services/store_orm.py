@@ -500,12 +500,7 @@ class OrmVoidAttempt:
                 message=accept.reason[:300],
             )
         )
-        staff = (
-            session.scalar(select(Staff.name).where(Staff.id == staff_id))
-            if staff_id is not None
-            else None
-        )
-        return Recorded(at=now, staff_name=staff)
+        return Recorded(at=now)  # who voided: the service names a supervisor
 
 
 def void_facts(

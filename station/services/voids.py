@@ -126,5 +126,5 @@ class VoidService(StaffService):
                 if recorded is None:
                     continue
                 assert facts.record is not None
-                return rules.voided(facts.record, decision, recorded.at, by or recorded.staff_name)
+                return rules.voided(facts.record, decision, recorded.at, by)
         raise DatabaseBusy()
