@@ -153,3 +153,35 @@ def test_a_supervisor_void_needs_the_supervisors_pin(
         ).scalar_one()
     outcome = _void(station, conf.conference_id, record, staff=supervisor, pin_hash=stored)
     assert outcome[0][0] == "ok"
+
+
+def test_the_services_void_as_the_station_role(
+    station_role: StationRole,  # noqa: F811
+    world: tuple[Engine, Engine, ConferenceBuilder],
+) -> None:
+    """What a station does, connected as its role: read the records, check the
+    supervisor, void through station_void(), and see the unit free again."""
+    from station.services import CheckInService, RedemptionService
+    from station.services.results import StationContext
+    from station.services.voids import VoidService
+
+    admin, station, conf = world
+    conf.staff("Sam", "2468", supervisor=True)
+    person = conf.attendee(addons={"lunch": 1})
+    sessions = make_session_factory(station)
+    ctx = StationContext(conf.slug, "Meal line", None)
+    redemption = RedemptionService(sessions)
+    redemption.redeem_product(ctx, person.access_code, product="lunch")
+    voids = VoidService(sessions)
+    result = voids.void_last(ctx, client_id=uuid.uuid4())
+    assert result.what == "Redemption: lunch"
+    redemption.redeem_product(ctx, person.access_code, product="lunch")
+    (latest, first) = voids.records(ctx, person.access_code)
+    assert (latest.already_voided, first.already_voided) == (False, True)
+    by_supervisor = voids.void_by_supervisor(
+        ctx, supervisor="Sam", pin="2468", kind="redeem", record_id=latest.record_id,
+        reason="wrong badge", client_id=uuid.uuid4(),
+    )  # fmt: skip
+    assert by_supervisor.by == "Sam"
+    CheckInService(sessions).check_in(ctx, person.access_code)
+    assert _count(admin, "SELECT count(*) FROM scan_void") == 2
