@@ -12,6 +12,7 @@ from station.db import make_engine, make_session_factory
 from station.services import CheckInService, RedemptionService, StaffService
 from station.services.counters import CounterService
 from station.services.scan import ScanService
+from station.services.voids import VoidService
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Services:
             mode=self.settings.mode,
             product=self.settings.product,
         )
+
+    @cached_property
+    def voids(self) -> VoidService:
+        """Voids of scans (the operator's last, a supervisor's any), on the same sessions."""
+        return VoidService(self.checkin._sessions, clock=self.checkin._clock)
 
     @cached_property
     def counters(self) -> CounterService:

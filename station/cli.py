@@ -356,15 +356,21 @@ def staff() -> None:
 @staff.command("add")
 @click.argument("name")
 @click.option("--pin", "with_pin", is_flag=True, help="Ask for a PIN (or read it from stdin).")
+@click.option(
+    "--supervisor",
+    is_flag=True,
+    help="May void any scan with their PIN (implies --pin).",
+)
 @pass_state
-def staff_add(state: CliState, name: str, with_pin: bool) -> None:
+def staff_add(state: CliState, name: str, with_pin: bool, supervisor: bool) -> None:
     """Add an operator called NAME."""
     from station.staffadmin import add_staff
 
-    pin = _read_pin(confirm=True) if with_pin else None
+    pin = _read_pin(confirm=True) if with_pin or supervisor else None
     with _staff_sessions(state) as sessions:
-        added = add_staff(sessions, name, pin=pin)
-    click.echo(f"Added {added.name}{' with a PIN' if added.has_pin else ''}.")
+        added = add_staff(sessions, name, pin=pin, supervisor=supervisor)
+    what = " a supervisor" if added.supervisor else ""
+    click.echo(f"Added{what} {added.name}{' with a PIN' if added.has_pin else ''}.")
 
 
 @staff.command("list")
@@ -381,7 +387,13 @@ def staff_list(state: CliState) -> None:
     width = max(len(row.name) for row in rows)
     for row in rows:
         flags = ", ".join(
-            flag for flag, on in (("PIN", row.has_pin), ("inactive", not row.active)) if on
+            flag
+            for flag, on in (
+                ("PIN", row.has_pin),
+                ("supervisor", row.supervisor),
+                ("inactive", not row.active),
+            )
+            if on
         )
         click.echo(f"{row.name:<{width}}  {flags}".rstrip())
 

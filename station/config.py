@@ -54,6 +54,9 @@ class Settings:
     # A supervisor PIN hash (see station.pins) that unlocks quit in kiosk mode.
     supervisor_pin_hash: str | None = None
     badge_seconds: float = 6.0
+    # How long the operator may void the last scan of the station themselves (then: a
+    # supervisor with their PIN).
+    void_window_seconds: float = 120.0
     ascii_borders: bool | None = None  # None: decide from the terminal
     scanner: ScannerProfile = field(default_factory=ScannerProfile)
     # The operational log (station.oplog): how much to write, and where (None: the
@@ -78,6 +81,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_OPERATOR": "operator",
     "STATION_KIOSK": "kiosk",
     "STATION_BADGE_SECONDS": "badge_seconds",
+    "STATION_VOID_WINDOW_SECONDS": "void_window_seconds",
     "STATION_ASCII_BORDERS": "ascii_borders",
     "STATION_SUPERVISOR_PIN_HASH": "supervisor_pin_hash",
     "STATION_LOG_LEVEL": "log_level",
@@ -111,6 +115,7 @@ _TOP_LEVEL_KEYS = (
     "operator",
     "kiosk",
     "badge_seconds",
+    "void_window_seconds",
     "supervisor_pin_hash",
     "ascii_borders",
     "log_level",
@@ -187,6 +192,7 @@ def load_settings(
         kiosk=kiosk,
         supervisor_pin_hash=pin_hash,
         badge_seconds=get(layers, "badge_seconds", _badge_seconds, default=6.0),
+        void_window_seconds=get(layers, "void_window_seconds", _void_window_seconds, default=120.0),
         ascii_borders=get(layers, "ascii_borders", _ascii_borders, default=None),
         scanner=problems.attempt(
             lambda: _scanner_profile(scanner_table, path), default=ScannerProfile()
@@ -485,6 +491,13 @@ def _badge_seconds(raw: object, where: str) -> float:
     value = _number(raw, where, "seconds")
     if not 0.5 <= value <= 600:
         raise ConfigurationError(f"{where} must be between 0.5 and 600 seconds (got {value:g})")
+    return value
+
+
+def _void_window_seconds(raw: object, where: str) -> float:
+    value = _number(raw, where, "seconds")
+    if not 0 <= value <= 3600:
+        raise ConfigurationError(f"{where} must be between 0 and 3600 seconds (got {value:g})")
     return value
 
 

@@ -39,7 +39,7 @@ READ_ONLY = (
     "order_line_item",
     "alembic_version",
 )
-APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log")
+APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log", "scan_void")
 FUNCTIONS = (
     "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
     "text)",
@@ -47,10 +47,12 @@ FUNCTIONS = (
     "station_redeem_line(integer, integer, integer, integer, text, text, uuid, timestamptz, "
     "text, integer, text, text)",
     "station_log_scan(text, integer, text, text, text, timestamptz, text, integer, text)",
+    # Migration 0012: a void of a record, and by whom.
+    "station_void(integer, text, bigint, uuid, timestamptz, text, integer, text, text)",
 )
 
 # Every column of staff but pin_hash.
-STAFF_COLUMNS = ("id", "name", "active")
+STAFF_COLUMNS = ("id", "name", "active", "supervisor")
 # Sign-in without the hash (migration 0007).
 PIN_FUNCTIONS = (
     "station_staff()",
@@ -77,6 +79,7 @@ CONFERENCE_POLICIES = {
     "door_check": "conference_id = %s",
     "product_redemption": "conference_id = %s",
     "scan_log": "conference_id = %s",
+    "scan_void": "conference_id = %s",
 }
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000

@@ -560,7 +560,11 @@ def _ensure_staff(conn: Connection) -> dict[str, int]:
     names = (*STAFF_WITHOUT_PIN, SUPERVISOR)
     existing = set(conn.scalars(select(Staff.name).where(Staff.name.in_(names))))
     missing = [
-        {"name": name, "pin_hash": hash_pin(SUPERVISOR_PIN) if name == SUPERVISOR else None}
+        {
+            "name": name,
+            "pin_hash": hash_pin(SUPERVISOR_PIN) if name == SUPERVISOR else None,
+            "supervisor": name == SUPERVISOR,
+        }
         for name in names
         if name not in existing
     ]

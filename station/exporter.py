@@ -33,6 +33,7 @@ from station.models import (
     Person,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     Staff,
     TicketType,
 )
@@ -201,6 +202,12 @@ def _product_filter(
     raise InvalidInput(f"--product {product!r}: use a slug, ticket:<slug> or addon:<slug>.")
 
 
+def _void_of(kind: str, record_id: Any) -> Any:
+    """The join to a record's void: exports keep voided records, with when they were voided
+    (``voided_at``, empty when not), so the file is the whole audit and a sum can skip them."""
+    return (ScanVoid.record_kind == kind) & (ScanVoid.record_id == record_id)
+
+
 def _checkins(filters: ExportFilter) -> _Built:
     columns = (
         "checked_in_at",
@@ -210,6 +217,7 @@ def _checkins(filters: ExportFilter) -> _Built:
         "operator",
         "note",
         "client_id",
+        "voided_at",
     )
     query = (
         select(
@@ -222,11 +230,13 @@ def _checkins(filters: ExportFilter) -> _Built:
             Staff.name,
             CheckIn.note,
             CheckIn.client_id,
+            ScanVoid.voided_at,
         )
         .join(Attendee, Attendee.id == CheckIn.attendee_id)
         .join(Person, Person.id == Attendee.person_id)
         .join(Conference, Conference.id == CheckIn.conference_id)
         .outerjoin(Staff, Staff.id == CheckIn.staff_id)
+        .outerjoin(ScanVoid, _void_of("checkin", CheckIn.id))
     )
     return columns, _common(query, CheckIn, CheckIn.checked_in_at, filters), None
 
@@ -241,6 +251,7 @@ def _door_checks(filters: ExportFilter) -> _Built:
         "product",
         "product_name",
         "client_id",
+        "voided_at",
     )
     query = (
         select(
@@ -255,11 +266,13 @@ def _door_checks(filters: ExportFilter) -> _Built:
             AddOn.slug,
             func.coalesce(TicketType.name, AddOn.name),
             DoorCheck.client_id,
+            ScanVoid.voided_at,
         )
         .join(Attendee, Attendee.id == DoorCheck.attendee_id)
         .join(Person, Person.id == Attendee.person_id)
         .join(Conference, Conference.id == DoorCheck.conference_id)
         .outerjoin(Staff, Staff.id == DoorCheck.staff_id)
+        .outerjoin(ScanVoid, _void_of("door", DoorCheck.id))
         .outerjoin(TicketType, TicketType.id == DoorCheck.ticket_type_id)
         .outerjoin(AddOn, AddOn.id == DoorCheck.addon_id)
     )
@@ -281,6 +294,7 @@ def _redemptions(filters: ExportFilter) -> _Built:
         "source_line_id",
         "note",
         "client_id",
+        "voided_at",
     )
     ticket, addon = aliased(TicketType), aliased(AddOn)
     query = (
@@ -300,6 +314,7 @@ def _redemptions(filters: ExportFilter) -> _Built:
             OrderLineItem.source_line_id,
             ProductRedemption.note,
             ProductRedemption.client_id,
+            ScanVoid.voided_at,
         )
         .join(Attendee, Attendee.id == ProductRedemption.attendee_id)
         .join(Person, Person.id == Attendee.person_id)
@@ -307,6 +322,7 @@ def _redemptions(filters: ExportFilter) -> _Built:
         .join(OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id)
         .join(Order, Order.id == OrderLineItem.order_id)
         .outerjoin(Staff, Staff.id == ProductRedemption.staff_id)
+        .outerjoin(ScanVoid, _void_of("redeem", ProductRedemption.id))
         .outerjoin(ticket, ticket.id == OrderLineItem.ticket_type_id)
         .outerjoin(addon, addon.id == OrderLineItem.addon_id)
     )

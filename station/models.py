@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     event,
+    false,
     select,
     text,
 )
@@ -133,6 +134,8 @@ class Staff(Base):
     name: Mapped[str] = mapped_column(String(150), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # May void any scan with their PIN (migration 0012); operators void only their last.
+    supervisor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class TicketType(Base):
@@ -330,6 +333,33 @@ class ProductRedemption(Base):
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScanVoid(Base):
+    """A scan taken back: append-only, pointing at the record it voids (migration 0012).
+
+    ``record_kind`` is the scan's action ("checkin", "door", "redeem") and ``record_id``
+    the id of its row in check_in, door_check or product_redemption; a record is voided
+    at most once. The voided row stays; every count leaves it out.
+    """
+
+    __tablename__ = "scan_void"
+    __table_args__ = (
+        UniqueConstraint("record_kind", "record_id"),
+        CheckConstraint("record_kind IN ('checkin', 'door', 'redeem')", name="record_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    conference_id: Mapped[int] = mapped_column()
+    attendee_id: Mapped[int] = mapped_column()
+    record_kind: Mapped[str] = mapped_column(String(10))
+    record_id: Mapped[int] = mapped_column(BigInteger())
+    staff_id: Mapped[int | None] = mapped_column()
+    station: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    voided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ScanLog(Base):

@@ -9,7 +9,7 @@ agree with each other while stations keep scanning.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,11 +27,13 @@ from station.models import (
     OrderLineItem,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     TicketType,
     utcnow,
 )
 from station.reading import read_connection
 from station.services.errors import ConfigurationError
+from station.services.void_queries import not_voided
 
 _ACTIVE = [s.value for s in ACTIVE_ORDER_STATUSES]
 
@@ -76,6 +78,8 @@ class ConferenceReport:
     products: tuple[ProductFigures, ...]
     stations: tuple[StationFigures, ...]
     refused: dict[str, int]
+    # Scans taken back (check-ins, door admissions, redemptions); no other figure counts them.
+    voided: dict[str, int] = field(default_factory=dict)
 
     @property
     def checked_in_percent(self) -> float | None:
@@ -159,6 +163,7 @@ def _report(
         products=_products(conn, conference_id),
         stations=_stations(conn, conference_id),
         refused=_refused(conn, conference_id),
+        voided=_voided(conn, conference_id),
     )
 
 
@@ -188,7 +193,10 @@ def _products(conn: Connection, conference_id: int) -> tuple[ProductFigures, ...
             ProductRedemption.order_line_item_id.label("line_id"),
             func.count().label("n"),
         )
-        .where(ProductRedemption.conference_id == conference_id)
+        .where(
+            ProductRedemption.conference_id == conference_id,
+            not_voided("redeem", ProductRedemption.id),
+        )
         .group_by(ProductRedemption.order_line_item_id)
         .subquery()
     )
@@ -220,9 +228,18 @@ def _products(conn: Connection, conference_id: int) -> tuple[ProductFigures, ...
 def _stations(conn: Connection, conference_id: int) -> tuple[StationFigures, ...]:
     counts: dict[str, list[int]] = {}
     sources: tuple[tuple[Any, Any], ...] = (
-        (CheckIn, CheckIn.conference_id == conference_id),
-        (ProductRedemption, ProductRedemption.conference_id == conference_id),
-        (DoorCheck, DoorCheck.conference_id == conference_id),
+        (CheckIn, and_(CheckIn.conference_id == conference_id, not_voided("checkin", CheckIn.id))),
+        (
+            ProductRedemption,
+            and_(
+                ProductRedemption.conference_id == conference_id,
+                not_voided("redeem", ProductRedemption.id),
+            ),
+        ),
+        (
+            DoorCheck,
+            and_(DoorCheck.conference_id == conference_id, not_voided("door", DoorCheck.id)),
+        ),
         (ScanLog, and_(ScanLog.conference_id == conference_id, ScanLog.outcome == "refused")),
     )
     for position, (model, where) in enumerate(sources):
@@ -242,6 +259,17 @@ def _refused(conn: Connection, conference_id: int) -> dict[str, int]:
         .order_by(func.count().desc(), ScanLog.reason)
     ).all()
     return {reason: int(n) for reason, n in rows}
+
+
+def _voided(conn: Connection, conference_id: int) -> dict[str, int]:
+    """Voids by kind of record ("checkin", "door", "redeem")."""
+    rows = conn.execute(
+        select(ScanVoid.record_kind, func.count())
+        .where(ScanVoid.conference_id == conference_id)
+        .group_by(ScanVoid.record_kind)
+        .order_by(ScanVoid.record_kind)
+    ).all()
+    return {kind: int(n) for kind, n in rows}
 
 
 def render(report: ConferenceReport) -> Any:
@@ -311,4 +339,14 @@ def render(report: ConferenceReport) -> Any:
         for reason, count in report.refused.items():
             refused.add_row(t(refusal_words(reason)), f"{count:,}")
         parts.append(refused)
+    if report.voided:
+        voided = Table(title="Voided scans (left out of every figure above)", title_justify="left")
+        voided.add_column("scan")
+        voided.add_column("voided", justify="right")
+        for kind, count in report.voided.items():
+            voided.add_row(Text(_VOID_WORDS.get(kind, kind)), f"{count:,}")
+        parts.append(voided)
     return Group(*parts)
+
+
+_VOID_WORDS = {"checkin": "check-ins", "door": "door admissions", "redeem": "redemptions"}

@@ -23,6 +23,7 @@ class StaffRow:
     name: str  # display-safe
     has_pin: bool
     active: bool
+    supervisor: bool = False
 
 
 def check_pin(pin: str) -> str:
@@ -36,7 +37,9 @@ def check_pin(pin: str) -> str:
     return pin
 
 
-def add_staff(sessions: sessionmaker[Session], name: str, *, pin: str | None = None) -> StaffRow:
+def add_staff(
+    sessions: sessionmaker[Session], name: str, *, pin: str | None = None, supervisor: bool = False
+) -> StaffRow:
     """Add an operator; InvalidInput if the name is unusable or taken."""
     cleaned = name.strip()
     if not cleaned:
@@ -45,6 +48,8 @@ def add_staff(sessions: sessionmaker[Session], name: str, *, pin: str | None = N
         raise InvalidInput("Staff name must not contain control characters.")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidInput(f"Staff name too long: at most {MAX_NAME_LENGTH} characters.")
+    if supervisor and pin is None:
+        raise InvalidInput("A supervisor needs a PIN: it is asked for each void.")
     pin_hash = hash_pin(check_pin(pin)) if pin is not None else None
     shown = display_safe(cleaned, limit=60)
     try:
@@ -52,18 +57,19 @@ def add_staff(sessions: sessionmaker[Session], name: str, *, pin: str | None = N
             taken = session.scalar(select(Staff.id).where(Staff.name == cleaned))
             if taken is not None:
                 raise InvalidInput(f"There is already a staff member called {shown!r}.")
-            session.add(Staff(name=cleaned, pin_hash=pin_hash, active=True))
+            session.add(Staff(name=cleaned, pin_hash=pin_hash, active=True, supervisor=supervisor))
     except IntegrityError:  # another station added the same name in between
         raise InvalidInput(f"There is already a staff member called {shown!r}.") from None
-    return StaffRow(shown, pin_hash is not None, True)
+    return StaffRow(shown, pin_hash is not None, True, supervisor)
 
 
 def list_staff(sessions: sessionmaker[Session]) -> tuple[StaffRow, ...]:
     """Everyone, inactive included, by name."""
     with sessions() as session:
         rows = session.execute(
-            select(Staff.name, Staff.pin_hash, Staff.active).order_by(Staff.name)
+            select(Staff.name, Staff.pin_hash, Staff.active, Staff.supervisor).order_by(Staff.name)
         ).all()
     return tuple(
-        StaffRow(display_safe(r.name, limit=60), r.pin_hash is not None, r.active) for r in rows
+        StaffRow(display_safe(r.name, limit=60), r.pin_hash is not None, r.active, r.supervisor)
+        for r in rows
     )

@@ -87,9 +87,11 @@ class ConferenceBuilder:
                 s.flush()
             return found.id
 
-    def staff(self, name: str, pin: str | None = None) -> int:
+    def staff(self, name: str, pin: str | None = None, *, supervisor: bool = False) -> int:
         with self.sessions.begin() as s:
-            member = Staff(name=name, pin_hash=hash_pin(pin) if pin else None)
+            member = Staff(
+                name=name, pin_hash=hash_pin(pin) if pin else None, supervisor=supervisor
+            )
             s.add(member)
             s.flush()
             return member.id

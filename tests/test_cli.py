@@ -288,9 +288,11 @@ def test_staff_add_and_list(tmp_path: Path) -> None:
     assert added.returncode == 0 and "with a PIN" in added.stdout
     line = assert_one_line_failure(station(tmp_path, "staff", "add", "Ana"), 2)
     assert "already" in line
+    boss = station(tmp_path, "staff", "add", "Sam", "--supervisor", stdin="2468\n")
+    assert boss.returncode == 0 and "Added a supervisor Sam with a PIN" in boss.stdout
     listed = station(tmp_path, "staff", "list")
     assert listed.returncode == 0
-    assert listed.stdout.splitlines() == ["Ana", "Zoë  PIN"]
+    assert listed.stdout.splitlines() == ["Ana", "Sam  PIN, supervisor", "Zoë  PIN"]
 
 
 def test_demo_prepares_data_and_codes_then_reuses_them(tmp_path: Path) -> None:

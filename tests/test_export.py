@@ -116,6 +116,7 @@ def test_round_trip_checkins(database: TestDatabase, scanned: Scanned) -> None:
                 "operator": "Ana",
                 "note": "",
                 "client_id": str(scanned.check_in.client_id),
+                "voided_at": as_format(None, fmt),
             }
         ], fmt
 
@@ -138,6 +139,7 @@ def test_round_trip_redemptions(database: TestDatabase, scanned: Scanned) -> Non
                 "source_line_id": as_format(None, fmt),  # not imported from django-program
                 "note": "",
                 "client_id": str(scanned.redemption.client_id),
+                "voided_at": as_format(None, fmt),
             }
         ], fmt
 
@@ -156,6 +158,7 @@ def test_round_trip_door_checks(database: TestDatabase, scanned: Scanned) -> Non
                 "product": "addon:tutorial-ticket",
                 "product_name": "Tutorial Ticket",
                 "client_id": str(scanned.door.client_id),
+                "voided_at": as_format(None, fmt),
             }
         ], fmt
 
@@ -271,7 +274,8 @@ def test_times_without_offset_are_conference_time(database: TestDatabase, scanne
 
 def test_empty_exports_are_still_well_formed(database: TestDatabase) -> None:
     assert export(database, "checkins").splitlines() == [
-        "checked_in_at,conference,access_code,first_name,last_name,station,operator,note,client_id"
+        "checked_in_at,conference,access_code,first_name,last_name,station,operator,note,client_id,"
+        "voided_at"
     ]
     assert json.loads(export(database, "checkins", "json")) == []
     assert export(database, "checkins", "jsonl") == ""

@@ -94,6 +94,7 @@ EXPECTED = {
          "refused": 0},
     ],
     "refused": {"fully_redeemed": 1, "no_order": 1, "refunded": 1},
+    "voided": {},
 }  # fmt: skip
 
 

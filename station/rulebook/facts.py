@@ -115,3 +115,43 @@ class ScanFacts:
     target: Target | None = None
     target_missing: bool = False
     prior: Prior | None = None
+
+
+RecordKind = Literal["checkin", "door", "redeem"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """An accepted scan as a void sees it: what, whose, when, where, and whether voided."""
+
+    kind: RecordKind
+    id: int
+    attendee_id: int
+    at: datetime
+    station: str
+    first_name: str
+    last_name: str
+    username: str
+    access_code: str
+    product: str = ""
+    voided: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoidRequest:
+    """A void as the station asks for it. ``supervisor``: a supervisor's PIN was checked."""
+
+    client_id: uuid.UUID
+    reason: str
+    supervisor: bool
+    now: datetime
+    window_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class VoidFacts:
+    """The record to void (None: nothing found) and whether it is this station's last scan."""
+
+    request: VoidRequest
+    record: ScanRecord | None
+    last_at_station: bool

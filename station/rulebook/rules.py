@@ -15,7 +15,17 @@ from datetime import datetime
 
 from station.domain import ACTIVE_ORDER_STATUSES, OrderStatus
 from station.rulebook import words
-from station.rulebook.facts import Action, FirstEntry, Holder, Line, ScanFacts, Target
+from station.rulebook.facts import (
+    Action,
+    FirstEntry,
+    Holder,
+    Line,
+    RecordKind,
+    ScanFacts,
+    ScanRecord,
+    Target,
+    VoidFacts,
+)
 from station.services.errors import ConfigurationError, FullyRedeemed, Reason, Refusal
 from station.services.results import (
     BadgeData,
@@ -25,6 +35,7 @@ from station.services.results import (
     ProductChoice,
     ProductLine,
     RedemptionResult,
+    VoidResult,
 )
 from station.text import display_safe
 
@@ -329,4 +340,80 @@ def replayed(facts: ScanFacts) -> CheckInResult | DoorCheckResult | RedemptionRe
         timezone=facts.timezone,
         attention=attention(holder, (line,)),
         replayed=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VoidAccept:
+    """A void to record: the record it takes back (a store writes it only while unvoided)."""
+
+    kind: RecordKind
+    record_id: int
+    attendee_id: int
+    reason: str
+
+
+def decide_void(facts: VoidFacts) -> VoidAccept | Refusal:
+    """Who may void what.
+
+    An operator voids the last scan recorded at their station, while it is at most
+    ``window_seconds`` old; a supervisor (their PIN checked) voids any check-in,
+    door admission or redemption of the conference, and says why. Nothing is voided
+    twice.
+    """
+    request, record = facts.request, facts.record
+    if record is None:
+        return words.nothing_to_void()
+    if record.voided:
+        return words.already_voided(record.kind).concerning(
+            record.attendee_id, _record_name(record)
+        )
+    reason = display_safe(request.reason.strip(), limit=300).strip()
+    if request.supervisor:
+        if not reason:
+            return words.void_needs_reason()
+    else:
+        if not facts.last_at_station:
+            return words.void_not_last()
+        if (request.now - record.at).total_seconds() > request.window_seconds:
+            return words.void_window_passed(request.window_seconds).concerning(
+                record.attendee_id, _record_name(record)
+            )
+        reason = reason or "Voided by the operator: scanned by mistake."
+    return VoidAccept(record.kind, record.id, record.attendee_id, reason)
+
+
+def _record_name(record: ScanRecord) -> str:
+    return words.person_name(record.first_name, record.last_name, record.username)
+
+
+def voided(record: ScanRecord, accept: VoidAccept, at: datetime, by: str | None) -> VoidResult:
+    """What the screen shows once a void is recorded."""
+    return VoidResult(
+        kind=record.kind,
+        record_id=record.id,
+        attendee_name=_record_name(record),
+        access_code=display_safe(record.access_code, limit=40),
+        what=words.record_words(record.kind, record.product),
+        scanned_at=record.at,
+        voided_at=at,
+        reason=accept.reason,
+        by=words.station_name(by) if by else None,
+    )
+
+
+def void_choice(record: ScanRecord) -> VoidResult:
+    """A record as a supervisor's picker lists it (not voided: ``voided_at`` None)."""
+    return VoidResult(
+        kind=record.kind,
+        record_id=record.id,
+        attendee_name=_record_name(record),
+        access_code=display_safe(record.access_code, limit=40),
+        what=words.record_words(record.kind, record.product),
+        scanned_at=record.at,
+        voided_at=None,
+        reason="",
+        by=None,
+        station=words.station_name(record.station),
+        already_voided=record.voided,
     )

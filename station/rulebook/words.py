@@ -15,6 +15,7 @@ from station.services.errors import (
     NotEligible,
     NotPurchased,
     Reason,
+    VoidRefused,
 )
 from station.text import display_safe
 
@@ -116,3 +117,49 @@ def attention(status: OrderStatus | None, notes: Iterable[str | None] = ()) -> s
     if not shown:
         return None
     return display_safe(ATTENTION_SEPARATOR.join(shown), limit=ATTENTION_LIMIT)
+
+
+# What each kind of scan record is called when it is voided.
+RECORD_WORDS = {"checkin": "Check-in", "door": "Admission", "redeem": "Redemption"}
+VOIDED = "VOIDED"
+
+
+def record_words(kind: str, product: str = "") -> str:
+    """ "Redemption: Lunch", "Admission: Workshop", "Check-in" (display-safe)."""
+    what = RECORD_WORDS.get(kind, "Scan")
+    return f"{what}: {product_name(product)}" if product else what
+
+
+def nothing_to_void() -> VoidRefused:
+    return VoidRefused("Nothing to void: no scan was recorded at this station.")
+
+
+def already_voided(kind: str) -> VoidRefused:
+    return VoidRefused(f"{RECORD_WORDS.get(kind, 'Scan')} already voided.")
+
+
+def void_not_last() -> VoidRefused:
+    return VoidRefused(
+        "Only the last scan at this station can be voided here — ask a supervisor (F5)."
+    )
+
+
+def void_window_passed(seconds: float) -> VoidRefused:
+    return VoidRefused(
+        f"The last scan is older than {_duration(seconds)} — ask a supervisor to void it (F5)."
+    )
+
+
+def void_needs_reason() -> VoidRefused:
+    return VoidRefused("A supervisor's void needs a reason.")
+
+
+def not_a_supervisor() -> InvalidInput:
+    return InvalidInput("Only a supervisor can void this scan: wrong name or not a supervisor.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} seconds"

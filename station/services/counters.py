@@ -22,6 +22,7 @@ from station.models import (
     OrderLineItem,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     TicketType,
 )
 from station.services.base import ServiceBase
@@ -29,6 +30,7 @@ from station.services.errors import ConfigurationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef
 from station.services.tallies import StationTally
+from station.services.void_queries import not_voided
 
 
 class CounterService(ServiceBase):
@@ -49,10 +51,21 @@ class CounterService(ServiceBase):
                     ScanLog.conference_id == conference.id,
                     ScanLog.station == ctx.station,
                     ScanLog.outcome == "accepted",
+                    ScanLog.action != "void",
                     ScanLog.scanned_at >= start,
                     ScanLog.scanned_at < end,
                 )
             )
+            # Voids made here today take their scan back (a void is not a scan).
+            voided_here = session.scalar(
+                select(func.count(ScanVoid.id)).where(
+                    ScanVoid.conference_id == conference.id,
+                    ScanVoid.station == ctx.station,
+                    ScanVoid.voided_at >= start,
+                    ScanVoid.voided_at < end,
+                )
+            )
+            station_today = max(0, int(station_today or 0) - int(voided_here or 0))
             if mode is Mode.MEAL:
                 today, done, total = _meal(session, conference, product, start, end)
             elif mode is Mode.DOOR:
@@ -81,6 +94,7 @@ def _desk(
             CheckIn.conference_id == conference.id,
             CheckIn.checked_in_at >= start,
             CheckIn.checked_in_at < end,
+            not_voided("checkin", CheckIn.id),
         )
     )
     done, total = session.execute(
@@ -115,7 +129,10 @@ def _meal(
     served = (
         select(func.count(ProductRedemption.id))
         .join(OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id)
-        .where(ProductRedemption.conference_id == conference.id)
+        .where(
+            ProductRedemption.conference_id == conference.id,
+            not_voided("redeem", ProductRedemption.id),
+        )
     )
     bought = (
         select(func.coalesce(func.sum(OrderLineItem.quantity), 0))
@@ -146,7 +163,7 @@ def _door(
 ) -> tuple[int, int]:
     """People admitted by this door's product today and on any day (each person once)."""
     admitted = select(func.count(distinct(DoorCheck.attendee_id))).where(
-        DoorCheck.conference_id == conference.id
+        DoorCheck.conference_id == conference.id, not_voided("door", DoorCheck.id)
     )
     kind, _sep, slug = (product or "").partition(":")
     if kind == "ticket":

@@ -25,6 +25,7 @@ class Reason(enum.StrEnum):
     INVALID_INPUT = "invalid_input"
     DATABASE_UNAVAILABLE = "database_unavailable"
     CONFIGURATION = "configuration"
+    VOID_NOT_ALLOWED = "void_not_allowed"
 
 
 class StationError(Exception):
@@ -101,6 +102,12 @@ class FullyRedeemed(Refusal):
         self.quantity = quantity
         self.last_redeemed_at = last_redeemed_at
         self.last_station = last_station
+
+
+class VoidRefused(Refusal):
+    """A void the rule book does not allow (too old, not the last scan, not a supervisor)."""
+
+    reason = Reason.VOID_NOT_ALLOWED
 
 
 class DatabaseUnavailable(StationError):

@@ -156,3 +156,20 @@ class ProductChoice:
 
 ScanAnswer = CheckInResult | RedemptionResult | DoorCheckResult | ProductChoice
 """What one scan can come back with (a refusal comes back raised)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoidResult:
+    """A voided record (or, with ``voided_at`` None, one a supervisor may void); display-safe."""
+
+    kind: str
+    record_id: int
+    attendee_name: str
+    access_code: str
+    what: str
+    scanned_at: datetime
+    voided_at: datetime | None
+    reason: str
+    by: str | None
+    station: str = ""
+    already_voided: bool = False

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Protocol
 
 from station.rulebook import Accept, ScanFacts, ScanRequest
+from station.rulebook.facts import RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.rules import VoidAccept
 from station.services.errors import StationError
 from station.services.results import StationContext
 
@@ -50,6 +52,16 @@ class ScanAttempt(Protocol):
     def log_refusal(self, error: StationError, code: str) -> None: ...
 
 
+class VoidAttempt(Protocol):
+    """One try at a void: the record's facts, then the void (None: overtaken, read again)."""
+
+    def facts(self) -> VoidFacts: ...
+
+    def record(
+        self, accept: VoidAccept, staff_id: int | None, pin_hash: str | None
+    ) -> Recorded | None: ...
+
+
 class ScanStore(Protocol):
     def conference(self, slug: str) -> ConferenceRef: ...
 
@@ -61,4 +73,14 @@ class ScanStore(Protocol):
 
     def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
         """A scan refused outside any attempt (unreadable, bad input), logged on its own."""
+        ...
+
+    def void_attempt(
+        self, ctx: StationContext, request: VoidRequest, target: tuple[RecordKind, int] | None
+    ) -> AbstractContextManager[VoidAttempt]:
+        """A try at voiding ``target`` (kind, id), or this station's last scan when None."""
+        ...
+
+    def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
+        """Every record of a badge, newest first, voided ones marked (a supervisor's list)."""
         ...

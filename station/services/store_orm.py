@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.domain import OrderStatus
@@ -30,11 +30,14 @@ from station.models import (
     Person,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     Staff,
     TicketType,
 )
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
-from station.rulebook.facts import FirstEntry
+from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.rules import VoidAccept
+from station.services import void_queries
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, Recorded
@@ -90,6 +93,19 @@ class OrmStore:
         with self._transaction() as session:
             conference = self.conference_in(session, ctx.conference)
             yield OrmAttempt(self, session, ctx, request, conference, attendee_id)
+
+    @contextmanager
+    def void_attempt(
+        self, ctx: StationContext, request: VoidRequest, target: tuple[RecordKind, int] | None
+    ) -> Iterator[OrmVoidAttempt]:
+        with self._transaction() as session:
+            conference = self.conference_in(session, ctx.conference)
+            yield OrmVoidAttempt(self, session, ctx, request, conference, target)
+
+    def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
+        with self._transaction() as session:
+            conference = self.conference_in(session, ctx.conference)
+            return void_queries.for_attendee(session, conference.id, code)
 
     def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
         with self._transaction() as session:
@@ -291,7 +307,10 @@ def _holder(session: Session, row: Any) -> Holder:
                 ProductRedemption.redeemed_at,
                 ProductRedemption.station,
             )
-            .where(ProductRedemption.attendee_id == row.id)
+            .where(
+                ProductRedemption.attendee_id == row.id,
+                void_queries.not_voided("redeem", ProductRedemption.id),
+            )
             .order_by(ProductRedemption.redeemed_at, ProductRedemption.id)
         ):
             used.setdefault(use.order_line_item_id, []).append(use)
@@ -333,14 +352,19 @@ def _holder(session: Session, row: Any) -> Holder:
             )
         lines = tuple(made)
     entries = int(
-        session.scalar(select(func.count(CheckIn.id)).where(CheckIn.attendee_id == row.id)) or 0
+        session.scalar(
+            select(func.count(CheckIn.id)).where(
+                CheckIn.attendee_id == row.id, void_queries.not_voided("checkin", CheckIn.id)
+            )
+        )
+        or 0
     )
     first = None
     if entries:
         earliest = session.execute(
             select(CheckIn.checked_in_at, CheckIn.station, Staff.name)
             .outerjoin(Staff, Staff.id == CheckIn.staff_id)
-            .where(CheckIn.attendee_id == row.id)
+            .where(CheckIn.attendee_id == row.id, void_queries.not_voided("checkin", CheckIn.id))
             .order_by(CheckIn.checked_in_at, CheckIn.id)
             .limit(1)
         ).one()
@@ -410,3 +434,92 @@ def _prior(session: Session, request: ScanRequest) -> Prior | None:
             used_then=int(then or 0),
         )
     return None
+
+
+class OrmVoidAttempt:
+    """A void in one transaction: the record's facts, then the void and its log row."""
+
+    def __init__(
+        self,
+        store: OrmStore,
+        session: Session,
+        ctx: StationContext,
+        request: VoidRequest,
+        conference: ConferenceRef,
+        target: tuple[RecordKind, int] | None,
+    ) -> None:
+        self._store = store
+        self._session = session
+        self._ctx = ctx
+        self._request = request
+        self._conference = conference
+        self._target = target
+
+    def facts(self) -> VoidFacts:
+        return void_facts(self._session, self._ctx, self._request, self._conference, self._target)
+
+    def record(self, accept: VoidAccept, staff_id: int | None, pin_hash: str | None) -> Recorded:
+        session, ctx = self._session, self._ctx
+        now = self._store._clock()
+        session.execute(
+            insert(ScanVoid).values(
+                client_id=self._request.client_id,
+                conference_id=self._conference.id,
+                attendee_id=accept.attendee_id,
+                record_kind=accept.kind,
+                record_id=accept.record_id,
+                staff_id=staff_id,
+                station=ctx.station[:100],
+                reason=accept.reason[:300],
+                voided_at=now,
+                client_at=now,
+            )
+        )
+        if accept.kind == "checkin":
+            # "First check-in" is the earliest one not voided (as station_void() does).
+            voided_at = session.scalar(
+                select(CheckIn.checked_in_at).where(CheckIn.id == accept.record_id)
+            )
+            earliest = session.scalar(
+                select(func.min(CheckIn.checked_in_at)).where(
+                    CheckIn.attendee_id == accept.attendee_id,
+                    void_queries.not_voided("checkin", CheckIn.id),
+                )
+            )
+            session.execute(
+                update(Attendee)
+                .where(Attendee.id == accept.attendee_id, Attendee.checked_in_at == voided_at)
+                .values(checked_in_at=earliest, updated_at=now)
+            )
+        session.execute(
+            insert(ScanLog).values(
+                conference_id=self._conference.id,
+                attendee_id=accept.attendee_id,
+                scanned_at=now,
+                client_at=now,
+                station=ctx.station[:100],
+                staff_id=staff_id,
+                action="void",
+                code=f"{accept.kind}:{accept.record_id}",
+                outcome="accepted",
+                reason="void",
+                message=accept.reason[:300],
+            )
+        )
+        return Recorded(at=now)  # who voided: the service names a supervisor
+
+
+def void_facts(
+    session: Session | Connection,
+    ctx: StationContext,
+    request: VoidRequest,
+    conference: ConferenceRef,
+    target: tuple[RecordKind, int] | None,
+) -> VoidFacts:
+    """The record to void (the station's last when no target) and whether it is the last."""
+    last = void_queries.last_at_station(session, conference.id, ctx.station)
+    if target is None:
+        return VoidFacts(request, last, last_at_station=last is not None)
+    record = void_queries.record(session, conference.id, *target)
+    is_last = record is not None and last is not None and (last.kind, last.id) == target
+    return VoidFacts(request, record, last_at_station=is_last)

@@ -19,21 +19,23 @@ UPDATE on any table.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from station.domain import OrderStatus
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
-from station.rulebook.facts import FirstEntry
+from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.rules import VoidAccept
+from station.services import void_queries
 from station.services.db_errors import database_errors, named_rows
 from station.services.errors import StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, Recorded
-from station.services.store_orm import Clock, unknown_conference
+from station.services.store_orm import Clock, unknown_conference, void_facts
 from station.text import display_safe
 
 _CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = %(slug)s"
@@ -64,7 +66,9 @@ SELECT a.id, a.access_code, a.checked_in_at, o.status, o.reference,
 """
 _USED_COUNT = """,
                    (SELECT count(*) FROM product_redemption pr
-                     WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id)"""
+                     WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
+                       AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'redeem'
+                                                                  AND v.record_id = pr.id))"""
 _USED_LAST_COLUMNS = ", used.n, used.last_at, used.last_station"
 _USED_LAST_JOIN = """
           LEFT JOIN LATERAL (
@@ -73,15 +77,21 @@ _USED_LAST_JOIN = """
                          AS last_station
                 FROM product_redemption pr
                WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
+                       AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'redeem'
+                                                                  AND v.record_id = pr.id)
           ) AS used ON li.addon_id IS NOT NULL"""
 _ENTRIES_COLUMNS = """,
-       (SELECT count(*) FROM check_in ci WHERE ci.attendee_id = a.id) AS entries,
+       (SELECT count(*) FROM check_in ci WHERE ci.attendee_id = a.id
+                    AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'checkin'
+                                                               AND v.record_id = ci.id)) AS entries,
        first.at AS first_at, first.station AS first_station, first.staff AS first_staff"""
 _ENTRIES_JOIN = """
   LEFT JOIN LATERAL (
       SELECT ci.checked_in_at AS at, ci.station, s.name AS staff
         FROM check_in ci LEFT JOIN staff s ON s.id = ci.staff_id
        WHERE ci.attendee_id = a.id
+                    AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'checkin'
+                                                               AND v.record_id = ci.id)
        ORDER BY ci.checked_in_at, ci.id
        LIMIT 1
   ) AS first ON true"""
@@ -145,6 +155,10 @@ REDEEM = (
     "%(reason)s, %(message)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, "
     "%(note)s, %(code)s)"
 )
+VOID = (
+    "SELECT * FROM station_void(%(conference)s, %(kind)s, %(record)s, %(client_id)s, "
+    "%(client_at)s, %(station)s, %(staff)s, %(pin_hash)s, %(reason)s)"
+)
 LOG_SCAN = (
     "SELECT station_log_scan(%(conference)s, %(attendee)s, %(action)s, %(reason)s, "
     "%(message)s, %(client_at)s, %(station)s, %(staff)s, %(code)s) AS id"
@@ -184,6 +198,21 @@ class PgStore:
         self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
     ) -> Iterator[PgAttempt]:
         yield PgAttempt(self, ctx, request, self.conference(ctx.conference), attendee_id)
+
+    @contextmanager
+    def void_attempt(
+        self, ctx: StationContext, request: VoidRequest, target: tuple[RecordKind, int] | None
+    ) -> Iterator[PgVoidAttempt]:
+        yield PgVoidAttempt(self, ctx, request, self.conference(ctx.conference), target)
+
+    def reads(self) -> AbstractContextManager[Connection]:
+        """A short read-only transaction for the reads of a void (not a hot path)."""
+        return self._engine.connect()
+
+    def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
+        conference = self.conference(ctx.conference)
+        with database_errors(), self.reads() as connection:
+            return void_queries.for_attendee(connection, conference.id, code)
 
     def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
         self.row(
@@ -299,6 +328,49 @@ class PgAttempt:
 
     def log_refusal(self, error: StationError, code: str) -> None:
         self._store.log_refusal(self._ctx, self._request.action, code, error)
+
+
+class PgVoidAttempt:
+    """A void: the record's facts in one read, then station_void() (migration 0012)."""
+
+    def __init__(
+        self,
+        store: PgStore,
+        ctx: StationContext,
+        request: VoidRequest,
+        conference: ConferenceRef,
+        target: tuple[RecordKind, int] | None,
+    ) -> None:
+        self._store = store
+        self._ctx = ctx
+        self._request = request
+        self._conference = conference
+        self._target = target
+
+    def facts(self) -> VoidFacts:
+        with database_errors(), self._store.reads() as connection:
+            return void_facts(connection, self._ctx, self._request, self._conference, self._target)
+
+    def record(
+        self, accept: VoidAccept, staff_id: int | None, pin_hash: str | None
+    ) -> Recorded | None:
+        row = self._store.row(
+            VOID,
+            {
+                "conference": self._conference.id,
+                "kind": accept.kind,
+                "record": accept.record_id,
+                "client_id": self._request.client_id,
+                "client_at": self._store._clock(),
+                "station": self._ctx.station[:100],
+                "staff": staff_id,
+                "pin_hash": pin_hash,
+                "reason": accept.reason[:300],
+            },
+        )
+        if row.outcome != "ok":
+            return None
+        return Recorded(at=_time(row.recorded_at))
 
 
 def _holder(row: Any) -> Holder:

@@ -13,6 +13,7 @@ import os
 import queue
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ from station.services.results import (
     StaffMember,
     StationContext,
     StationInfo,
+    VoidResult,
 )
 from station.text import display_safe
 from station.tui import keymap, kiosk, verdicts
@@ -70,6 +72,9 @@ from station.tui.messages import (
     SignInChecked,
     StaffListed,
     StationInfoLoaded,
+    VoidCandidateLoaded,
+    VoidFinished,
+    VoidRecordsLoaded,
     WorkCrashed,
 )
 from station.tui.screens.badge import BadgeScreen
@@ -79,6 +84,7 @@ from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.screens.sign_in import SignInScreen
+from station.tui.screens.supervisor_void import SupervisorVoidScreen
 from station.tui.verdicts import Verdict
 
 if TYPE_CHECKING:
@@ -394,6 +400,9 @@ class StationApp(App[int], inherit_bindings=False):
             self._jobs.put(partial(self._log_unreadable, scan, error))
             return
         code = decoded.code
+        if isinstance(self.screen, SupervisorVoidScreen):
+            self.screen.badge_scanned(code)  # the badge to void from, never a scan here
+            return
         previous = self.recent.previous(code, self.clock())
         if previous is not None:
             scan = self.flow.repeat(code, at=self.clock(), started=time.monotonic())
@@ -673,6 +682,63 @@ class StationApp(App[int], inherit_bindings=False):
         self._show_header()
         self.push_screen(SignInScreen(preset=None, handing_over=True), self._signed_in)
 
+    # ----------------------------------------------------------------- voids
+
+    def action_void_last(self) -> None:
+        """F4: void this station's last scan, after a yes (within the void window)."""
+        if self.ready and isinstance(self.screen, ScanScreen):
+            self._load_last_scan()
+
+    def on_void_candidate_loaded(self, message: VoidCandidateLoaded) -> None:
+        if message.error is not None or message.last is None:
+            from station.rulebook import words
+
+            error = message.error or words.nothing_to_void()
+            self._show_void(verdicts.for_error(error, timezone=self.timezone), None)
+            return
+        last = message.last
+        if last.already_voided:
+            from station.rulebook import words
+
+            error = words.already_voided(last.kind)
+            self._show_void(verdicts.for_error(error, timezone=self.timezone), None)
+            return
+        when = verdicts.local_time(last.scanned_at, self.timezone, seconds=True)
+        question = f"Void the last scan? {last.what} — {last.attendee_name}, {when}"
+        self.push_screen(ConfirmScreen(question), partial(self._void_answered, last))
+
+    def _void_answered(self, last: VoidResult, yes: bool | None) -> None:
+        if yes:
+            self._void_last(last)
+
+    def action_supervisor_void(self) -> None:
+        """F5: a supervisor voids any scan: PIN, badge, the scan, a reason."""
+        if self.ready and isinstance(self.screen, ScanScreen):
+            self.push_screen(SupervisorVoidScreen(timezone=self.timezone), self._supervisor_voided)
+
+    def _supervisor_voided(self, result: VoidResult | None) -> None:
+        if result is not None:
+            self._show_void(verdicts.for_void(result, self.timezone), result)
+
+    def on_void_finished(self, message: VoidFinished) -> None:
+        """The operator's void (a supervisor's goes to its screen)."""
+        if message.result is not None:
+            self._show_void(verdicts.for_void(message.result, self.timezone), message.result)
+        elif message.error is not None:
+            self._show_void(verdicts.for_error(message.error, timezone=self.timezone), None)
+
+    def _show_void(self, verdict: Verdict, result: VoidResult | None) -> None:
+        """A void's outcome in the banner (and, when recorded, in the history)."""
+        entry = None
+        if result is not None and result.voided_at is not None:
+            when = verdicts.local_time(result.voided_at, self.timezone, seconds=True)
+            entry = (when, display_safe(result.attendee_name, limit=40))
+        self.verdict = verdict
+        self.scan_screen.show_outcome(verdict, entry)
+        if verdict.rings_bell:
+            self.bell()
+        self._refresh_counts_soon()
+
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
 
@@ -920,6 +986,68 @@ class StationApp(App[int], inherit_bindings=False):
         else:
             more = len(found) > SEARCH_SHOWN
             reply_to.post_message(SearchFinished(query, found[:SEARCH_SHOWN], more=more))
+
+    def _void_ctx(self) -> StationContext:
+        return self.ctx
+
+    @work(thread=True, exclusive=True, group="voids-read", exit_on_error=False)
+    def _load_last_scan(self) -> None:
+        try:
+            last = self.services.voids.last_scan(self._void_ctx())
+        except StationError as error:
+            self.post_message(VoidCandidateLoaded(None, error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("voids", crash))
+        else:
+            self.post_message(VoidCandidateLoaded(last))
+
+    @work(thread=True, group="voids", exit_on_error=False)
+    def _void_last(self, last: VoidResult) -> None:
+        try:
+            result = self.services.voids.void_last(
+                self._void_ctx(),
+                client_id=uuid.uuid4(),
+                window_seconds=self.settings.void_window_seconds,
+                expected=(last.kind, last.record_id),  # type: ignore[arg-type]
+            )
+        except StationError as error:
+            self.post_message(VoidFinished(None, error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("voids", crash))
+        else:
+            self.post_message(VoidFinished(result))
+
+    @work(thread=True, exclusive=True, group="voids-read", exit_on_error=False)
+    def void_records(self, code: str, reply_to: MessagePump) -> None:
+        try:
+            records = self.services.voids.records(self._void_ctx(), code)
+        except StationError as error:
+            reply_to.post_message(VoidRecordsLoaded(code, (), error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("voids", crash))
+        else:
+            reply_to.post_message(VoidRecordsLoaded(code, records))
+
+    @work(thread=True, group="voids", exit_on_error=False)
+    def supervisor_void(
+        self, supervisor: str, pin: str, record: VoidResult, reason: str, reply_to: MessagePump
+    ) -> None:
+        try:
+            result = self.services.voids.void_by_supervisor(
+                self._void_ctx(),
+                supervisor=supervisor,
+                pin=pin,
+                kind=record.kind,  # type: ignore[arg-type]
+                record_id=record.record_id,
+                reason=reason,
+                client_id=uuid.uuid4(),
+            )
+        except StationError as error:
+            reply_to.post_message(VoidFinished(None, error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("voids", crash))
+        else:
+            reply_to.post_message(VoidFinished(result))
 
 
 APP_HELP_KEYS: tuple[tuple[str, str], ...] = (

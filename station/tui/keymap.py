@@ -23,6 +23,9 @@ SCAN: list[BindingType] = [
     Binding("f2", "app.open_lookup", "Find", show=False),
     # Like "/": "?" is help only while the field is empty; a scanned link's "?" types.
     Binding("question_mark", "question_help", "Help", key_display="?", show=False, priority=True),
+    # Voids: function keys too, so no scanned code can start one.
+    Binding("f4", "app.void_last", "Undo", priority=True),
+    Binding("f5", "app.supervisor_void", "Supervisor void", show=False, priority=True),
 ]
 
 SCAN_INPUT: list[BindingType] = [
@@ -53,6 +56,10 @@ SIGN_IN: list[BindingType] = [
 
 HELP: list[BindingType] = [
     Binding("escape", "close", "Back"),
+]
+
+SUPERVISOR_VOID: list[BindingType] = [
+    Binding("escape", "close", "Cancel"),
 ]
 
 CONFIRM: list[BindingType] = [

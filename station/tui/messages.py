@@ -16,6 +16,7 @@ from station.services.results import (
     ScanAnswer,
     StaffMember,
     StationInfo,
+    VoidResult,
 )
 from station.services.tallies import StationTally
 from station.tui.verdicts import Verdict
@@ -144,3 +145,33 @@ class SearchFinished(Message):
         self.error = error
         self.more = more
         """The search stopped at its limit: there are more matches than ``matches``."""
+
+
+class VoidCandidateLoaded(Message):
+    """The station's last scan, for the operator's "void it?" (None: there is none)."""
+
+    def __init__(self, last: VoidResult | None, error: StationError | None = None) -> None:
+        super().__init__()
+        self.last = last
+        self.error = error
+
+
+class VoidRecordsLoaded(Message):
+    """A badge's scans, for a supervisor to pick the one to void."""
+
+    def __init__(
+        self, code: str, records: tuple[VoidResult, ...], error: StationError | None = None
+    ) -> None:
+        super().__init__()
+        self.code = code
+        self.records = records
+        self.error = error
+
+
+class VoidFinished(Message):
+    """A void recorded (``result``) or refused (``error``)."""
+
+    def __init__(self, result: VoidResult | None, error: StationError | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from textual.message_pump import MessagePump
 
+from station.services.results import VoidResult
+
 
 class StationPort(Protocol):
     """The app's side of the screens: work they start and news they give.
@@ -32,6 +34,21 @@ class StationPort(Protocol):
 
     def search_attendees(self, query: str, reply_to: MessagePump) -> object:
         """Look attendees up by name, e-mail or code, for the lookup screen."""
+        ...
+
+    def void_records(self, code: str, reply_to: MessagePump) -> object:
+        """A badge's scans, for a supervisor's void (answers ``VoidRecordsLoaded``)."""
+        ...
+
+    def supervisor_void(
+        self,
+        supervisor: str,
+        pin: str,
+        record: VoidResult,
+        reason: str,
+        reply_to: MessagePump,
+    ) -> object:
+        """Void ``record`` as that supervisor (answers ``VoidFinished``)."""
         ...
 
     def type_into_scan_field(self, text: str) -> None:

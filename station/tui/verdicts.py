@@ -20,6 +20,7 @@ from station.services.results import (
     CheckInResult,
     DoorCheckResult,
     RedemptionResult,
+    VoidResult,
 )
 from station.text import display_safe
 
@@ -70,6 +71,7 @@ REFUSAL_HEADLINES: dict[Reason, str] = {
     Reason.FULLY_REDEEMED: "ALREADY REDEEMED",
     Reason.INVALID_INPUT: "NOT A BADGE",
     Reason.CONFIGURATION: "STATION SET UP WRONGLY",
+    Reason.VOID_NOT_ALLOWED: "CANNOT VOID",
 }
 
 # What the volunteer should do next, by reason.
@@ -84,6 +86,7 @@ REFUSAL_ADVICE: dict[Reason, str] = {
     Reason.FULLY_REDEEMED: "Everything they bought was already used.",
     Reason.INVALID_INPUT: "Scan again, or press / to look the attendee up.",
     Reason.CONFIGURATION: "Tell a supervisor: the station settings need fixing.",
+    Reason.VOID_NOT_ALLOWED: "A supervisor can void it: F5.",
 }
 
 OFFLINE_HEADLINE = "NOT RECORDED — database offline, try again"
@@ -253,6 +256,19 @@ def for_door(result: DoorCheckResult) -> Verdict:
             "",
             result.attention,
         )
+    )
+
+
+def for_void(result: VoidResult, timezone: str) -> Verdict:
+    """A scan taken back: shown as VOIDED, with what it was and when it was scanned."""
+    scanned = local_time(result.scanned_at, timezone)
+    by = f" by {result.by}" if result.by else ""
+    return Verdict(
+        Tone.WARNING,
+        "VOIDED",
+        f"VOIDED — {display_safe(result.what, limit=50)}",
+        result.attendee_name,
+        display_safe(f"Scanned {scanned}; voided{by}: {result.reason}", limit=120),
     )
 
 

@@ -31,7 +31,8 @@ from station.models import (
     TicketType,
 )
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
-from station.rulebook.facts import FirstEntry
+from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.rules import VoidAccept
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, Recorded
@@ -49,7 +50,11 @@ class Snapshot:
     door_checks: list[dict[str, Any]] = field(default_factory=list)
     redemptions: list[dict[str, Any]] = field(default_factory=list)
     scan_log: list[dict[str, Any]] = field(default_factory=list)
-    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    voids: list[dict[str, Any]] = field(default_factory=list)
+    # One id sequence per record table, as in the databases (a void names kind and id).
+    ids: dict[str, Iterator[int]] = field(
+        default_factory=lambda: {k: itertools.count(1) for k in ("checkin", "door", "redeem")}
+    )
 
 
 def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
@@ -65,7 +70,7 @@ def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
              "username": p.username, "email": p.email,
              "status": o.status if o else None, "reference": o.reference if o else None,
              "attention": (o.checkin_attention or "") if o else "",
-             "checked_in": a.checked_in_at is not None}
+             "in_at": datetime.min if a.checked_in_at is not None else None}
             for a, p, o in s.execute(
                 select(Attendee, Person, Order)
                 .join(Person, Person.id == Attendee.person_id)
@@ -121,6 +126,50 @@ class MemoryStore:
              "reason": reason, "message": message[:300]}
         )  # fmt: skip
 
+    def voided(self, kind: str, record_id: int) -> bool:
+        return any(v["kind"] == kind and v["record_id"] == record_id for v in self.data.voids)
+
+    def records(self, conference_id: int) -> list[ScanRecord]:
+        """Every record as a void sees it (the shape of station.services.void_queries)."""
+        data = self.data
+        people = {a["id"]: a for a in data.attendees if a["conference_id"] == conference_id}
+        products = {(p["kind"], p["id"]): p["name"] for p in data.products}
+        lines = {li["id"]: li for li in data.lines}
+        found = []
+        tables: tuple[tuple[RecordKind, list[dict[str, Any]]], ...] = (
+            ("checkin", data.check_ins),
+            ("door", data.door_checks),
+            ("redeem", data.redemptions),
+        )
+        for kind, table in tables:
+            for r in table:
+                person = people.get(r["attendee_id"])
+                if person is None:
+                    continue
+                product = ""
+                if kind == "door":
+                    product = products[(r["kind"], r["product"])]
+                elif kind == "redeem":
+                    product = products.get(("addon", lines[r["line_id"]]["addon"]), "")
+                found.append(ScanRecord(
+                    kind, r["id"], r["attendee_id"], r["at"], r["station"],
+                    person["first_name"], person["last_name"], person["username"],
+                    person["code"], product, self.voided(kind, r["id"]),
+                ))  # fmt: skip
+        return found
+
+    @contextmanager
+    def void_attempt(
+        self, ctx: StationContext, request: VoidRequest, target: tuple[RecordKind, int] | None
+    ) -> Iterator[MemoryVoidAttempt]:
+        yield MemoryVoidAttempt(self, ctx, request, self.conference(ctx.conference), target)
+
+    def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
+        mine = [
+            r for r in self.records(self.conference(ctx.conference).id) if r.access_code == code
+        ]
+        return tuple(sorted(mine, key=lambda r: (r.at, r.id), reverse=True))
+
     def holder(self, attendee: dict[str, Any]) -> Holder:
         data = self.data
         products = {(p["kind"], p["id"]): p for p in data.products}
@@ -131,14 +180,16 @@ class MemoryStore:
             kind: Literal["ticket", "addon"] = "addon" if li["addon"] is not None else "ticket"
             product = products[(kind, li["addon"] if kind == "addon" else li["ticket"])]
             uses = [r for r in data.redemptions
-                    if r["line_id"] == li["id"] and r["attendee_id"] == attendee["id"]]  # fmt: skip
+                    if r["line_id"] == li["id"] and r["attendee_id"] == attendee["id"]
+                    and not self.voided("redeem", r["id"])]  # fmt: skip
             made.append(
                 Line(li["id"], kind, product["id"], product["slug"], product["name"],
                      li["description"], li["quantity"], len(uses),
                      uses[-1]["at"] if uses else None, uses[-1]["station"] if uses else "",
                      product["attention"])
             )  # fmt: skip
-        entries = [c for c in data.check_ins if c["attendee_id"] == attendee["id"]]
+        entries = [c for c in data.check_ins if c["attendee_id"] == attendee["id"]
+                   and not self.voided("checkin", c["id"])]  # fmt: skip
         first = None
         if entries:
             earliest = min(entries, key=lambda c: (c["at"], c["id"]))
@@ -149,7 +200,7 @@ class MemoryStore:
             attendee["id"], attendee["code"], attendee["first_name"], attendee["last_name"],
             attendee["username"], attendee["email"] or "",
             OrderStatus(status) if status else None, attendee["reference"],
-            attendee["checked_in"] or bool(entries), first, len(entries), tuple(made),
+            attendee["in_at"] is not None or bool(entries), first, len(entries), tuple(made),
             attendee["attention"],
         )  # fmt: skip
 
@@ -212,14 +263,15 @@ class MemoryAttempt:
     def record(self, accept: Accept, code: str) -> Recorded | None:
         store, data, ctx, request = self._store, self._store.data, self._ctx, self._request
         now = store._clock()
-        row: dict[str, Any] = {"id": next(data.ids), "client_id": request.client_id,
+        row: dict[str, Any] = {"id": next(data.ids[accept.action]),
+                               "client_id": request.client_id,
                                "attendee_id": accept.attendee_id, "at": now,
                                "staff_id": ctx.staff_id, "station": ctx.station[:100]}  # fmt: skip
         if accept.action == "checkin":
             data.check_ins.append({**row, "note": request.note})
             for attendee in data.attendees:
-                if attendee["id"] == accept.attendee_id:
-                    attendee["checked_in"] = True
+                if attendee["id"] == accept.attendee_id and accept.first:
+                    attendee["in_at"] = attendee["in_at"] or now
         elif accept.action == "door":
             assert accept.target is not None
             data.door_checks.append({**row, "kind": accept.target.kind,
@@ -237,6 +289,48 @@ class MemoryAttempt:
                         str(error.reason), error.message, error.attendee_id)  # fmt: skip
 
 
+class MemoryVoidAttempt:
+    def __init__(
+        self,
+        store: MemoryStore,
+        ctx: StationContext,
+        request: VoidRequest,
+        conference: ConferenceRef,
+        target: tuple[RecordKind, int] | None,
+    ) -> None:
+        self._store, self._ctx, self._request = store, ctx, request
+        self._conference, self._target = conference, target
+
+    def facts(self) -> VoidFacts:
+        records = self._store.records(self._conference.id)
+        here = [r for r in records if r.station == self._ctx.station[:100]]
+        last = max(here, key=lambda r: (r.at, r.id), default=None)
+        if self._target is None:
+            return VoidFacts(self._request, last, last_at_station=last is not None)
+        record = next((r for r in records if (r.kind, r.id) == self._target), None)
+        is_last = record is not None and last is not None and (last.kind, last.id) == self._target
+        return VoidFacts(self._request, record, last_at_station=is_last)
+
+    def record(self, accept: VoidAccept, staff_id: int | None, pin_hash: str | None) -> Recorded:
+        store, data, ctx = self._store, self._store.data, self._ctx
+        now = store._clock()
+        data.voids.append({"client_id": self._request.client_id, "attendee_id": accept.attendee_id,
+                           "kind": accept.kind, "record_id": accept.record_id,
+                           "staff_id": staff_id, "station": ctx.station[:100],
+                           "reason": accept.reason[:300], "at": now})  # fmt: skip
+        if accept.kind == "checkin":
+            voided_at = next(c["at"] for c in data.check_ins if c["id"] == accept.record_id)
+            for attendee in data.attendees:
+                if attendee["id"] == accept.attendee_id and attendee["in_at"] == voided_at:
+                    left = [c["at"] for c in data.check_ins
+                            if c["attendee_id"] == accept.attendee_id
+                            and not store.voided("checkin", c["id"])]  # fmt: skip
+                    attendee["in_at"] = min(left, default=None)
+        store.log(ctx, self._conference.id, "void", f"{accept.kind}:{accept.record_id}",
+                  "accepted", "void", accept.reason, accept.attendee_id)  # fmt: skip
+        return Recorded(now)
+
+
 def rows(data: Snapshot) -> dict[str, list[tuple[Any, ...]]]:
     """The memory's records in ``scenario.rows_written``'s shape."""
     return {
@@ -251,7 +345,9 @@ def rows(data: Snapshot) -> dict[str, list[tuple[Any, ...]]]:
         "scan_log": [(e["conference_id"], e["attendee_id"], e["client_at"], e["station"],
                       e["staff_id"], e["action"], e["code"], e["outcome"], e["reason"],
                       e["message"]) for e in data.scan_log],
-        "attendee": sorted((a["id"], a["checked_in"]) for a in data.attendees),
+        "attendee": sorted((a["id"], a["in_at"] is not None) for a in data.attendees),
+        "scan_void": [(v["client_id"], v["attendee_id"], v["kind"], v["record_id"], v["staff_id"],
+                       v["station"], v["reason"], v["at"]) for v in data.voids],
     }  # fmt: skip
 
 

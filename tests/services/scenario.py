@@ -27,6 +27,7 @@ from station.models import (
     OrderLineItem,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
 )
 from station.services import CheckInService, RedemptionService
 from station.services.errors import StationError
@@ -290,4 +291,15 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             ScanLog.message,
         ),
         "attendee": dump(Attendee, Attendee.id, Attendee.checked_in_at.is_not(None)),
+        "scan_void": dump(
+            ScanVoid,
+            ScanVoid.client_id,
+            ScanVoid.attendee_id,
+            ScanVoid.record_kind,
+            ScanVoid.record_id,
+            ScanVoid.staff_id,
+            ScanVoid.station,
+            ScanVoid.reason,
+            ScanVoid.client_at,
+        ),
     }

@@ -37,12 +37,15 @@ from station.models import (
     Person,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     Staff,
     TicketType,
 )
 from station.services import CheckInService, RedemptionService
 from station.services.errors import ConfigurationError, Refusal
 from station.services.results import StationContext
+from station.services.void_queries import not_voided
+from station.services.voids import VoidService
 from tests.services.memory_store import MemoryStore, Snapshot, snapshot
 from tests.services.memory_store import rows as memory_rows
 from tests.services.scenario import FixedClock, Refused, outcome, rows_written
@@ -106,6 +109,28 @@ def _codes(guests: list[Guest]) -> st.SearchStrategy[str]:
     return st.one_of(variants, variants, other)
 
 
+# Voids on every path: a redemption voided and redeemed again, a first check-in voided (the
+# next is first again), a void at a station with nothing to void, a voided record not
+# voided twice.
+KNOWN_VOIDS = Day(
+    addon_names=(NAMES[1], NAMES[4], NAMES[2]),
+    guests=(Guest("G0X", OrderStatus.PAID, (Line("addon:lunch", 1), Line("ticket:general", 1))),),
+    scans=(
+        Scan("meal", "G0X", "lunch", client=0),
+        Scan("void", ""),
+        Scan("meal", "G0X", "lunch", client=1),
+        Scan("void", "", desk=False),
+        Scan("checkin", "G0X", client=2),
+        Scan("void", ""),
+        Scan("void", ""),
+        Scan("checkin", "G0X", client=3),
+        Scan("door", "G0X", "ticket:general", client=4, desk=False),
+        Scan("void", "", desk=False),
+        Scan("lookup", "G0X"),
+    ),
+)
+
+
 @st.composite
 def days(draw: st.DrawFn) -> Day:
     addon_names = tuple(draw(st.sampled_from(NAMES)) for _ in ADDONS)
@@ -134,6 +159,8 @@ def days(draw: st.DrawFn) -> Day:
         st.builds(Scan, st.just("meal"), codes, meal_products, client=clients, desk=desks),
         st.builds(Scan, st.just("line"), codes, line=lines, client=clients, desk=desks),
         st.builds(Scan, st.just("lookup"), codes),
+        # The operator's undo of the station's last scan (within the window).
+        st.builds(Scan, st.just("void"), st.just(""), desk=desks),
     )
     scans = draw(st.lists(scan, min_size=1, max_size=25))
     # Exact retries of earlier scans, refused ones included (same client id, same code).
@@ -248,6 +275,8 @@ def run(
     store = MemoryStore(memory, clock) if memory is not None else None
     checkin = CheckInService(sessions, clock=clock, hot_paths=hot_paths, store=store)
     redemption = RedemptionService(sessions, clock=clock, hot_paths=hot_paths, store=store)
+    voids = VoidService(sessions, clock=clock, hot_paths=hot_paths, store=store)
+    void_ids = itertools.count(10_000)
     desk = StationContext(SLUG, "Desk\x07 1", 1)
     door = StationContext(SLUG, "Door B", None)
 
@@ -269,6 +298,9 @@ def run(
             return lambda: redemption.redeem_product(
                 ctx, scan.code, line_item_id=line_id, client_id=client_id
             )
+        if scan.kind == "void":
+            void_id = uuid.UUID(int=next(void_ids))
+            return lambda: voids.void_last(ctx, client_id=void_id, window_seconds=3600)
         return lambda: checkin.lookup_attendee(ctx, scan.code)
 
     outcomes = []
@@ -279,21 +311,32 @@ def run(
 
 
 def assert_invariants(sessions: sessionmaker[Session], day: Day, outcomes: list[object]) -> None:
-    """What holds on any path: never over quantity; every scan answered logged once."""
+    """What holds on any path: never over quantity (voids left out); every scan answered
+    logged once; every void recorded once."""
     with sessions() as s:
         over = s.execute(
             select(OrderLineItem.id)
             .join(ProductRedemption, ProductRedemption.order_line_item_id == OrderLineItem.id)
+            .where(not_voided("redeem", ProductRedemption.id))  # a voided unit is free again
             .group_by(OrderLineItem.id, OrderLineItem.quantity)
             .having(func.count(ProductRedemption.id) > OrderLineItem.quantity)
         ).all()
         logged = s.scalar(select(func.count(ScanLog.id)))
+        voided = s.scalar(select(func.count(ScanVoid.id)))
     assert over == []
+    # Voids log what they void, never a refusal (a refused void is no scan).
     scans = [o for s, o in zip(day.scans, outcomes, strict=True) if s.kind != "lookup"]
+    refused_voids = sum(
+        isinstance(o, Refused) for s, o in zip(day.scans, outcomes, strict=True) if s.kind == "void"
+    )
     refused = [o for o in scans if isinstance(o, Refused) and o.kind != "ConfigurationError"]
     assert all(o.kind in _REFUSALS for o in refused), refused
     written = [o for o in scans if not isinstance(o, Refused)]
-    assert logged == len(refused) + sum(not o.replayed for o in written)  # type: ignore[attr-defined]
+    assert voided == sum(1 for scan, o in zip(day.scans, outcomes, strict=True)
+                         if scan.kind == "void" and not isinstance(o, Refused))  # fmt: skip
+    logged_refusals = len(refused) - refused_voids
+    replays = sum(not getattr(o, "replayed", False) for o in written)
+    assert logged == logged_refusals + replays
 
 
 _REFUSALS = {cls.__name__ for cls in Refusal.__subclasses__()} | {"Refusal"}
@@ -330,6 +373,7 @@ def test_a_day_on_sqlite_keeps_its_invariants(sqlite_template: Path, tmp_path: P
 
     @_settings(40)
     @given(day=days())
+    @example(day=KNOWN_VOIDS)
     def check(day: Day) -> None:
         engine, sessions = fresh.sqlite()
         try:
@@ -352,6 +396,7 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
     @_settings(150)
     @given(day=days())
     @example(day=KNOWN_DRIFTS)
+    @example(day=KNOWN_VOIDS)
     def check(day: Day) -> None:
         results: dict[str, tuple[list[object], dict[str, list[tuple[Any, ...]]]]] = {}
         engine, sessions = fresh.sqlite()

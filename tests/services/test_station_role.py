@@ -194,7 +194,9 @@ def test_print_sql_shows_the_grants_without_running_them() -> None:
     granted = [line for line in ran.output.splitlines() if line.startswith("GRANT")]
     for power in ("INSERT", "UPDATE", "DELETE", "SEQUENCE"):
         assert not any(power in line for line in granted), power
-    assert 'GRANT SELECT (id, name, active) ON "public".staff TO "door_a";' in ran.output
+    assert (
+        'GRANT SELECT (id, name, active, supervisor) ON "public".staff TO "door_a";' in ran.output
+    )
     assert "WHERE c.slug = 'pycon-2026'" in ran.output
     assert 'ALTER ROLE "door_a" SET idle_in_transaction_session_timeout = 5000;' in ran.output
     assert "DELETE ON" not in ran.output and "pin_hash" not in ran.output

@@ -35,7 +35,9 @@ def test_the_port_lists_what_the_screens_use() -> None:
         "scan_screen_mounted",
         "search_attendees",
         "sign_in",
+        "supervisor_void",
         "type_into_scan_field",
+        "void_records",
     ]
 
 

@@ -49,6 +49,8 @@ class ScanScreen(Screen[None]):
         ("Enter", "Scan the code in the field"),
         ("/  F2", "Find an attendee by name, email or code (/: field empty)"),
         ("?", "This help (while the field is empty)"),
+        ("F4", "Undo: void this station's last scan (within the void window; asks first)"),
+        ("F5", "Supervisor void: PIN, badge, the scan to void, a reason"),
     )
 
     def __init__(self) -> None:
