@@ -462,11 +462,12 @@ async def test_f3_hands_over_to_an_operator_with_a_pin(station: Station) -> None
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "the sign-in")
         assert "Signed out" in screen_text(app)
         assert app.operator is None and not app.ready
+        # The operators listed first: listing them says "choose your name", over any word.
+        options = app.screen.query_one("#staff-list", OptionList)
+        await wait_for(pilot, lambda: options.option_count == 2, "the operators")
         # Nobody is signed in: a scan checks nobody in.
         send_burst(app, grace.access_code + "\r")
         await wait_for(pilot, lambda: "Sign in first" in screen_text(app), "the refusal")
-        options = app.screen.query_one("#staff-list", OptionList)
-        await wait_for(pilot, lambda: options.option_count == 2, "the operators")
         await pilot.press("down", "enter")
         pin = app.screen.query_one("#pin-input", Input)
         await wait_for(pilot, lambda: pin.has_focus, "the PIN field")
