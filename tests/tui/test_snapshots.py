@@ -166,3 +166,23 @@ def test_badge_preview_with_an_attention_note(fixed: Station, snap_compare: Snap
     )
     app = fixed.app()
     assert snap_compare(app, terminal_size=SIZE, run_before=run(scan_with_attention))
+
+
+async def void_the_last_check_in(pilot: Pilot[Any]) -> None:
+    from station.tui.screens.confirm import ConfirmScreen
+    from tests.tui.conftest import banner_text
+
+    app = pilot.app
+    assert isinstance(app, StationApp)
+    await scan(pilot, "GRACE1")
+    await pilot.press("escape")
+    await pilot.press("f4")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm")
+    await pilot.press("y")
+    await wait_for(pilot, lambda: "VOIDED" in banner_text(app), "the void's verdict")
+
+
+def test_a_voided_check_in(fixed: Station, snap_compare: SnapCompare) -> None:
+    """F4 on the desk: the VOIDED verdict and the history that keeps both scans."""
+    app = fixed.app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=run(void_the_last_check_in))
