@@ -140,6 +140,38 @@ async def test_a_long_lookup_line_stays_one_line_and_keeps_its_code(station: Sta
         assert len(text) <= results.scrollable_content_region.width
 
 
+async def test_long_lines_keep_their_codes_on_screen_when_the_list_scrolls(
+    station: Station,
+) -> None:
+    """A list taller than the screen gains a scrollbar after its lines are made: each code
+    must still be drawn (seen in tmux: every long line's code was wrapped off)."""
+    built = [
+        station.conf.attendee(
+            first_name="Øyvind", last_name="Bjørnstad", email=f"oyvind.bjornstad.{n}@example.org"
+        )
+        for n in range(15)
+    ]
+    app = station.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, LookupScreen), "the lookup")
+        await pilot.press(*"oyvind")
+        results = app.screen.query_one("#lookup-results", OptionList)
+        await wait_for(pilot, lambda: results.option_count == 15, "the matches")
+        await pilot.pause()
+        assert results.show_vertical_scrollbar
+        room = results.scrollable_content_region.width
+        for index in range(results.option_count):
+            text = str(results.get_option_at_index(index).prompt)
+            assert len(text) <= room, (len(text), room)
+        for each in built:  # every line ends with its own code
+            assert any(
+                str(results.get_option_at_index(i).prompt).endswith(each.access_code)
+                for i in range(15)
+            ), each.access_code
+
+
 async def test_a_search_that_hit_its_limit_says_first_20_shown(station: Station) -> None:
     for n in range(21):
         station.conf.attendee(first_name="山田", last_name=f"Taro{n}")

@@ -110,7 +110,10 @@ class LookupScreen(Screen[str | None]):
         self.matches = matches
         self.matches_for = query
         self.results.clear_options()
-        width = self.results.scrollable_content_region.width or 76
+        # Room for the vertical scrollbar even before it shows: the options go in first, and
+        # a list that then overflows would shrink under them, wrapping each line's code away.
+        results = self.results
+        width = (results.content_region.width or 78) - results.styles.scrollbar_size_vertical
         self.results.add_options(match_option(m, width=width) for m in matches)
         # No row is chosen until the volunteer moves to one: a stray Enter (a scanner's
         # framing, a code the terminal cut short) must not pick somebody.
