@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Engine, func, select, text
 from station.db import DatabaseSettings, make_engine, make_session_factory, upgrade
 from station.models import Attendee, CheckIn, ProductRedemption, ScanLog
 from station.services import CheckInService, RedemptionService
-from station.services.errors import DatabaseBusy, DatabaseUnavailable
-from station.services.results import StationContext
+from station.services.errors import DatabaseBusy, DatabaseUnavailable, FullyRedeemed
+from station.services.results import RedemptionResult, StationContext
 from tests.builders import Built, ConferenceBuilder
 from tests.conftest import REQUIRE_PG
 from tests.services.pg_cluster import Cluster, make_cluster
@@ -191,9 +191,18 @@ def test_a_restart_during_a_scan_is_not_recorded(
 
     outcome = scan.result()
     blocker.invalidate()
+    admin.dispose()
+    if isinstance(outcome, RedemptionResult):
+        # The shutdown ended the blocker first and the scan's write got the lock and
+        # committed before its own session was ended (seen once in 80 runs): recorded, and
+        # the answer says so. What may never happen is an answer the database disagrees with.
+        assert count(engine, ProductRedemption) == 1
+        assert count(engine, ScanLog) == logged_before + 1
+        with pytest.raises(FullyRedeemed):
+            service.redeem_product(ctx, built.access_code, product="lunch")
+        return
     assert isinstance(outcome, DatabaseUnavailable), outcome
     assert not isinstance(outcome, DatabaseBusy)
-    admin.dispose()
     assert count(engine, ProductRedemption) == 0
     assert count(engine, ScanLog) == logged_before
     assert service.redeem_product(ctx, built.access_code, product="lunch").redeemed == 1
