@@ -33,6 +33,21 @@ class ScanRequest:
     line_item_id: int | None = None
     note: str = ""
 
+    def wanted_product(self) -> tuple[ProductKind, str] | None:
+        """(kind, slug) of the product a store looks up for this scan, or None.
+
+        A meal line names an add-on ("lunch" or "addon:lunch"), a door a ticket type
+        or an add-on ("ticket:x"); a picker's chosen line and a check-in name none.
+        """
+        if self.product is None or self.line_item_id is not None:
+            return None
+        if self.action == "redeem":
+            return "addon", self.product.removeprefix("addon:")
+        if self.action == "door":
+            kind, _sep, slug = self.product.partition(":")
+            return ("ticket" if kind == "ticket" else "addon"), slug
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Line:

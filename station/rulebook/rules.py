@@ -92,10 +92,9 @@ def decide(facts: ScanFacts, conference_slug: str) -> Decision:
     """
     request = facts.request
     if facts.target_missing:
-        kind, _sep, slug = (request.product or "").partition(":")
-        if request.action == "redeem":
-            kind, slug = "addon", (request.product or "").removeprefix("addon:")
-        raise unknown_product(kind, slug, conference_slug)
+        wanted = request.wanted_product()
+        assert wanted is not None, "only a named product can be missing"
+        raise unknown_product(*wanted, conference_slug)
     holder = facts.holder
     if holder is None:
         return words.not_found(request.code)

@@ -252,14 +252,10 @@ class OrmAttempt:
 def _target(
     session: Session, conference_id: int, request: ScanRequest
 ) -> tuple[Target | None, bool]:
-    if request.product is None or request.action not in ("door", "redeem"):
+    wanted = request.wanted_product()
+    if wanted is None:
         return None, False
-    if request.action == "redeem":
-        if request.line_item_id is not None:
-            return None, False
-        kind, slug = "addon", request.product.removeprefix("addon:")
-    else:
-        kind, _sep, slug = request.product.partition(":")
+    kind, slug = wanted
     model: type[TicketType] | type[AddOn] = TicketType if kind == "ticket" else AddOn
     row = session.execute(
         select(model.id, model.slug, model.name).where(
@@ -268,7 +264,7 @@ def _target(
     ).one_or_none()
     if row is None:
         return None, True
-    return Target("ticket" if kind == "ticket" else "addon", row.id, row.slug, row.name), False
+    return Target(kind, row.id, row.slug, row.name), False
 
 
 def _attendee(session: Session, conference_id: int, code: str, attendee_id: int | None) -> Any:

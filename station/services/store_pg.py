@@ -248,13 +248,8 @@ class PgAttempt:
 
     def facts(self) -> ScanFacts:
         request = self._request
-        kind: str | None = None
-        slug = ""
-        if request.product is not None and request.line_item_id is None:
-            if request.action == "redeem":
-                kind, slug = "addon", request.product.removeprefix("addon:")
-            elif request.action == "door":
-                kind, _sep, slug = request.product.partition(":")
+        wanted = request.wanted_product()
+        kind, slug = wanted if wanted is not None else (None, "")
         sql = facts_sql(request.action, kind, self._attendee_id is not None)
         row = self._store.row(
             sql,

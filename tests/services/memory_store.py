@@ -213,12 +213,8 @@ class MemoryAttempt:
 
     def facts(self) -> ScanFacts:
         data, request, conference = self._store.data, self._request, self._conference
-        kind = slug = None
-        if request.product is not None and request.line_item_id is None:
-            if request.action == "redeem":
-                kind, slug = "addon", request.product.removeprefix("addon:")
-            elif request.action == "door":
-                kind, _sep, slug = request.product.partition(":")
+        wanted = request.wanted_product()
+        kind, slug = wanted if wanted is not None else (None, None)
         target = None
         for p in data.products:
             if (p["kind"], p["slug"], p["conference_id"]) == (kind, slug, conference.id):
