@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from station.config import Settings
 from station.db import make_engine, make_session_factory
+from station.offline.link import FailoverScanService
+from station.offline.parts import OfflineParts, build_offline, offline_enabled
 from station.services import CheckInService, RedemptionService, StaffService
 from station.services.counters import CounterService
 from station.services.scan import ScanService
@@ -26,14 +28,38 @@ class Services:
     engine: Engine
 
     @cached_property
-    def scans(self) -> ScanService:
-        """The UI's one entry point for a scan, set up for this station's mode."""
+    def online_scans(self) -> ScanService:
+        """Scans on the database, set up for this station's mode."""
         return ScanService(
             self.checkin,
             self.redemption,
             mode=self.settings.mode,
             product=self.settings.product,
         )
+
+    @cached_property
+    def offline(self) -> OfflineParts | None:
+        """Offline mode's parts (snapshot, journal, keeper), or None when it is off."""
+        settings = self.settings
+        if not offline_enabled(settings.offline, self.engine) or not settings.conference:
+            return None
+        return build_offline(
+            settings.offline,
+            conference=settings.conference,
+            station=settings.station,
+            mode=settings.mode,
+            product=settings.product,
+            engine=self.engine,
+            sessions=self.checkin._sessions,
+            online=self.online_scans,
+            writer=self.checkin,
+        )
+
+    @cached_property
+    def scans(self) -> ScanService | FailoverScanService:
+        """The UI's one entry point for a scan: online with an offline fallback when on."""
+        offline = self.offline
+        return self.online_scans if offline is None else offline.scans
 
     @cached_property
     def voids(self) -> VoidService:
@@ -46,6 +72,8 @@ class Services:
         return CounterService.sharing(self.checkin)
 
     def dispose(self) -> None:
+        if "offline" in self.__dict__ and self.offline is not None:
+            self.offline.stop()
         self.engine.dispose()
 
 

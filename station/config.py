@@ -20,10 +20,11 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from station.db import DatabaseSettings, parse_url
 from station.domain import Mode
+from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
 from station.paths import default_database_url
 from station.scanner import ScanConfigError, ScannerProfile
@@ -63,6 +64,7 @@ class Settings:
     # user log directory).
     log_level: str = "info"
     log_dir: Path | None = None
+    offline: OfflineSettings = field(default_factory=OfflineSettings)
 
 
 CONFIG_ENV = "STATION_CONFIG"
@@ -86,6 +88,9 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_SUPERVISOR_PIN_HASH": "supervisor_pin_hash",
     "STATION_LOG_LEVEL": "log_level",
     "STATION_LOG_DIR": "log_dir",
+    "STATION_OFFLINE": "offline.enabled",
+    "STATION_OFFLINE_THRESHOLD_S": "offline.threshold_s",
+    "STATION_OFFLINE_DIR": "offline.directory",
 }
 
 # Override (command-line flag) names, for messages: flat name -> flag.
@@ -121,8 +126,19 @@ _TOP_LEVEL_KEYS = (
     "log_level",
     "log_dir",
 )
-_TABLES = ("database", "scanner")
+_TABLES = ("database", "scanner", "offline")
 _DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
+_OFFLINE_KEYS = (
+    "enabled",
+    "threshold_s",
+    "sync_s",
+    "directory",
+    "default_policy",
+    "products",
+    "cap",
+    "max_minutes",
+)
+_POLICIES = ("allow", "refuse")
 
 _SLUG = SLUG  # Django's rule, as everywhere a slug is read
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -199,6 +215,7 @@ def load_settings(
         ),
         log_level=get(layers, "log_level", _log_level, default="info"),
         log_dir=get(layers, "log_dir", _log_dir, default=None),
+        offline=_offline_settings(layers, problems),
     )
     problems.raise_if_any()
     return settings
@@ -315,6 +332,11 @@ def _flatten_file(
             tables[key] = value
         else:
             problems.add(f"{path}: {_quote(key)} must be a table ([{key}] on its own line)")
+    for key, value in tables.get("offline", {}).items():
+        if key in _OFFLINE_KEYS:
+            layers[f"offline.{key}"] = _Value(value, f"{path}: {_quote('offline.' + key)}")
+        else:
+            problems.add(_unknown(key, _OFFLINE_KEYS, path, table="offline"))
     for key, value in tables.get("database", {}).items():
         if key in _DATABASE_KEYS:
             layers[f"database.{key}"] = _Value(value, f"{path}: {_quote('database.' + key)}")
@@ -374,6 +396,85 @@ def _database_settings(
         schema=get(layers, "database.schema", _schema, default=None),
         application_name=_printable(application)[:63],
     )
+
+
+def _offline_settings(layers: _Layers, problems: _Problems) -> OfflineSettings:
+    get = problems.get
+    defaults = OfflineSettings()
+    cap = get(
+        layers, "offline.cap", _whole_number(0, 1_000_000, "redemptions"), default=DEFAULT_CAP
+    )
+    minutes = get(
+        layers,
+        "offline.max_minutes",
+        _bounded(0, 7 * 24 * 60, "minutes"),
+        default=DEFAULT_MAX_MINUTES,
+    )
+    return OfflineSettings(
+        enabled=get(layers, "offline.enabled", _ascii_borders, default=None),
+        threshold_s=get(
+            layers,
+            "offline.threshold_s",
+            _bounded(0.2, 60, "seconds"),
+            default=defaults.threshold_s,
+        ),
+        sync_s=get(layers, "offline.sync_s", _bounded(1, 3600, "seconds"), default=defaults.sync_s),
+        directory=get(layers, "offline.directory", _log_dir, default=None),
+        rules=OfflineRules(
+            default_policy=get(layers, "offline.default_policy", _policy, default="allow"),
+            policies=get(layers, "offline.products", _policies, default={}),
+            cap=cap or None,
+            max_seconds=minutes * 60 if minutes else None,
+        ),
+    )
+
+
+def _policy(raw: object, where: str) -> Literal["allow", "refuse"]:
+    if isinstance(raw, str) and raw.strip().lower() in _POLICIES:
+        return "allow" if raw.strip().lower() == "allow" else "refuse"
+    raise ConfigurationError(f'{where} must be "allow" or "refuse" (got {_shown(repr(raw))})')
+
+
+def _policies(raw: object, where: str) -> dict[str, Literal["allow", "refuse"]]:
+    if not isinstance(raw, dict):
+        raise ConfigurationError(
+            f'{where} must be a table of add-on slugs, e.g. products = {{ lunch = "allow" }}'
+        )
+    policies: dict[str, Literal["allow", "refuse"]] = {}
+    for slug, value in raw.items():
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise ConfigurationError(f"{where}: {_quote(_shown(str(slug)))} is not an add-on slug")
+        policies[slug] = _policy(value, f"{where}.{slug}")
+    return policies
+
+
+def _bounded(low: float, high: float, unit: str) -> Callable[[object, str], float]:
+    def parse(raw: object, where: str) -> float:
+        value = _number(raw, where, unit)
+        if not low <= value <= high:
+            raise ConfigurationError(
+                f"{where} must be between {low:g} and {high:g} {unit} (got {value:g})"
+            )
+        return value
+
+    return parse
+
+
+def _whole_number(low: int, high: int, unit: str) -> Callable[[object, str], int]:
+    def parse(raw: object, where: str) -> int:
+        value: int | None = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
+            value = int(raw)
+        if value is None or not low <= value <= high:
+            raise ConfigurationError(
+                f"{where} must be a whole number from {low} to {high} {unit} "
+                f"(got {_shown(repr(raw))})"
+            )
+        return value
+
+    return parse
 
 
 def _product_for(mode: Mode, layers: _Layers) -> str | None:

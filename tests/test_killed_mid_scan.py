@@ -147,6 +147,9 @@ def test_killed_station_on_postgres_replays_a_lost_write_after_restart(
         "STATION_DATA_DIR": str(data_dir),
         "STATION_LOG_DIR": str(log_dir),
         "STATION_CONNECT_TIMEOUT": "2",
+        # Without offline mode: this is about NOT RECORDED and the rescan (tests/offline
+        # covers a lost answer with offline mode on).
+        "STATION_OFFLINE": "false",
     }
     if case.product:
         extra["STATION_PRODUCT"] = case.product

@@ -24,6 +24,7 @@ class ScanRequest:
 
     ``product`` is a door's "ticket:<slug>"/"addon:<slug>" or a meal line's add-on
     slug; ``line_item_id`` is a picker's chosen line. ``code`` is already normalised.
+    The server records its own time; ``client_at`` is stored beside it.
     """
 
     action: Action
@@ -32,6 +33,8 @@ class ScanRequest:
     product: str | None = None
     line_item_id: int | None = None
     note: str = ""
+    client_at: datetime | None = None
+    """When the station saw the scan, if not now (an offline scan replayed later)."""
 
     def wanted_product(self) -> tuple[ProductKind, str] | None:
         """(kind, slug) of the product a store looks up for this scan, or None.
@@ -115,6 +118,26 @@ class Prior:
     used_then: int = 0
 
 
+OfflinePolicy = Literal["allow", "refuse"]
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineFacts:
+    """What an offline decision adds: the product's policy and this outage so far.
+
+    ``redeemed`` counts this station's offline redemptions of the product in the
+    current outage; ``cap`` (None: no cap) bounds them; after ``max_seconds``
+    offline (None: no limit) the station redeems nothing until it is back.
+    """
+
+    since: datetime
+    now: datetime
+    policy: OfflinePolicy = "allow"
+    redeemed: int = 0
+    cap: int | None = None
+    max_seconds: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ScanFacts:
     """Everything a decision depends on, read in one go.
@@ -130,6 +153,8 @@ class ScanFacts:
     target: Target | None = None
     target_missing: bool = False
     prior: Prior | None = None
+    offline: OfflineFacts | None = None
+    """Set when the facts come from the station's snapshot (the database is away)."""
 
 
 RecordKind = Literal["checkin", "door", "redeem"]

@@ -20,6 +20,7 @@ from station.rulebook.facts import (
     FirstEntry,
     Holder,
     Line,
+    OfflineFacts,
     RecordKind,
     ScanFacts,
     ScanRecord,
@@ -155,6 +156,10 @@ def _redeem(holder: Holder, facts: ScanFacts) -> Decision:
     product = words.product_name(lines[0].name)
     for line in lines:  # the first line with a unit left, in order
         if line.used < line.quantity:
+            if facts.offline is not None:
+                held = offline_limit(facts.offline, product)
+                if held is not None:
+                    return held.concerning(holder.attendee_id, name(holder))
             return Accept(
                 "redeem", holder.attendee_id, Reason.OK, message=product, line=line,
                 target=facts.target,
@@ -174,6 +179,23 @@ def _redeem(holder: Holder, facts: ScanFacts) -> Decision:
         last_redeemed_at=last.last_used_at if last else None,
         last_station=words.station_name(last.last_station) if last else "",
     ).concerning(holder.attendee_id, name(holder))
+
+
+def offline_limit(offline: OfflineFacts, product: str) -> Refusal | None:
+    """Why an offline station keeps a unit for later, or None: the outage's bounded risk.
+
+    Checked only once a unit is left by the snapshot's count (so a used-up
+    product is still "fully redeemed", offline as online).
+    """
+    if offline.policy == "refuse":
+        return words.offline_refused(product)
+    if offline.max_seconds is not None and (
+        (offline.now - offline.since).total_seconds() > offline.max_seconds
+    ):
+        return words.offline_too_long(product, offline.max_seconds)
+    if offline.cap is not None and offline.redeemed >= offline.cap:
+        return words.offline_cap_reached(product, offline.cap)
+    return None
 
 
 def name(holder: Holder) -> str:
@@ -416,3 +438,10 @@ def void_choice(record: ScanRecord) -> VoidResult:
         station=words.station_name(record.station),
         already_voided=record.voided,
     )
+
+
+def replay_refusal_kind(reason: Reason) -> str:
+    """What a scan accepted offline and refused on replay was: a unit given twice
+    ("overspend": it was used up meanwhile) or any other disagreement ("conflict":
+    refunded, unknown badge, product no longer sold)."""
+    return "overspend" if reason is Reason.FULLY_REDEEMED else "conflict"

@@ -14,6 +14,7 @@ from station.services.errors import (
     InvalidInput,
     NotEligible,
     NotPurchased,
+    OfflineLimit,
     Reason,
     VoidRefused,
 )
@@ -80,6 +81,25 @@ def not_purchased(product: str) -> NotPurchased:
 def not_admitted(product: str) -> NotPurchased:
     """A door's ticket type or add-on the attendee did not buy."""
     return NotPurchased(f"{product} was not purchased — not admitted.")
+
+
+def offline_refused(product: str) -> OfflineLimit:
+    """A product this event does not give out while the station is offline."""
+    return OfflineLimit(f"{product} cannot be redeemed while offline — try again when back online.")
+
+
+def offline_cap_reached(product: str, cap: int) -> OfflineLimit:
+    return OfflineLimit(
+        f"Offline limit reached: {cap} {product} given out since the network went down "
+        "— wait for the network."
+    )
+
+
+def offline_too_long(product: str, seconds: float) -> OfflineLimit:
+    return OfflineLimit(
+        f"Offline for more than {_duration(seconds)}: {product} is no longer given out "
+        "until the network is back."
+    )
 
 
 def fully_redeemed_words(product: str, redeemed: int | str, quantity: int | str) -> str:

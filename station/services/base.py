@@ -172,6 +172,11 @@ class ServiceBase:
             raise refused
         raise DatabaseBusy()
 
+    def replay_scan(self, ctx: StationContext, request: ScanRequest) -> ScanAnswer:
+        """A scan decided earlier elsewhere (an offline journal entry), sent again as it was:
+        same client id, product and station time; recorded at most once, like any scan."""
+        return self._scan(ctx, request, request.code)
+
     def _replay(
         self, ctx: StationContext, request: ScanRequest
     ) -> CheckInResult | DoorCheckResult | RedemptionResult | None:

@@ -26,6 +26,7 @@ class Reason(enum.StrEnum):
     DATABASE_UNAVAILABLE = "database_unavailable"
     CONFIGURATION = "configuration"
     VOID_NOT_ALLOWED = "void_not_allowed"
+    OFFLINE_LIMIT = "offline_limit"
 
 
 class StationError(Exception):
@@ -102,6 +103,12 @@ class FullyRedeemed(Refusal):
         self.quantity = quantity
         self.last_redeemed_at = last_redeemed_at
         self.last_station = last_station
+
+
+class OfflineLimit(Refusal):
+    """A redemption the offline policy keeps for when the database is back."""
+
+    reason = Reason.OFFLINE_LIMIT
 
 
 class VoidRefused(Refusal):

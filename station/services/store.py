@@ -71,8 +71,19 @@ class ScanStore(Protocol):
         """A try at ``request``; ``attendee_id`` reads that attendee instead of the code's."""
         ...
 
-    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
-        """A scan refused outside any attempt (unreadable, bad input), logged on its own."""
+    def log_refusal(
+        self,
+        ctx: StationContext,
+        action: str,
+        code: str,
+        error: StationError,
+        *,
+        client_at: datetime | None = None,
+    ) -> None:
+        """A scan refused outside any attempt (unreadable, bad input), logged on its own.
+
+        ``client_at``: when the station saw it, if not now (a replayed offline refusal).
+        """
         ...
 
     def void_attempt(

@@ -107,14 +107,22 @@ class OrmStore:
             conference = self.conference_in(session, ctx.conference)
             return void_queries.for_attendee(session, conference.id, code)
 
-    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+    def log_refusal(
+        self,
+        ctx: StationContext,
+        action: str,
+        code: str,
+        error: StationError,
+        *,
+        client_at: datetime | None = None,
+    ) -> None:
         with self._transaction() as session:
             conference_id: int | None
             try:
                 conference_id = self.conference_in(session, ctx.conference).id
             except ConfigurationError:
                 conference_id = None
-            self.log(session, ctx, conference_id, action, code, error)
+            self.log(session, ctx, conference_id, action, code, error, client_at=client_at)
 
     def log(
         self,
@@ -124,6 +132,8 @@ class OrmStore:
         action: str,
         code: str,
         error: StationError,
+        *,
+        client_at: datetime | None = None,
     ) -> None:
         now = self._clock()
         session.execute(
@@ -131,7 +141,7 @@ class OrmStore:
                 conference_id=conference_id,
                 attendee_id=error.attendee_id,
                 scanned_at=now,
-                client_at=now,
+                client_at=client_at or now,
                 station=ctx.station[:100],
                 staff_id=ctx.staff_id,
                 action=action,
@@ -188,7 +198,7 @@ class OrmAttempt:
             "client_id": request.client_id,
             "attendee_id": accept.attendee_id,
             "conference_id": self._conference.id,
-            "client_at": now,
+            "client_at": request.client_at or now,
             "staff_id": ctx.staff_id,
             "station": ctx.station[:100],
         }
@@ -226,7 +236,7 @@ class OrmAttempt:
                 conference_id=self._conference.id,
                 attendee_id=accept.attendee_id,
                 scanned_at=now,
-                client_at=now,
+                client_at=request.client_at or now,
                 station=ctx.station[:100],
                 staff_id=ctx.staff_id,
                 action=accept.action,
@@ -245,7 +255,13 @@ class OrmAttempt:
 
     def log_refusal(self, error: StationError, code: str) -> None:
         self._store.log(
-            self._session, self._ctx, self._conference.id, self._request.action, code, error
+            self._session,
+            self._ctx,
+            self._conference.id,
+            self._request.action,
+            code,
+            error,
+            client_at=self._request.client_at,
         )
 
 

@@ -214,7 +214,15 @@ class PgStore:
         with database_errors(), self.reads() as connection:
             return void_queries.for_attendee(connection, conference.id, code)
 
-    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+    def log_refusal(
+        self,
+        ctx: StationContext,
+        action: str,
+        code: str,
+        error: StationError,
+        *,
+        client_at: datetime | None = None,
+    ) -> None:
         self.row(
             LOG_SCAN,
             {
@@ -223,7 +231,7 @@ class PgStore:
                 "action": action,
                 "reason": str(error.reason),
                 "message": error.message[:300],
-                "client_at": self._clock(),
+                "client_at": client_at or self._clock(),
                 "station": ctx.station[:100],
                 "staff": ctx.staff_id,
                 "code": display_safe(code, limit=256),
@@ -293,7 +301,7 @@ class PgAttempt:
             "conference": self._conference.id,
             "reason": str(accept.reason),
             "client_id": request.client_id,
-            "client_at": self._store._clock(),
+            "client_at": request.client_at or self._store._clock(),
             "station": ctx.station[:100],
             "staff": ctx.staff_id,
             "code": display_safe(code, limit=256),
@@ -322,7 +330,9 @@ class PgAttempt:
         return Recorded(at=_time(row.recorded_at), staff_name=getattr(row, "staff_name", None))
 
     def log_refusal(self, error: StationError, code: str) -> None:
-        self._store.log_refusal(self._ctx, self._request.action, code, error)
+        self._store.log_refusal(
+            self._ctx, self._request.action, code, error, client_at=self._request.client_at
+        )
 
 
 class PgVoidAttempt:

@@ -62,6 +62,7 @@ from station.tui.double_scan import RecentScans
 from station.tui.messages import (
     BurstPauseDue,
     DatabaseChecked,
+    LinkChecked,
     PendingConfirmed,
     RedeemRequested,
     ScanAnswered,
@@ -96,6 +97,8 @@ Clock = Callable[[], datetime]
 WORKING_AFTER_S = 0.2
 PROBE_EVERY_S = 2.0
 COUNTS_AFTER_S = 0.3
+LINK_EVERY_S = 0.5
+"""How often the OFFLINE bar reads offline mode's state (when offline mode is on)."""
 BADGE_WAIT_S = 0.05
 SEARCH_SHOWN = 20
 """Lookup rows shown; one more is asked for, to know that there are more."""
@@ -133,6 +136,8 @@ class StationApp(App[int], inherit_bindings=False):
         self.operator: StaffMember | None = None
         self.info: StationInfo | None = None
         self.online = True
+        self.link_online = True
+        """Offline mode's view: False while scans are decided from the snapshot."""
         self.ready = False
         """Signed in, scan screen up: what the start-up benchmark waits for."""
         self.handle_hangup = False
@@ -225,6 +230,11 @@ class StationApp(App[int], inherit_bindings=False):
         self._load_station_info()
         if len(self.flow.pending):
             self._jobs.put(self._confirm_pending)
+        offline = self.services.offline
+        if offline is not None:
+            offline.start()
+            self._read_link()
+            self.set_interval(LINK_EVERY_S, self._read_link)
 
     def on_unmount(self) -> None:
         self._jobs.put(None)
@@ -780,7 +790,8 @@ class StationApp(App[int], inherit_bindings=False):
         if online == self.online:
             return
         self.online = online
-        self.scan_screen.header.query_one("#db-light", DatabaseLight).set_online(online)
+        light = self.scan_screen.header.query_one("#db-light", DatabaseLight)
+        light.set_online(online and self.link_online)
         if online:
             if self._probe_timer is not None:
                 self._probe_timer.stop()
@@ -940,6 +951,29 @@ class StationApp(App[int], inherit_bindings=False):
             self.post_message(WorkCrashed("status", crash))
         else:
             self.post_message(DatabaseChecked(counts))
+
+    @work(thread=True, exclusive=True, group="link", exit_on_error=False)
+    def _read_link(self) -> None:
+        """Offline mode's state, read off the UI thread (it counts the journal)."""
+        offline = self.services.offline
+        if offline is None or self.closing_down:
+            return
+        try:
+            self.post_message(LinkChecked(offline.link.state()))
+        except Exception as crash:
+            self.post_message(WorkCrashed("offline state", crash))
+
+    def on_link_checked(self, message: LinkChecked) -> None:
+        if self.closing_down:
+            return
+        state = message.state
+        self.link_online = state.online
+        self.scan_screen.offline_bar.show(state)
+        light = self.scan_screen.header.query_one("#db-light", DatabaseLight)
+        light.set_online(state.online and self.online)
+        for notice in state.notices:
+            self.notify(notice, title="Offline scan refused on replay", severity="warning",
+                        timeout=30, markup=False)  # fmt: skip
 
     @work(thread=True, exclusive=True, group="info", exit_on_error=False)
     def _load_station_info(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from station.offline.link import LinkState
 from station.scanflow.flow import Scan
 from station.scanflow.pending import PendingScan
 from station.services.errors import StationError
@@ -107,6 +108,14 @@ class DatabaseChecked(Message):
         super().__init__()
         self.counts = counts
         self.error = error
+
+
+class LinkChecked(Message):
+    """Offline mode's state (online or not, scans waiting, conflicts found on replay)."""
+
+    def __init__(self, state: LinkState) -> None:
+        super().__init__()
+        self.state = state
 
 
 class StationInfoLoaded(Message):

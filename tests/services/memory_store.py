@@ -112,7 +112,8 @@ class MemoryStore:
     ) -> Iterator[MemoryAttempt]:
         yield MemoryAttempt(self, ctx, request, self.conference(ctx.conference), attendee_id)
 
-    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError) -> None:
+    def log_refusal(self, ctx: StationContext, action: str, code: str, error: StationError,
+                    *, client_at: datetime | None = None) -> None:  # fmt: skip
         conference = self.data.conferences.get(ctx.conference)
         self.log(ctx, conference.id if conference else None, action, code, "refused",
                  str(error.reason), error.message, error.attendee_id)  # fmt: skip

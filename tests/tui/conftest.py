@@ -27,6 +27,7 @@ from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.domain import Mode
 from station.models import utcnow
+from station.offline.settings import OfflineSettings
 from station.services import CheckInService, RedemptionService, StaffService
 from station.tui.app import StationApp, make_app
 from station.tui.components.banner import VerdictBanner
@@ -228,6 +229,8 @@ def _station(db: TestDatabase) -> Iterator[Station]:
         mode=Mode.CHECKIN,
         operator="Ana",
         badge_seconds=30.0,
+        # Offline mode has tests of its own (tests/offline); here "not recorded" is the point.
+        offline=OfflineSettings(enabled=False),
     )
     station = Station(db=db, conf=conf, settings=settings)
     yield station

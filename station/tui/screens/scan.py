@@ -17,6 +17,7 @@ from station.tui import keymap
 from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import Counters, StationHeader, TooSmall
 from station.tui.components.history import ScanHistory
+from station.tui.components.offline_bar import OfflineBar
 from station.tui.messages import ScanSubmitted
 from station.tui.verdicts import Tone, Verdict, idle
 
@@ -64,6 +65,7 @@ class ScanScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StationHeader(id="header")
         yield Counters(id="counters")
+        yield OfflineBar(id="offline-bar")
         yield ScanInput(placeholder="Scan a badge — or press / to search by name", id="scan-input")
         yield VerdictBanner(id="banner")
         yield Static(id="working", markup=False)
@@ -86,6 +88,10 @@ class ScanScreen(Screen[None]):
     @property
     def counters(self) -> Counters:
         return self.query_one("#counters", Counters)
+
+    @property
+    def offline_bar(self) -> OfflineBar:
+        return self.query_one("#offline-bar", OfflineBar)
 
     @property
     def header(self) -> StationHeader:

@@ -1,0 +1,108 @@
+"""Offline mode's parts for one station, built once at start-up (see ``station.bootstrap``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from station.domain import Mode
+from station.models import utcnow
+from station.offline.journal import Journal, JournalEntry
+from station.offline.link import FailoverScanService, Link, OfflineKeeper
+from station.offline.replay import Replayer
+from station.offline.settings import OfflineSettings
+from station.offline.snapshot import Snapshot
+from station.offline.store import OfflineStore
+from station.offline.sync import SnapshotSync
+from station.paths import data_dir
+from station.services import CheckInService, RedemptionService
+from station.services.base import ServiceBase
+from station.services.errors import Refusal
+from station.services.scan import ScanService
+
+
+@dataclass
+class OfflineParts:
+    link: Link
+    keeper: OfflineKeeper
+    scans: FailoverScanService
+    journal: Journal
+    snapshot: Snapshot
+
+    def start(self) -> None:
+        self.keeper.start()
+
+    def stop(self) -> None:
+        self.keeper.stop()
+        self.scans.close()
+
+
+def offline_enabled(settings: OfflineSettings, engine: Engine) -> bool:
+    if settings.enabled is not None:
+        return settings.enabled
+    return engine.dialect.name == "postgresql"
+
+
+def file_stem(conference: str, station: str) -> str:
+    """A file name for this conference and station: readable, and unique per station name."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "-", station).strip("-")[:40] or "station"
+    digest = hashlib.sha256(station.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{conference}--{readable}-{digest}"
+
+
+def offline_directory(settings: OfflineSettings) -> Path:
+    return settings.directory or data_dir(os.environ) / "offline"
+
+
+def build_offline(
+    settings: OfflineSettings,
+    *,
+    conference: str,
+    station: str,
+    mode: Mode,
+    product: str | None,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    online: ScanService,
+    writer: ServiceBase,
+    clock: Callable[[], datetime] = utcnow,
+) -> OfflineParts:
+    """``online`` is the station's ScanService on the database; ``writer`` the online
+    service replay writes through."""
+    directory = offline_directory(settings)
+    stem = file_stem(conference, station)
+    journal = Journal(directory / f"{stem}.journal.sqlite3")
+    snapshot = Snapshot(directory / f"{stem}.snapshot.sqlite3")
+    store = OfflineStore(snapshot, journal, clock, settings.rules)
+    offline = ScanService(
+        CheckInService(sessions, clock=clock, store=store),
+        RedemptionService(sessions, clock=clock, store=store),
+        mode=mode,
+        product=product,
+    )
+    link = Link(journal, clock)
+    scans = FailoverScanService(online, offline, link, threshold_s=settings.threshold_s)
+    sync = SnapshotSync(engine, snapshot, conference, clock=clock)
+
+    def conflict_notice(entry: JournalEntry, refused: Refusal) -> None:
+        link.notice(f"Offline scan of {entry.code} refused on replay: {refused.message}")
+
+    replayer = Replayer(journal, writer, clock, on_conflict=conflict_notice)
+    keeper = OfflineKeeper(
+        link,
+        engine,
+        sync,
+        replayer,
+        threshold_s=settings.threshold_s,
+        sync_s=settings.sync_s,
+        probe_s=settings.probe_s,
+    )
+    return OfflineParts(link, keeper, scans, journal, snapshot)

@@ -1,0 +1,131 @@
+"""Replaying the journal into the database, exactly once, and saying what it cost.
+
+Entries go in journal order, each with its original client id, product and
+station time, through the same services and database guards as a live scan.
+A scan already recorded (the answer of an earlier replay was lost) is found by
+its client id and not recorded again. A scan accepted offline that the server
+refuses now is recorded as an offline overspend or conflict (the rule book
+says which), so the organiser learns what the outage cost and to whom. A
+refusal decided offline goes to the scan log with the station's time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from station.offline.journal import Journal, JournalEntry, ReplayResult
+from station.rulebook import ScanRequest
+from station.rulebook.rules import replay_refusal_kind
+from station.services.base import ServiceBase
+from station.services.errors import DatabaseUnavailable, Reason, Refusal, StationError
+from station.services.results import StationContext
+from station.services.store import ConflictReport
+
+log = logging.getLogger("station.offline")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    recorded: int = 0
+    logged: int = 0
+    overspends: int = 0
+    conflicts: int = 0
+    waiting: int = 0
+    """Entries still waiting (the database went away again mid-replay)."""
+
+    @property
+    def replayed(self) -> int:
+        return self.recorded + self.logged + self.overspends + self.conflicts
+
+
+class Replayer:
+    """Sends one station's waiting journal entries through ``services``."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        services: ServiceBase,
+        clock: Callable[[], datetime],
+        *,
+        on_conflict: Callable[[JournalEntry, Refusal], None] | None = None,
+    ) -> None:
+        self._journal = journal
+        self._services = services
+        self._clock = clock
+        self._on_conflict = on_conflict
+
+    def replay(self, *, batch: int = 500) -> ReplayOutcome:
+        """Everything waiting, oldest first; stops (DatabaseUnavailable) if the database goes."""
+        counts = {"recorded": 0, "logged": 0, "overspend": 0, "conflict": 0}
+        while True:
+            waiting = self._journal.waiting(batch)
+            if not waiting:
+                break
+            for entry in waiting:
+                counts[self.replay_one(entry)] += 1
+        return ReplayOutcome(
+            counts["recorded"], counts["logged"], counts["overspend"], counts["conflict"], 0
+        )
+
+    def replay_one(self, entry: JournalEntry) -> str:
+        ctx = StationContext(entry.conference, entry.station, entry.staff_id)
+        if entry.outcome == "refused":
+            error = Refusal(entry.message or "refused offline", reason=_reason(entry.reason))
+            error.attendee_id = entry.attendee_id
+            self._services._store.log_refusal(
+                ctx, entry.action, entry.code, error, client_at=entry.client_at
+            )
+            self._journal.mark(entry.seq, "logged", self._clock())
+            return "logged"
+        request = ScanRequest(
+            entry.action,  # type: ignore[arg-type]
+            entry.code,
+            entry.client_id,
+            # a meal line's scan names its product (the server picks the line), a picker's its line
+            product=entry.product,
+            line_item_id=entry.line_item_id if entry.product is None else None,
+            note=entry.note,
+            client_at=entry.client_at,
+        )
+        try:
+            self._services.replay_scan(ctx, request)
+        except DatabaseUnavailable:
+            raise
+        except StationError as refused:  # a refusal, or a product the server no longer has
+            return self._conflict(ctx, entry, refused)
+        self._journal.mark(entry.seq, "recorded", self._clock())
+        return "recorded"
+
+    def _conflict(self, ctx: StationContext, entry: JournalEntry, refused: StationError) -> str:
+        kind = replay_refusal_kind(refused.reason)
+        self._services.record_conflict(
+            ctx,
+            ConflictReport(
+                client_id=entry.client_id,
+                kind="overspend" if kind == "overspend" else "conflict",
+                action=entry.action,
+                code=entry.code,
+                attendee_id=refused.attendee_id or entry.attendee_id,
+                line_item_id=entry.line_item_id,
+                staff_id=entry.staff_id,
+                client_at=entry.client_at,
+                reason=str(refused.reason),
+                message=refused.message[:300],
+            ),
+        )
+        result: ReplayResult = "overspend" if kind == "overspend" else "conflict"
+        self._journal.mark(entry.seq, result, self._clock(), refused.message[:300])
+        log.warning("offline %s on replay at %s: %s", result, entry.station, refused.reason)
+        if self._on_conflict is not None and isinstance(refused, Refusal):
+            self._on_conflict(entry, refused)
+        return result
+
+
+def _reason(raw: str) -> Reason:
+    try:
+        return Reason(raw)
+    except ValueError:
+        return Reason.INVALID_INPUT

@@ -1,0 +1,363 @@
+"""The station's local copy of what it needs to decide scans without the database.
+
+One SQLite file per station and conference, in the user data directory: the
+conference, its ticket types and add-ons, every attendee with their order's
+status and lines, and per line how many units are used (voids taken into
+account), per attendee their entries and first check-in. It holds counts, not
+the records themselves: a cache that ``SnapshotSync`` refills and keeps
+current, and that may be thrown away at any time (the journal may not).
+
+Readers build the rule book's ``Holder`` and ``Target`` from it; this station's
+own offline scans are added on top by the offline store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from station.domain import OrderStatus
+from station.offline.journal import from_text, to_text
+from station.rulebook.facts import FirstEntry, Holder, Line, ProductKind, Target
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS product (
+    kind TEXT NOT NULL, id INTEGER NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL,
+    attention TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS attendee (
+    id INTEGER PRIMARY KEY,
+    access_code TEXT NOT NULL UNIQUE,
+    first_name TEXT NOT NULL, last_name TEXT NOT NULL, username TEXT NOT NULL,
+    email TEXT NOT NULL,
+    order_id INTEGER, order_status TEXT, order_reference TEXT,
+    order_attention TEXT NOT NULL DEFAULT '',
+    checked_in_at TEXT,
+    entries INTEGER NOT NULL DEFAULT 0,
+    first_at TEXT, first_station TEXT, first_staff TEXT
+);
+CREATE INDEX IF NOT EXISTS attendee_order ON attendee (order_id);
+CREATE TABLE IF NOT EXISTS line (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    kind TEXT NOT NULL, product_id INTEGER NOT NULL,
+    description TEXT NOT NULL, quantity INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0, last_used_at TEXT, last_station TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS line_order ON line (order_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotConference:
+    id: int
+    slug: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeRow:
+    id: int
+    access_code: str
+    first_name: str
+    last_name: str
+    username: str
+    email: str
+    order_id: int | None
+    order_status: str | None
+    order_reference: str | None
+    order_attention: str
+    checked_in_at: datetime | None
+    entries: int
+    first_at: datetime | None
+    first_station: str | None
+    first_staff: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineRow:
+    id: int
+    order_id: int
+    kind: ProductKind
+    product_id: int
+    description: str
+    quantity: int
+    used: int
+    last_used_at: datetime | None
+    last_station: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    kind: ProductKind
+    id: int
+    slug: str
+    name: str
+    attention: str
+
+
+class Snapshot:
+    """The local copy; one writer (the sync) and many readers (scans), from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connection() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost sync is read again
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        yield conn
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- meta -------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def conference(self) -> SnapshotConference | None:
+        """The conference this copy is of, or None before the first fill."""
+        with self._connection() as conn:
+            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if rows.get("schema") != SCHEMA_VERSION or "conference_id" not in rows:
+            return None
+        return SnapshotConference(
+            int(rows["conference_id"]),
+            rows["conference_slug"],
+            rows["conference_name"],
+            rows["conference_timezone"],
+        )
+
+    def synced_at(self) -> datetime | None:
+        """When the last sync started reading the server (station clock)."""
+        raw = self.meta("synced_at")
+        return None if raw is None else from_text(raw)
+
+    def attendee_count(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM attendee").fetchone()[0])
+
+    # -- writing (the sync) -----------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[SnapshotWriter]:
+        """One transaction of the sync: everything it writes shows at once, or nothing."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SnapshotWriter(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- reading (the offline store) ---------------------------------------------
+
+    def target(self, kind: ProductKind, slug: str) -> Target | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT id, slug, name FROM product WHERE kind = ? AND slug = ?", (kind, slug)
+            ).fetchone()
+        return None if row is None else Target(kind, int(row[0]), str(row[1]), str(row[2]))
+
+    def holder(self, *, code: str | None = None, attendee_id: int | None = None) -> Holder | None:
+        """The attendee behind a code (or an id) as the snapshot knows them."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                if attendee_id is not None:
+                    row = conn.execute(_ATTENDEE + " WHERE id = ?", (attendee_id,)).fetchone()
+                else:
+                    row = conn.execute(_ATTENDEE + " WHERE access_code = ?", (code,)).fetchone()
+                if row is None:
+                    return None
+                attendee = _attendee_row(row)
+                lines = (
+                    conn.execute(
+                        "SELECT l.id, l.kind, l.product_id, coalesce(p.slug, ''),"
+                        " coalesce(p.name, ''), l.description, l.quantity, l.used,"
+                        " l.last_used_at, l.last_station, coalesce(p.attention, '')"
+                        " FROM line l"
+                        " LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
+                        " WHERE l.order_id = ? ORDER BY l.id",
+                        (attendee.order_id,),
+                    ).fetchall()
+                    if attendee.order_id is not None
+                    else []
+                )
+            finally:
+                conn.execute("COMMIT")
+        first = (
+            FirstEntry(attendee.first_at, attendee.first_station or "", attendee.first_staff)
+            if attendee.first_at is not None
+            else None
+        )
+        return Holder(
+            attendee_id=attendee.id,
+            access_code=attendee.access_code,
+            first_name=attendee.first_name,
+            last_name=attendee.last_name,
+            username=attendee.username,
+            email=attendee.email,
+            order_status=OrderStatus(attendee.order_status) if attendee.order_status else None,
+            order_reference=attendee.order_reference,
+            checked_in=attendee.checked_in_at is not None or attendee.entries > 0,
+            first_entry=first,
+            entries=attendee.entries,
+            lines=tuple(
+                Line(
+                    id=int(li[0]),
+                    kind="addon" if li[1] == "addon" else "ticket",
+                    product_id=int(li[2]),
+                    slug=str(li[3]),
+                    name=str(li[4]),
+                    description=str(li[5]),
+                    quantity=int(li[6]),
+                    used=int(li[7]) if li[1] == "addon" else 0,
+                    last_used_at=from_text(li[8]) if li[8] else None,
+                    last_station=str(li[9] or ""),
+                    attention=str(li[10]),
+                )
+                for li in lines
+            ),
+            order_attention=attendee.order_attention,
+        )
+
+
+_ATTENDEE = (
+    "SELECT id, access_code, first_name, last_name, username, email, order_id, order_status,"
+    " order_reference, order_attention, checked_in_at, entries, first_at, first_station,"
+    " first_staff FROM attendee"
+)
+
+
+def _attendee_row(row: tuple[object, ...]) -> AttendeeRow:
+    return AttendeeRow(
+        id=int(row[0]),  # type: ignore[call-overload]
+        access_code=str(row[1]),
+        first_name=str(row[2]),
+        last_name=str(row[3]),
+        username=str(row[4]),
+        email=str(row[5]),
+        order_id=None if row[6] is None else int(row[6]),  # type: ignore[call-overload]
+        order_status=None if row[7] is None else str(row[7]),
+        order_reference=None if row[8] is None else str(row[8]),
+        order_attention=str(row[9] or ""),
+        checked_in_at=from_text(str(row[10])) if row[10] else None,
+        entries=int(row[11]),  # type: ignore[call-overload]
+        first_at=from_text(str(row[12])) if row[12] else None,
+        first_station=None if row[13] is None else str(row[13]),
+        first_staff=None if row[14] is None else str(row[14]),
+    )
+
+
+def _opt_time(at: datetime | None) -> str | None:
+    return None if at is None else to_text(at)
+
+
+class SnapshotWriter:
+    """Writes of one sync transaction (see ``Snapshot.writing``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def clear(self) -> None:
+        for table in ("meta", "product", "attendee", "line"):
+            self._conn.execute(f"DELETE FROM {table}")
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    def products(self, rows: Iterable[ProductRow]) -> None:
+        self._conn.execute("DELETE FROM product")
+        self._conn.executemany(
+            "INSERT INTO product (kind, id, slug, name, attention) VALUES (?, ?, ?, ?, ?)",
+            [(p.kind, p.id, p.slug, p.name, p.attention) for p in rows],
+        )
+
+    def attendees(self, rows: Iterable[AttendeeRow]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO attendee (id, access_code, first_name, last_name, username,"
+            " email, order_id, order_status, order_reference, order_attention, checked_in_at,"
+            " entries, first_at, first_station, first_staff)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.access_code,
+                    a.first_name,
+                    a.last_name,
+                    a.username,
+                    a.email,
+                    a.order_id,
+                    a.order_status,
+                    a.order_reference,
+                    a.order_attention,
+                    _opt_time(a.checked_in_at),
+                    a.entries,
+                    _opt_time(a.first_at),
+                    a.first_station,
+                    a.first_staff,
+                )
+                for a in rows
+            ],
+        )
+
+    def replace_lines(self, order_ids: Iterable[int], rows: Iterable[LineRow]) -> None:
+        """The lines of ``order_ids`` become ``rows`` (lines gone from an order go)."""
+        ids = list(order_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self._conn.execute(f"DELETE FROM line WHERE order_id IN ({marks})", chunk)
+        self.lines(rows)
+
+    def lines(self, rows: Iterable[LineRow]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO line (id, order_id, kind, product_id, description, quantity,"
+            " used, last_used_at, last_station) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    li.id,
+                    li.order_id,
+                    li.kind,
+                    li.product_id,
+                    li.description,
+                    li.quantity,
+                    li.used,
+                    _opt_time(li.last_used_at),
+                    li.last_station,
+                )
+                for li in rows
+            ],
+        )

@@ -1,0 +1,362 @@
+"""Filling the snapshot from the database, then keeping it current.
+
+The first fill reads the whole conference in one read-only transaction. After
+that, a sync reads only the attendees something happened to: a row of theirs
+(attendee, person, order, order line) changed since the last sync (the
+``change_seq`` every such row gets from one counter, migration 0013), or a
+record of theirs was written (record ids only grow). Their rows and counts are
+read again whole, so a sync never adds up deltas and a missed one is repaired
+by the next. Both windows reach back ``OVERLAP`` values: a transaction that
+took its number before another but committed after it is still seen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, text, union
+from sqlalchemy.sql import Select
+
+from station.models import (
+    AddOn,
+    Attendee,
+    CheckIn,
+    Conference,
+    DoorCheck,
+    Order,
+    OrderLineItem,
+    Person,
+    ProductRedemption,
+    ScanVoid,
+    Staff,
+    TicketType,
+    utcnow,
+)
+from station.offline.journal import to_text
+from station.offline.snapshot import (
+    SCHEMA_VERSION,
+    AttendeeRow,
+    LineRow,
+    ProductRow,
+    Snapshot,
+    SnapshotConference,
+)
+from station.services.errors import ConfigurationError
+from station.services.void_queries import not_voided
+
+OVERLAP = 200
+"""How far back (in change numbers and record ids) each sync reads again."""
+
+_CHUNK = 500
+_RECORDS: tuple[Any, ...] = (CheckIn, ProductRedemption, DoorCheck, ScanVoid)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStats:
+    full: bool
+    attendees: int
+    seconds: float
+
+
+class SnapshotSync:
+    """Reads the server for one conference and writes the station's snapshot."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        snapshot: Snapshot,
+        conference: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        statement_timeout_ms: int = 30_000,
+    ) -> None:
+        self._engine = engine
+        self._snapshot = snapshot
+        self._slug = conference
+        self._clock = clock
+        self._timeout_ms = statement_timeout_ms
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(self._timeout_ms)}"))
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def sync(self) -> SyncStats:
+        """Bring the snapshot up to date: a whole fill the first time, else the changes."""
+        have = self._snapshot.conference()
+        if have is None or have.slug != self._slug or self._snapshot.meta("change_seq") is None:
+            return self.fill()
+        return self._changes(have)
+
+    def fill(self) -> SyncStats:
+        """Read the whole conference again and replace the snapshot with it."""
+        began = time.perf_counter()
+        started = self._clock()
+        with self._reading() as conn:
+            conference = _conference(conn, self._slug)
+            marks = _watermarks(conn, conference.id)
+            products = _products(conn, conference.id)
+            attendees = _attendees(conn, conference.id, None)
+            lines = _lines(conn, conference.id, None)
+        with self._snapshot.writing() as writer:
+            writer.clear()
+            writer.products(products)
+            writer.attendees(attendees)
+            writer.lines(lines)
+            writer.set_meta(_meta(conference, marks, started))
+        return SyncStats(True, len(attendees), time.perf_counter() - began)
+
+    def _changes(self, conference: SnapshotConference) -> SyncStats:
+        began = time.perf_counter()
+        started = self._clock()
+        since = {key: int(self._snapshot.meta(key) or 0) for key in _MARK_KEYS}
+        with self._reading() as conn:
+            marks = _watermarks(conn, conference.id)
+            touched = sorted(_touched(conn, conference.id, since))
+            products = _products(conn, conference.id)
+            attendees: list[AttendeeRow] = []
+            lines: list[LineRow] = []
+            for chunk in _chunks(touched):
+                found = _attendees(conn, conference.id, chunk)
+                attendees += found
+                orders = sorted({a.order_id for a in found if a.order_id is not None})
+                if orders:
+                    lines += _lines(conn, conference.id, orders)
+        with self._snapshot.writing() as writer:
+            writer.products(products)
+            writer.attendees(attendees)
+            writer.replace_lines({a.order_id for a in attendees if a.order_id is not None}, lines)
+            writer.set_meta(_meta(conference, marks, started))
+        return SyncStats(False, len(attendees), time.perf_counter() - began)
+
+
+_MARK_KEYS = ("change_seq", "check_in", "product_redemption", "door_check", "scan_void")
+
+
+def _meta(
+    conference: SnapshotConference, marks: dict[str, int], started: datetime
+) -> dict[str, str]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "conference_id": str(conference.id),
+        "conference_slug": conference.slug,
+        "conference_name": conference.name,
+        "conference_timezone": conference.timezone,
+        "synced_at": to_text(started),
+        **{key: str(value) for key, value in marks.items()},
+    }
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _conference(conn: Connection, slug: str) -> SnapshotConference:
+    row = conn.execute(
+        select(Conference.id, Conference.slug, Conference.name, Conference.timezone).where(
+            Conference.slug == slug
+        )
+    ).one_or_none()
+    if row is None:
+        raise ConfigurationError(f"Conference {slug!r} does not exist in this database.")
+    return SnapshotConference(row.id, row.slug, row.name, row.timezone)
+
+
+def _watermarks(conn: Connection, conference_id: int) -> dict[str, int]:
+    """The highest change number and record ids now, read before the rows themselves."""
+    marks: dict[str, int] = {}
+    seqs = [
+        select(func.coalesce(func.max(model.change_seq), 0)).scalar_subquery()
+        for model in (Attendee, Person, Order, OrderLineItem, TicketType, AddOn)
+    ]
+    marks["change_seq"] = max(int(v or 0) for v in conn.execute(select(*seqs)).one())
+    for model in _RECORDS:
+        top = conn.scalar(
+            select(func.coalesce(func.max(model.id), 0)).where(model.conference_id == conference_id)
+        )
+        marks[model.__tablename__] = int(top or 0)
+    return marks
+
+
+def _touched(conn: Connection, conference_id: int, since: dict[str, int]) -> set[int]:
+    """Attendees of the conference with a changed row or a new record since the marks."""
+    seq = max(0, since["change_seq"] - OVERLAP)
+    own = Attendee.conference_id == conference_id
+    queries: list[Select[Any]] = [
+        select(Attendee.id).where(own, Attendee.change_seq > seq),
+        select(Attendee.id)
+        .join(Person, Person.id == Attendee.person_id)
+        .where(own, Person.change_seq > seq),
+        select(Attendee.id)
+        .join(Order, Order.id == Attendee.order_id)
+        .where(own, Order.change_seq > seq),
+        select(Attendee.id)
+        .join(OrderLineItem, OrderLineItem.order_id == Attendee.order_id)
+        .where(own, OrderLineItem.change_seq > seq),
+    ]
+    for model in _RECORDS:
+        last = max(0, since[model.__tablename__] - OVERLAP)
+        queries.append(
+            select(model.attendee_id).where(model.conference_id == conference_id, model.id > last)
+        )
+    return {int(row[0]) for row in conn.execute(union(*queries))}
+
+
+def _products(conn: Connection, conference_id: int) -> list[ProductRow]:
+    rows: list[ProductRow] = []
+    for kind, model in (("ticket", TicketType), ("addon", AddOn)):
+        for row in conn.execute(
+            select(model.id, model.slug, model.name, model.checkin_attention).where(
+                model.conference_id == conference_id
+            )
+        ):
+            rows.append(
+                ProductRow(
+                    "ticket" if kind == "ticket" else "addon",
+                    row.id,
+                    row.slug,
+                    row.name,
+                    row.checkin_attention or "",
+                )
+            )
+    return rows
+
+
+def _attendees(
+    conn: Connection, conference_id: int, ids: Iterable[int] | None
+) -> list[AttendeeRow]:
+    """Attendees (all, or ``ids``) with their order and their check-in counts."""
+    entries = (
+        select(
+            CheckIn.attendee_id,
+            func.count().label("n"),
+            func.min(CheckIn.id).label("first_id"),
+        )
+        .where(CheckIn.conference_id == conference_id, not_voided("checkin", CheckIn.id))
+        .group_by(CheckIn.attendee_id)
+    )
+    if ids is not None:
+        entries = entries.where(CheckIn.attendee_id.in_(list(ids)))
+    counted = entries.subquery()
+    first = CheckIn.__table__.alias("first_check_in")
+    query = (
+        select(
+            Attendee.id,
+            Attendee.access_code,
+            Attendee.order_id,
+            Attendee.checked_in_at,
+            Person.first_name,
+            Person.last_name,
+            Person.username,
+            Person.email,
+            Order.status,
+            Order.reference,
+            Order.checkin_attention,
+            counted.c.n,
+            first.c.checked_in_at.label("first_at"),
+            first.c.station.label("first_station"),
+            Staff.name.label("first_staff"),
+        )
+        .join(Person, Person.id == Attendee.person_id)
+        .outerjoin(Order, Order.id == Attendee.order_id)
+        .outerjoin(counted, counted.c.attendee_id == Attendee.id)
+        .outerjoin(first, first.c.id == counted.c.first_id)
+        .outerjoin(Staff, Staff.id == first.c.staff_id)
+        .where(Attendee.conference_id == conference_id)
+    )
+    if ids is not None:
+        query = query.where(Attendee.id.in_(list(ids)))
+    return [
+        AttendeeRow(
+            id=row.id,
+            access_code=row.access_code,
+            first_name=row.first_name or "",
+            last_name=row.last_name or "",
+            username=row.username or "",
+            email=row.email or "",
+            order_id=row.order_id,
+            order_status=None
+            if row.status is None
+            else str(getattr(row.status, "value", row.status)),
+            order_reference=row.reference,
+            order_attention=row.checkin_attention or "",
+            checked_in_at=row.checked_in_at,
+            entries=int(row.n or 0),
+            first_at=row.first_at,
+            first_station=row.first_station,
+            first_staff=row.first_staff,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def _lines(conn: Connection, conference_id: int, order_ids: Sequence[int] | None) -> list[LineRow]:
+    """Order lines (all, or of ``order_ids``) with their used units and the last use."""
+    uses = (
+        select(
+            ProductRedemption.order_line_item_id.label("line_id"),
+            func.count().label("used"),
+            func.max(ProductRedemption.id).label("last_id"),
+        )
+        .where(
+            ProductRedemption.conference_id == conference_id,
+            not_voided("redeem", ProductRedemption.id),
+        )
+        .group_by(ProductRedemption.order_line_item_id)
+    )
+    query = (
+        select(
+            OrderLineItem.id,
+            OrderLineItem.order_id,
+            OrderLineItem.ticket_type_id,
+            OrderLineItem.addon_id,
+            OrderLineItem.description,
+            OrderLineItem.quantity,
+        )
+        .join(Order, Order.id == OrderLineItem.order_id)
+        .where(Order.conference_id == conference_id)
+    )
+    if order_ids is not None:
+        query = query.where(OrderLineItem.order_id.in_(list(order_ids)))
+        uses = uses.join(
+            OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id
+        ).where(OrderLineItem.order_id.in_(list(order_ids)))
+    counted = uses.subquery()
+    last = ProductRedemption.__table__.alias("last_use")
+    query = (
+        query.add_columns(counted.c.used, last.c.redeemed_at, last.c.station)
+        .outerjoin(counted, counted.c.line_id == OrderLineItem.id)
+        .outerjoin(last, last.c.id == counted.c.last_id)
+    )
+    made: list[LineRow] = []
+    for row in conn.execute(query):
+        addon = row.addon_id is not None
+        product = row.addon_id if addon else row.ticket_type_id
+        if product is None:
+            continue  # a line of neither kind: nothing a scan can use
+        made.append(
+            LineRow(
+                id=row.id,
+                order_id=row.order_id,
+                kind="addon" if addon else "ticket",
+                product_id=int(product),
+                description=row.description or "",
+                quantity=int(row.quantity),
+                used=int(row.used or 0) if addon else 0,
+                last_used_at=row.redeemed_at if addon else None,
+                last_station=(row.station or "") if addon else "",
+            )
+        )
+    return made
