@@ -2,11 +2,12 @@
 
 A station reads reference data and records scans only by calling the guarded
 functions of migration 0008 (check-in, door admission, redemption, a refused
-scan's log row), which refuse a record for another conference, on an inactive
-order, for a line not on the attendee's own order or past its quantity, and
-stamp the server's time. The role has no INSERT, UPDATE or DELETE on any table
-and no sequence, so a lost or stolen station credential cannot rewrite who
-bought what, forge a redemption, or undo a check-in.
+scan's log row; 0012's void and 0013's offline conflict), which refuse a record
+for another conference, on an inactive order, for a line not on the attendee's
+own order or past its quantity, and stamp the server's time. The role has no
+INSERT, UPDATE or DELETE on any table and no sequence, so a lost or stolen
+station credential cannot rewrite who bought what, forge a redemption, or undo
+a check-in.
 
 It never reads a PIN hash: staff is readable without its pin_hash column, and
 operators sign in through functions (migration 0007). It sees one conference's
@@ -39,7 +40,14 @@ READ_ONLY = (
     "order_line_item",
     "alembic_version",
 )
-APPEND_ONLY = ("check_in", "door_check", "product_redemption", "scan_log", "scan_void")
+APPEND_ONLY = (
+    "check_in",
+    "door_check",
+    "product_redemption",
+    "scan_log",
+    "scan_void",
+    "offline_conflict",
+)
 FUNCTIONS = (
     "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
     "text)",
@@ -49,6 +57,9 @@ FUNCTIONS = (
     "station_log_scan(text, integer, text, text, text, timestamptz, text, integer, text)",
     # Migration 0012: a void of a record, and by whom.
     "station_void(integer, text, bigint, uuid, timestamptz, text, integer, text, text)",
+    # Migration 0013: a replayed offline scan the server refused.
+    "station_offline_conflict(integer, integer, text, text, text, integer, uuid, timestamptz, "
+    "text, integer, text, text)",
 )
 
 # Every column of staff but pin_hash.
@@ -80,6 +91,7 @@ CONFERENCE_POLICIES = {
     "product_redemption": "conference_id = %s",
     "scan_log": "conference_id = %s",
     "scan_void": "conference_id = %s",
+    "offline_conflict": "conference_id = %s",
 }
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000

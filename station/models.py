@@ -31,6 +31,7 @@ from sqlalchemy import (
     Uuid,
     event,
     false,
+    func,
     select,
     text,
 )
@@ -90,6 +91,16 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def change_seq_column() -> Mapped[int]:
+    """Where a row stands in the global order of changes (migration 0013).
+
+    The database stamps it on every insert and update (a trigger), larger than any
+    value given before, so a station syncs its snapshot with ``change_seq > last seen``.
+    Nothing in the station writes it.
+    """
+    return mapped_column(BigInteger(), server_default=text("0"), index=True)
+
+
 def _status_enum() -> Enum:
     # Stored as plain text with a CHECK, so adding a status is a migration
     # but never a PostgreSQL ENUM type dance.
@@ -123,6 +134,7 @@ class Person(Base):
     first_name: Mapped[str] = mapped_column(String(150), default="")
     last_name: Mapped[str] = mapped_column(String(150), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    change_seq: Mapped[int] = change_seq_column()
 
 
 class Staff(Base):
@@ -148,6 +160,7 @@ class TicketType(Base):
     slug: Mapped[str] = mapped_column(String(100))
     # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
+    change_seq: Mapped[int] = change_seq_column()
 
     conference: Mapped[Conference] = relationship()
 
@@ -162,6 +175,7 @@ class AddOn(Base):
     slug: Mapped[str] = mapped_column(String(100))
     # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
+    change_seq: Mapped[int] = change_seq_column()
 
     conference: Mapped[Conference] = relationship()
 
@@ -177,6 +191,7 @@ class Order(Base):
     status: Mapped[OrderStatus] = mapped_column(_status_enum(), default=OrderStatus.PENDING)
     # What a volunteer must see when this order's badge is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
+    change_seq: Mapped[int] = change_seq_column()
 
     line_items: Mapped[list[OrderLineItem]] = relationship(
         back_populates="order", order_by="OrderLineItem.id"
@@ -202,6 +217,7 @@ class OrderLineItem(Base):
     # ``products[].id``), for tracing it back and for updating it in place on re-import.
     # NULL for lines made here or by a CSV import.
     source_line_id: Mapped[str | None] = mapped_column(String(64))
+    change_seq: Mapped[int] = change_seq_column()
 
     order: Mapped[Order] = relationship(back_populates="line_items")
     ticket_type: Mapped[TicketType | None] = relationship()
@@ -242,6 +258,7 @@ class Attendee(Base):
     # (PostgreSQL) and FTS5 table (SQLite) belong to migration 0010, not to the models:
     # see station.models.include_in_autogenerate.
     search_key: Mapped[str | None] = mapped_column(Text, deferred=True)
+    change_seq: Mapped[int] = change_seq_column()
 
     person: Mapped[Person] = relationship()
     conference: Mapped[Conference] = relationship()
@@ -362,6 +379,43 @@ class ScanVoid(Base):
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OfflineConflict(Base):
+    """A replayed offline scan the server refused (migration 0013): append-only.
+
+    ``kind`` is "overspend" (the unit was given away twice: used up, already redeemed)
+    or "conflict" (any other refusal: order no longer active, unknown badge). For an
+    overspend, ``other_station``/``other_at`` are the latest standing redemption of the
+    line by another station (else the same one), looked up when the row is written, so
+    the report names both. ``received_at`` is the recording server's time; ``client_at``
+    the offline station's.
+    """
+
+    __tablename__ = "offline_conflict"
+    __table_args__ = (
+        CheckConstraint("kind IN ('overspend', 'conflict')", name="kind"),
+        CheckConstraint("action IN ('checkin', 'door', 'redeem')", name="action"),
+    )
+
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    conference_id: Mapped[int] = mapped_column(index=True)
+    attendee_id: Mapped[int | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(256))
+    order_line_item_id: Mapped[int | None] = mapped_column()
+    station: Mapped[str] = mapped_column(String(100))
+    staff_id: Mapped[int | None] = mapped_column()
+    client_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.current_timestamp()
+    )
+    reason: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(300), default="")
+    other_station: Mapped[str | None] = mapped_column(String(100))
+    other_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ScanLog(Base):
     """Every scan attempt, refused ones included, for the organisers' audit."""
 
@@ -417,13 +471,18 @@ MIGRATION_OWNED_INDEXES = frozenset(
     {"ix_attendee_search_key_trgm", "ix_attendee_search_names_trgm"}
 )
 MIGRATION_OWNED_TABLE_PREFIX = "attendee_search"
+#: SQLite's counter behind change_seq (migration 0013's triggers own it; PostgreSQL has a
+#: sequence instead).
+MIGRATION_OWNED_TABLES = frozenset({"station_change_counter"})
 
 
 def include_in_autogenerate(name: str | None, type_: str, _parents: object) -> bool:
     """Alembic ``include_name``: leave the migration-owned search structures out of a
     comparison of the database with the models."""
     if type_ == "table" and name is not None:
-        return not name.startswith(MIGRATION_OWNED_TABLE_PREFIX)
+        return not name.startswith(MIGRATION_OWNED_TABLE_PREFIX) and (
+            name not in MIGRATION_OWNED_TABLES
+        )
     if type_ == "index":
         return name not in MIGRATION_OWNED_INDEXES
     return True
@@ -563,6 +622,7 @@ __all__ = [
     "CheckIn",
     "Conference",
     "DoorCheck",
+    "OfflineConflict",
     "Order",
     "OrderLineItem",
     "OrderStatus",
@@ -573,6 +633,7 @@ __all__ = [
     "StationRoleConference",
     "TicketType",
     "attendee_search_key",
+    "change_seq_column",
     "include_in_autogenerate",
     "refresh_search_keys",
     "utcnow",

@@ -188,3 +188,82 @@ def test_a_postgres_schema_in_use_upgrades_and_downgrades(
         assert_upgrades_a_database_in_use(engine)
     finally:
         engine.dispose()
+
+
+TRACKED = ("person", "order", "order_line_item", "attendee", "ticket_type", "addon")
+
+
+def assert_change_tracking_round_trip(engine: Engine) -> None:
+    """0013 numbers the rows already there, and goes back to 0012 without a trace."""
+    from alembic import command
+
+    from station.db import _alembic_config
+
+    upgrade(engine, "0012")
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO conference (id, slug, name, timezone) VALUES (1, 'c', 'C', 'UTC')",
+            "INSERT INTO person (id, username, first_name, last_name, email) "
+            "VALUES (1, 'ada', 'Ada', 'L', ''), (2, 'bob', 'Bob', 'M', '')",
+            "INSERT INTO ticket_type (id, conference_id, name, slug) VALUES (1, 1, 'G', 'g')",
+            "INSERT INTO addon (id, conference_id, name, slug) VALUES (1, 1, 'L', 'l')",
+            'INSERT INTO "order" (id, conference_id, person_id, reference, status) '
+            "VALUES (1, 1, 1, 'R1', 'paid')",
+            "INSERT INTO order_line_item (id, order_id, description, quantity, addon_id) "
+            "VALUES (1, 1, 'Lunch', 1, 1)",
+            "INSERT INTO attendee (id, person_id, conference_id, order_id, access_code, "
+            "created_at, updated_at) VALUES (1, 1, 1, 1, 'A1', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)",
+        ):
+            conn.exec_driver_sql(statement)
+    upgrade(engine)
+    assert schema_differences(engine) == []
+    with engine.connect() as conn:
+        numbers = [
+            int(n)
+            for table in TRACKED
+            for (n,) in conn.exec_driver_sql(f'SELECT change_seq FROM "{table}"')
+        ]
+    assert len(numbers) == 7 and min(numbers) > 0 and len(set(numbers)) == 7
+    with engine.begin() as conn:  # a write after the upgrade comes after all of them
+        conn.exec_driver_sql("UPDATE person SET first_name = 'Grace' WHERE id = 2")
+        [(after,)] = conn.exec_driver_sql("SELECT change_seq FROM person WHERE id = 2")
+    assert after > max(numbers)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0012")
+    tables = set(inspect(engine).get_table_names())
+    assert "offline_conflict" not in tables and "station_change_counter" not in tables
+    for table in TRACKED:
+        assert "change_seq" not in {c["name"] for c in inspect(engine).get_columns(table)}
+    with engine.begin() as conn:  # the triggers went with the column: writes still work
+        conn.exec_driver_sql("UPDATE person SET first_name = 'Ada' WHERE id = 2")
+        if engine.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SELECT to_regclass('station_change_seq')").scalar() is None
+            functions = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace "
+                "AND (proname LIKE 'station_%change%' OR proname LIKE 'station_notify%' "
+                "OR proname = 'station_offline_conflict')"
+            ).scalar()
+            assert functions == 0
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+
+
+def test_change_tracking_round_trip_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(DatabaseSettings(url=f"sqlite:///{tmp_path / 'tracked.sqlite3'}"))
+    try:
+        assert_change_tracking_round_trip(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_change_tracking_round_trip_on_postgres(
+    empty_postgres_schema: DatabaseSettings,  # noqa: F811
+) -> None:
+    engine = make_engine(empty_postgres_schema)
+    try:
+        assert_change_tracking_round_trip(engine)
+    finally:
+        engine.dispose()

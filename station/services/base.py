@@ -42,7 +42,7 @@ from station.services.results import (
     ScanAnswer,
     StationContext,
 )
-from station.services.store import ConferenceRef, Recorded, ScanStore
+from station.services.store import ConferenceRef, ConflictReport, Recorded, ScanStore
 
 log = logging.getLogger("station.services")
 
@@ -119,6 +119,16 @@ class ServiceBase:
             log.warning("could not log refused scan at %s", ctx.station)
             if isinstance(error, Refusal):
                 error.logged = False
+
+    def record_conflict(self, ctx: StationContext, report: ConflictReport) -> bool:
+        """Record a replayed offline scan the server refused; False when that client id
+        was recorded before (a replay of the replay). Database trouble raises
+        DatabaseUnavailable, so the offline journal keeps the entry and tries again."""
+        try:
+            with database_errors():
+                return self._store.record_conflict(ctx, report)
+        except DuplicateClientId:  # a racing replay of the same conflict wrote it first
+            return False
 
     def _refused(self, ctx: StationContext, action: str, code: str, error: Refusal) -> Refusal:
         self.log_refusal(ctx, action=action, code=code, error=error)

@@ -9,10 +9,11 @@ the offline store that comes next.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from station.rulebook import Accept, ScanFacts, ScanRequest
 from station.rulebook.facts import RecordKind, ScanRecord, VoidFacts, VoidRequest
@@ -35,6 +36,28 @@ class Recorded:
 
     at: datetime
     staff_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictReport:
+    """A replayed offline scan the server refused, as the offline station reports it.
+
+    ``kind`` is "overspend" when the refusal means the unit was given away twice (used
+    up, already redeemed), else "conflict". ``reason`` is the rule book's reason code on
+    replay. The station's name comes from the context; the server adds its own time and,
+    for an overspend, who else gave the unit (migration 0013).
+    """
+
+    client_id: uuid.UUID
+    kind: Literal["overspend", "conflict"]
+    action: str
+    code: str
+    attendee_id: int | None
+    line_item_id: int | None
+    staff_id: int | None
+    client_at: datetime
+    reason: str
+    message: str
 
 
 class ScanAttempt(Protocol):
@@ -94,4 +117,8 @@ class ScanStore(Protocol):
 
     def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
         """Every record of a badge, newest first, voided ones marked (a supervisor's list)."""
+        ...
+
+    def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
+        """Record a refused offline scan once per client id; False: it was already there."""
         ...

@@ -25,6 +25,7 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    OfflineConflict,
     Order,
     OrderLineItem,
     Person,
@@ -40,7 +41,7 @@ from station.rulebook.rules import VoidAccept
 from station.services import void_queries
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
-from station.services.store import ConferenceRef, Recorded
+from station.services.store import ConferenceRef, ConflictReport, Recorded
 from station.text import display_safe
 
 Clock = Callable[[], datetime]
@@ -106,6 +107,42 @@ class OrmStore:
         with self._transaction() as session:
             conference = self.conference_in(session, ctx.conference)
             return void_queries.for_attendee(session, conference.id, code)
+
+    def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
+        """A refused offline scan, once per client id (the database's triggers guard it)."""
+        with self._transaction() as session:
+            conference = self.conference_in(session, ctx.conference)
+            exists = select(OfflineConflict.id).where(
+                OfflineConflict.client_id == conflict.client_id
+            )
+            if session.scalar(exists) is not None:
+                return False
+            station = ctx.station[:100]
+            other = (
+                other_redemption(session, conflict.line_item_id, station)
+                if conflict.kind == "overspend"
+                else None
+            )
+            session.execute(
+                insert(OfflineConflict).values(
+                    client_id=conflict.client_id,
+                    conference_id=conference.id,
+                    attendee_id=conflict.attendee_id,
+                    kind=conflict.kind,
+                    action=conflict.action,
+                    code=display_safe(conflict.code, limit=256),
+                    order_line_item_id=conflict.line_item_id,
+                    station=station,
+                    staff_id=conflict.staff_id,
+                    client_at=conflict.client_at,
+                    received_at=self._clock(),
+                    reason=conflict.reason[:40],
+                    message=conflict.message[:300],
+                    other_station=other[0] if other else None,
+                    other_at=other[1] if other else None,
+                )
+            )
+            return True
 
     def log_refusal(
         self,
@@ -263,6 +300,29 @@ class OrmAttempt:
             error,
             client_at=self._request.client_at,
         )
+
+
+def other_redemption(
+    session: Session, line_item_id: int | None, station: str
+) -> tuple[str, datetime] | None:
+    """Who else gave a unit of the line: the latest redemption that stands, by another
+    station if there is one (as station_offline_conflict() finds it)."""
+    if line_item_id is None:
+        return None
+    row = session.execute(
+        select(ProductRedemption.station, ProductRedemption.redeemed_at)
+        .where(
+            ProductRedemption.order_line_item_id == line_item_id,
+            void_queries.not_voided("redeem", ProductRedemption.id),
+        )
+        .order_by(
+            (ProductRedemption.station == station).asc(),
+            ProductRedemption.redeemed_at.desc(),
+            ProductRedemption.id.desc(),
+        )
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row.station, row.redeemed_at)
 
 
 def _target(

@@ -34,7 +34,7 @@ from station.services import void_queries
 from station.services.db_errors import database_errors, named_rows
 from station.services.errors import StationError
 from station.services.results import StationContext
-from station.services.store import ConferenceRef, Recorded
+from station.services.store import ConferenceRef, ConflictReport, Recorded
 from station.services.store_orm import Clock, unknown_conference, void_facts
 from station.text import display_safe
 
@@ -164,6 +164,13 @@ LOG_SCAN = (
     "%(message)s, %(client_at)s, %(station)s, %(staff)s, %(code)s) AS id"
 )
 
+# Migration 0013: the server adds its time and, for an overspend, who else gave the unit.
+OFFLINE_CONFLICT = (
+    "SELECT station_offline_conflict(%(conference)s, %(attendee)s, %(kind)s, %(action)s, "
+    "%(code)s, %(line)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(reason)s, "
+    "%(message)s) AS inserted"
+)
+
 
 def _time(value: Any) -> datetime:
     if isinstance(value, datetime):
@@ -213,6 +220,26 @@ class PgStore:
         conference = self.conference(ctx.conference)
         with database_errors(), self.reads() as connection:
             return void_queries.for_attendee(connection, conference.id, code)
+
+    def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
+        row = self.row(
+            OFFLINE_CONFLICT,
+            {
+                "conference": self.conference(ctx.conference).id,
+                "attendee": conflict.attendee_id,
+                "kind": conflict.kind,
+                "action": conflict.action,
+                "code": display_safe(conflict.code, limit=256),
+                "line": conflict.line_item_id,
+                "client_id": conflict.client_id,
+                "client_at": conflict.client_at,
+                "station": ctx.station[:100],
+                "staff": conflict.staff_id,
+                "reason": conflict.reason[:40],
+                "message": conflict.message[:300],
+            },
+        )
+        return bool(row.inserted)
 
     def log_refusal(
         self,

@@ -35,7 +35,7 @@ from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts
 from station.rulebook.rules import VoidAccept
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
-from station.services.store import ConferenceRef, Recorded
+from station.services.store import ConferenceRef, ConflictReport, Recorded
 from station.text import display_safe
 
 
@@ -51,6 +51,7 @@ class Snapshot:
     redemptions: list[dict[str, Any]] = field(default_factory=list)
     scan_log: list[dict[str, Any]] = field(default_factory=list)
     voids: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
     # One id sequence per record table, as in the databases (a void names kind and id).
     ids: dict[str, Iterator[int]] = field(
         default_factory=lambda: {k: itertools.count(1) for k in ("checkin", "door", "redeem")}
@@ -126,6 +127,29 @@ class MemoryStore:
              "action": action, "code": display_safe(code, limit=256), "outcome": outcome,
              "reason": reason, "message": message[:300]}
         )  # fmt: skip
+
+    def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
+        if any(c["client_id"] == conflict.client_id for c in self.data.conflicts):
+            return False
+        station = ctx.station[:100]
+        other = None
+        if conflict.kind == "overspend" and conflict.line_item_id is not None:
+            standing = [r for r in self.data.redemptions
+                        if r["line_id"] == conflict.line_item_id
+                        and not self.voided("redeem", r["id"])]  # fmt: skip
+            standing.sort(key=lambda r: (r["station"] != station, r["at"], r["id"]))
+            other = standing[-1] if standing else None
+        self.data.conflicts.append(
+            {"client_id": conflict.client_id, "conference_id": self.conference(ctx.conference).id,
+             "attendee_id": conflict.attendee_id, "kind": conflict.kind,
+             "action": conflict.action, "code": display_safe(conflict.code, limit=256),
+             "line_id": conflict.line_item_id, "station": station, "staff_id": conflict.staff_id,
+             "client_at": conflict.client_at, "received_at": self._clock(),
+             "reason": conflict.reason[:40], "message": conflict.message[:300],
+             "other_station": other["station"] if other else None,
+             "other_at": other["at"] if other else None}
+        )  # fmt: skip
+        return True
 
     def voided(self, kind: str, record_id: int) -> bool:
         return any(v["kind"] == kind and v["record_id"] == record_id for v in self.data.voids)
