@@ -135,9 +135,12 @@ class FaultyLink:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0), as a dropped connection looks to its peer."""
+    """Drop a connection so its peer notices now (SO_LINGER 0: a reset); shut down
+    first, as a bare close leaves a recv blocked in another thread holding it open."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 

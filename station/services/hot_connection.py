@@ -130,9 +130,15 @@ class HotConnection:
             pooled.close()
 
     def _on_engine_disposed(self, _engine: Engine) -> None:
-        with self._lock:
+        # A scan stuck on a dead link (offline mode left it behind) holds the lock until
+        # its socket gives up: do not wait for it, leave its connection to it.
+        owned = self._lock.acquire(timeout=1.0)
+        try:
             pooled, self._pooled, self._driver = self._pooled, None, None
-            self._cursors.clear()
-            if pooled is not None:
+            self._cursors = {}
+            if pooled is not None and owned:
                 pooled.detach()
                 pooled.close()
+        finally:
+            if owned:
+                self._lock.release()

@@ -19,7 +19,7 @@ from station.offline.sync import SnapshotSync
 from station.services import CheckInService, RedemptionService
 from station.services.results import StationContext
 from station.services.scan import ScanService
-from tests.services.conftest import World
+from tests.services.conftest import World, world  # noqa: F401 - the fixture
 
 
 @dataclass
@@ -45,7 +45,7 @@ class OfflineStation:
 
 
 @pytest.fixture
-def offline_station(world: World, tmp_path: Path) -> Callable[..., OfflineStation]:
+def offline_station(world: World, tmp_path: Path) -> Callable[..., OfflineStation]:  # noqa: F811
     """Makes offline stations on the world's database (one directory each)."""
 
     def make(name: str = "Lunch 1", rules: OfflineRules | None = None) -> OfflineStation:

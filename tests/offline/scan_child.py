@@ -1,7 +1,9 @@
 """A station process for the kill -9 test: scans codes offline and says which verdicts it showed.
 
 Run as ``python -m tests.offline.scan_child SETTINGS_JSON``. It prints READY once
-built, then ``SHOWN <client id>`` after each verdict, flushed, until killed.
+built, then ``SHOWN <client id>`` after each verdict, flushed, until killed. With
+``"drain": true`` it starts the station's offline keeper instead and prints DRAINED
+once the journal is replayed.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -33,6 +36,19 @@ def main() -> None:
     )
     services = build_services(settings)
     ctx = StationContext(settings.conference, settings.station)
+    if args.get("drain"):  # restarted with the link back: replay, say so, stop
+        offline = services.offline
+        assert offline is not None
+        offline.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = offline.link.state()
+            if state.online and state.waiting == 0:
+                print("DRAINED", flush=True)
+                break
+            time.sleep(0.05)
+        services.dispose()
+        return
     print("READY", flush=True)
     for code in itertools.cycle(args["codes"]):
         client_id = uuid.uuid4()

@@ -25,7 +25,7 @@ from station.models import CheckIn, ProductRedemption
 from station.offline.settings import OfflineSettings
 from station.services.results import CheckInResult, RedemptionResult, StationContext
 from tests.builders import ConferenceBuilder
-from tests.conftest import TestDatabase
+from tests.conftest import TestDatabase as Database
 
 pytestmark = pytest.mark.postgres
 
@@ -40,14 +40,14 @@ def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
 
 
 @pytest.fixture
-def link(postgres_database: TestDatabase) -> Iterator[FaultyLink]:
+def link(postgres_database: Database) -> Iterator[FaultyLink]:
     url = make_url(postgres_database.settings.url)
     with faulty_link(url.host or "127.0.0.1", url.port or 5432) as running:
         yield running
 
 
 def _station(
-    db: TestDatabase, link: FaultyLink, conf: ConferenceBuilder, tmp_path: Path, *,
+    db: Database, link: FaultyLink, conf: ConferenceBuilder, tmp_path: Path, *,
     name: str = "Lunch 1", mode: Mode = Mode.MEAL, product: str | None = "lunch",
 ) -> Services:  # fmt: skip
     url = make_url(db.settings.url).set(host="127.0.0.1", port=link.port)
@@ -76,7 +76,7 @@ def _station(
 
 @pytest.mark.parametrize("fault", ["cut", "blackhole"])
 def test_scans_during_an_outage_are_offline_verdicts_then_recorded_once(
-    postgres_database: TestDatabase, link: FaultyLink, tmp_path: Path, fault: str
+    postgres_database: Database, link: FaultyLink, tmp_path: Path, fault: str
 ) -> None:
     conf = ConferenceBuilder(postgres_database.sessions)
     codes = [conf.attendee(f"OFF{n}", addons={"lunch": 1}).access_code for n in range(6)]
@@ -120,7 +120,7 @@ def test_scans_during_an_outage_are_offline_verdicts_then_recorded_once(
 
 
 def test_a_station_that_starts_during_an_outage_keeps_its_outage_and_journal(
-    postgres_database: TestDatabase, link: FaultyLink, tmp_path: Path
+    postgres_database: Database, link: FaultyLink, tmp_path: Path
 ) -> None:
     conf = ConferenceBuilder(postgres_database.sessions)
     conf.attendee("KEEP1")
