@@ -20,12 +20,22 @@ from sqlalchemy.engine import make_url
 from station.bench.faulty_link import FaultyLink, faulty_link
 from station.bootstrap import Services, build_services
 from station.config import Settings
+from station.db import make_engine, make_session_factory
 from station.domain import Mode
-from station.models import CheckIn, ProductRedemption
+from station.models import CheckIn, ProductRedemption, utcnow
+from station.offline.journal import Journal
+from station.offline.replay import Replayer
 from station.offline.settings import OfflineSettings
+from station.offline.snapshot import Snapshot
+from station.offline.store import OfflineStore
+from station.offline.sync import SnapshotSync
+from station.services import CheckInService, RedemptionService
+from station.services.errors import DatabaseUnavailable
 from station.services.results import CheckInResult, RedemptionResult, StationContext
+from station.services.scan import ScanService
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase as Database
+from tests.tui.proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
@@ -146,3 +156,54 @@ def test_a_station_that_starts_during_an_outage_keeps_its_outage_and_journal(
             assert s.scalar(select(func.count()).select_from(CheckIn)) == 2
     finally:
         again.dispose()
+
+
+@pytest.mark.parametrize("mode", ["checkin", "meal"])
+def test_a_replayed_write_whose_answer_is_lost_is_recorded_once(
+    postgres_database: Database, tmp_path: Path, mode: str
+) -> None:
+    """Replay sends an offline scan; the write commits, the answer never comes back and
+    the connection drops. The entry stays in the journal; the next replay finds the
+    record by its client id instead of writing a second one."""
+    db = postgres_database
+    conf = ConferenceBuilder(db.sessions)
+    code = conf.attendee("LOSTANSWER", addons={"lunch": 1}).access_code
+    snapshot = Snapshot(tmp_path / "s.sqlite3")
+    journal = Journal(tmp_path / "j.sqlite3")
+    SnapshotSync(db.engine, snapshot, conf.slug).fill()
+    store = OfflineStore(snapshot, journal, utcnow)
+    scans = ScanService(
+        CheckInService(db.sessions, store=store),
+        RedemptionService(db.sessions, store=store),
+        mode=Mode.CHECKIN if mode == "checkin" else Mode.MEAL,
+        product=None if mode == "checkin" else "lunch",
+    )
+    ctx = StationContext(conf.slug, "Lunch 1")
+    scans.scan(ctx, code, client_id=uuid.uuid4())
+    record = CheckIn if mode == "checkin" else ProductRedemption
+
+    url = make_url(db.settings.url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    try:
+        through = replace(
+            db.settings,
+            url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+            connect_timeout_s=2,
+        )
+        engine = make_engine(through)
+        replayer = Replayer(journal, CheckInService(make_session_factory(engine)), utcnow)
+        lost = proxy.lose_answer_to(code.encode(), skip=1)  # 1st: the facts; 2nd: the write
+        with pytest.raises(DatabaseUnavailable):
+            replayer.replay()
+        assert lost.is_set(), "the proxy never saw the write"
+        assert journal.waiting_count() == 1  # not marked: its answer never came
+        with db.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(record)) == 1  # it did commit
+        outcome = replayer.replay()
+        assert outcome.recorded == 1 and journal.waiting_count() == 0
+        with db.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(record)) == 1
+        engine.dispose()
+    finally:
+        proxy.stop()
