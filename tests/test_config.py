@@ -183,7 +183,9 @@ def test_the_example_file_loads_and_documents_every_key() -> None:
     top |= {"supervisor_pin_hash", "ascii_borders"}
     database = {"url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms"}
     scanner = {f.name for f in fields(ScannerProfile)}
-    assert top | database | scanner <= documented
+    offline = {"enabled", "threshold_s", "sync_s", "directory", "default_policy", "products"}
+    offline |= {"cap", "max_minutes"}
+    assert top | database | scanner | offline <= documented
     missing = [variable for variable in ENV_VARIABLES if variable not in text]
     assert not missing
     assert "[database]" in text and "[scanner]" in text
@@ -333,3 +335,53 @@ def test_untrusted_text_in_messages_is_printable(tmp_path: Path) -> None:
     path = write(tmp_path, 'conference = "c"\n"k\\u001b]0;x\\u0007" = 1\n')
     message = refusal(path)
     assert "\x1b" not in message and "\x07" not in message
+
+
+def _offline_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "station.toml"
+    path.write_text('conference = "c"\n[offline]\n' + body, encoding="utf-8")
+    return path
+
+
+def test_offline_settings_from_the_file(tmp_path: Path) -> None:
+    path = _offline_file(
+        tmp_path,
+        "enabled = true\nthreshold_s = 1.5\ncap = 0\nmax_minutes = 30\n"
+        'default_policy = "refuse"\nproducts = { lunch = "allow" }\n',
+    )
+    offline = load_settings(path, {}, {}).offline
+    assert offline.enabled is True and offline.threshold_s == 1.5
+    assert offline.rules.cap is None and offline.rules.max_seconds == 1800
+    assert offline.rules.policy("lunch") == "allow"
+    assert offline.rules.policy("tutorial") == "refuse"
+
+
+def test_offline_defaults_are_auto_with_a_bounded_risk() -> None:
+    offline = load_settings(None, {"STATION_CONFERENCE": "c"}, {}).offline
+    assert offline.enabled is None and offline.threshold_s == 2.0
+    assert offline.rules.cap == 200 and offline.rules.max_seconds == 240 * 60
+    env = {
+        "STATION_CONFERENCE": "c",
+        "STATION_OFFLINE": "false",
+        "STATION_OFFLINE_THRESHOLD_S": "3",
+    }
+    offline = load_settings(None, env, {}).offline
+    assert offline.enabled is False and offline.threshold_s == 3.0
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("threshold_s = 0\n", '"offline.threshold_s" must be between 0.2 and 60 seconds'),
+        ('default_policy = "maybe"\n', 'must be "allow" or "refuse"'),
+        ('products = { "Not A Slug" = "allow" }\n', "is not an add-on slug"),
+        ('products = { lunch = "sometimes" }\n', 'must be "allow" or "refuse"'),
+        ("cap = -1\n", "must be a whole number from 0"),
+        ("thresold_s = 2\n", 'did you mean "offline.threshold_s"?'),
+    ],
+)
+def test_a_bad_offline_setting_is_one_clear_line(tmp_path: Path, body: str, words: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(_offline_file(tmp_path, body), {}, {})
+    assert words in caught.value.message
+    assert "\n" not in caught.value.message
