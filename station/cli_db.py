@@ -91,7 +91,14 @@ def grant_station_role_cmd(
 @click.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_cmd(args: tuple[str, ...]) -> None:
-    """Benchmark the scan paths on PostgreSQL (station.bench; --help for options)."""
+    """Benchmark the scan paths on PostgreSQL (station.bench; --help for options).
+
+    ``station bench offline`` measures offline mode instead (station.bench.offline_bench).
+    """
+    if args and args[0] == "offline":
+        from station.bench.offline_bench import main as offline_main
+
+        raise SystemExit(offline_main(list(args[1:])))
     from station.bench.pg_bench import main
 
     raise SystemExit(main(list(args)))

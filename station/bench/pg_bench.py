@@ -310,10 +310,6 @@ def machine(engine: Engine) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv and argv[0] == "offline":  # station bench offline: what an outage costs
-        from station.bench.offline_bench import main as offline_main
-
-        return offline_main(argv[1:])
     parser = argparse.ArgumentParser(prog="station bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--url",
