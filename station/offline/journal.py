@@ -195,12 +195,28 @@ class Journal:
 
     def mark(self, seq: int, result: ReplayResult, at: datetime, detail: str = "") -> None:
         """What replay did with entry ``seq`` (once; a second mark is ignored)."""
+        self.mark_many([(seq, result, at, detail)])
+
+    def mark_many(self, marks: list[tuple[int, ReplayResult, datetime, str]]) -> None:
+        """Several marks in one transaction (one fsync): replay writes them in batches.
+
+        A mark lost to a crash costs nothing but a second replay of its entry, which
+        the database recognises by the client id.
+        """
+        if not marks:
+            return
         with self._connection() as conn:
-            conn.execute(
-                "INSERT INTO replay (seq, at, result, detail) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (seq) DO NOTHING",
-                (seq, to_text(at), result, detail),
-            )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO replay (seq, at, result, detail) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (seq) DO NOTHING",
+                    [(seq, to_text(at), result, detail) for seq, result, at, detail in marks],
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def begin_outage(self, at: datetime) -> datetime:
         """The start of the outage in progress (kept across restarts), opened at ``at`` if none."""

@@ -58,19 +58,35 @@ class Replayer:
         self._on_conflict = on_conflict
 
     def replay(self, *, batch: int = 500) -> ReplayOutcome:
-        """Everything waiting, oldest first; stops (DatabaseUnavailable) if the database goes."""
+        """Everything waiting, oldest first; stops (DatabaseUnavailable) if the database goes.
+
+        What became of each entry is marked in the journal a batch at a time (one
+        fsync per batch, not per scan); the marks made are kept when it stops.
+        """
         counts = {"recorded": 0, "logged": 0, "overspend": 0, "conflict": 0}
         while True:
             waiting = self._journal.waiting(batch)
             if not waiting:
                 break
-            for entry in waiting:
-                counts[self.replay_one(entry)] += 1
+            marks: list[tuple[int, ReplayResult, datetime, str]] = []
+            try:
+                for entry in waiting:
+                    result, detail = self._send(entry)
+                    marks.append((entry.seq, result, self._clock(), detail))
+                    counts[result] += 1
+            finally:
+                self._journal.mark_many(marks)
         return ReplayOutcome(
             counts["recorded"], counts["logged"], counts["overspend"], counts["conflict"], 0
         )
 
     def replay_one(self, entry: JournalEntry) -> str:
+        """One entry, marked at once (tests; ``replay`` batches its marks)."""
+        result, detail = self._send(entry)
+        self._journal.mark(entry.seq, result, self._clock(), detail)
+        return result
+
+    def _send(self, entry: JournalEntry) -> tuple[ReplayResult, str]:
         ctx = StationContext(entry.conference, entry.station, entry.staff_id)
         if entry.outcome == "refused":
             error = Refusal(entry.message or "refused offline", reason=_reason(entry.reason))
@@ -78,8 +94,7 @@ class Replayer:
             self._services._store.log_refusal(
                 ctx, entry.action, entry.code, error, client_at=entry.client_at
             )
-            self._journal.mark(entry.seq, "logged", self._clock())
-            return "logged"
+            return "logged", ""
         request = ScanRequest(
             entry.action,  # type: ignore[arg-type]
             entry.code,
@@ -95,11 +110,12 @@ class Replayer:
         except DatabaseUnavailable:
             raise
         except StationError as refused:  # a refusal, or a product the server no longer has
-            return self._conflict(ctx, entry, refused)
-        self._journal.mark(entry.seq, "recorded", self._clock())
-        return "recorded"
+            return self._conflict(ctx, entry, refused), refused.message[:300]
+        return "recorded", ""
 
-    def _conflict(self, ctx: StationContext, entry: JournalEntry, refused: StationError) -> str:
+    def _conflict(
+        self, ctx: StationContext, entry: JournalEntry, refused: StationError
+    ) -> ReplayResult:
         kind = replay_refusal_kind(refused.reason)
         self._services.record_conflict(
             ctx,
@@ -117,7 +133,6 @@ class Replayer:
             ),
         )
         result: ReplayResult = "overspend" if kind == "overspend" else "conflict"
-        self._journal.mark(entry.seq, result, self._clock(), refused.message[:300])
         log.warning("offline %s on replay at %s: %s", result, entry.station, refused.reason)
         if self._on_conflict is not None and isinstance(refused, Refusal):
             self._on_conflict(entry, refused)

@@ -6,8 +6,9 @@ that, a sync reads only the attendees something happened to: a row of theirs
 ``change_seq`` every such row gets from one counter, migration 0013), or a
 record of theirs was written (record ids only grow). Their rows and counts are
 read again whole, so a sync never adds up deltas and a missed one is repaired
-by the next. Both windows reach back ``OVERLAP`` values: a transaction that
-took its number before another but committed after it is still seen.
+by the next. Both windows reach back ``OVERLAP`` values, so a transaction that
+took its number before another but committed after it is still seen; what in
+that window was already seen is not read again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, union
+from sqlalchemy import Connection, Engine, func, literal, select, text, union_all
 from sqlalchemy.sql import Select
 
 from station.models import (
@@ -80,6 +81,7 @@ class SnapshotSync:
         self._slug = conference
         self._clock = clock
         self._timeout_ms = statement_timeout_ms
+        self._seen: set[Version] = set()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -123,7 +125,10 @@ class SnapshotSync:
         since = {key: int(self._snapshot.meta(key) or 0) for key in _MARK_KEYS}
         with self._reading() as conn:
             marks = _watermarks(conn, conference.id)
-            touched = sorted(_touched(conn, conference.id, since))
+            window = _touched(conn, conference.id, since)
+            # Only what this process has not seen yet: the overlap is read, not refreshed.
+            touched = sorted({a for v, a in window.items() if v not in self._seen})
+            self._seen = set(window)
             products = _products(conn, conference.id)
             attendees: list[AttendeeRow] = []
             lines: list[LineRow] = []
@@ -190,28 +195,48 @@ def _watermarks(conn: Connection, conference_id: int) -> dict[str, int]:
     return marks
 
 
-def _touched(conn: Connection, conference_id: int, since: dict[str, int]) -> set[int]:
-    """Attendees of the conference with a changed row or a new record since the marks."""
+Version = tuple[str, int, int]
+"""(what, its id, its change number): one row version or one record a sync has seen."""
+
+
+def _touched(conn: Connection, conference_id: int, since: dict[str, int]) -> dict[Version, int]:
+    """Row versions and records of the conference since the marks (less the overlap),
+    each with the attendee it concerns."""
     seq = max(0, since["change_seq"] - OVERLAP)
     own = Attendee.conference_id == conference_id
+
+    def versions(what: str, key: Any, version: Any) -> tuple[Any, ...]:
+        return (literal(what).label("what"), key.label("key"), version.label("version"),
+                Attendee.id.label("attendee"))  # fmt: skip
+
     queries: list[Select[Any]] = [
-        select(Attendee.id).where(own, Attendee.change_seq > seq),
-        select(Attendee.id)
+        select(*versions("attendee", Attendee.id, Attendee.change_seq)).where(
+            own, Attendee.change_seq > seq
+        ),
+        select(*versions("person", Person.id, Person.change_seq))
         .join(Person, Person.id == Attendee.person_id)
         .where(own, Person.change_seq > seq),
-        select(Attendee.id)
+        select(*versions("order", Order.id, Order.change_seq))
         .join(Order, Order.id == Attendee.order_id)
         .where(own, Order.change_seq > seq),
-        select(Attendee.id)
+        select(*versions("line", OrderLineItem.id, OrderLineItem.change_seq))
         .join(OrderLineItem, OrderLineItem.order_id == Attendee.order_id)
         .where(own, OrderLineItem.change_seq > seq),
     ]
     for model in _RECORDS:
         last = max(0, since[model.__tablename__] - OVERLAP)
         queries.append(
-            select(model.attendee_id).where(model.conference_id == conference_id, model.id > last)
+            select(
+                literal(model.__tablename__).label("what"),
+                model.id.label("key"),
+                literal(0).label("version"),
+                model.attendee_id.label("attendee"),
+            ).where(model.conference_id == conference_id, model.id > last)
         )
-    return {int(row[0]) for row in conn.execute(union(*queries))}
+    return {
+        (str(row.what), int(row.key), int(row.version)): int(row.attendee)
+        for row in conn.execute(union_all(*queries))
+    }
 
 
 def _products(conn: Connection, conference_id: int) -> list[ProductRow]:
