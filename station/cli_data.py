@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 # The same as station.exporter.KINDS / FORMATS (tests check), spelled out here so
 # that `station --help` and `station run` do not import SQLAlchemy to build options.
-KINDS = ("checkins", "door-checks", "redemptions", "scan-log")
+KINDS = ("checkins", "door-checks", "redemptions", "scan-log", "offline-conflicts")
 FORMATS = ("csv", "json", "jsonl")
 # Below this many rows an import is over before a bar would be worth drawing.
 PROGRESS_FROM_ROWS = 2000

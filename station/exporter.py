@@ -28,6 +28,7 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    OfflineConflict,
     Order,
     OrderLineItem,
     Person,
@@ -40,7 +41,7 @@ from station.models import (
 from station.services.errors import ConfigurationError, InvalidInput
 from station.text import display_safe
 
-KINDS = ("checkins", "door-checks", "redemptions", "scan-log")
+KINDS = ("checkins", "door-checks", "redemptions", "scan-log", "offline-conflicts")
 FORMATS = ("csv", "json", "jsonl")
 YIELD_PER = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -99,7 +100,7 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
     """The rows of one kind, streamed; raise before the first row if a filter is wrong."""
     if kind not in KINDS:
         raise InvalidInput(f"Unknown export {kind!r}; choose one of {', '.join(KINDS)}.")
-    if filters.product is not None and kind in ("checkins", "scan-log"):
+    if filters.product is not None and kind in ("checkins", "scan-log", "offline-conflicts"):
         raise InvalidInput(f"--product does not apply to {kind}.")
     if filters.product is not None:
         _require_product(conn, kind, filters)
@@ -108,6 +109,7 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
         "door-checks": _door_checks,
         "redemptions": _redemptions,
         "scan-log": _scan_log,
+        "offline-conflicts": _offline_conflicts,
     }[kind]
     columns, query, product_at = build(filters)
     result = conn.execution_options(stream_results=True, yield_per=YIELD_PER).execute(query)
@@ -117,7 +119,11 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
             values = tuple(row)
             if product_at is not None:  # (ticket slug, add-on slug) -> "ticket:x" / "addon:x"
                 ticket, addon = values[product_at], values[product_at + 1]
-                product = f"ticket:{ticket}" if ticket is not None else f"addon:{addon}"
+                product = (
+                    f"ticket:{ticket}"
+                    if ticket is not None
+                    else (f"addon:{addon}" if addon is not None else None)
+                )
                 values = (*values[:product_at], product, *values[product_at + 2 :])
             yield values
 
@@ -365,6 +371,62 @@ def _scan_log(filters: ExportFilter) -> _Built:
         .outerjoin(Person, Person.id == Attendee.person_id)
     )
     return columns, _common(query, ScanLog, ScanLog.scanned_at, filters), None
+
+
+def _offline_conflicts(filters: ExportFilter) -> _Built:
+    """Replayed offline scans the server refused (migration 0013), by when they arrived."""
+    columns = (
+        "received_at",
+        "conference",
+        "kind",
+        "action",
+        "code",
+        *_ATTENDEE,
+        "station",
+        "client_at",
+        "operator",
+        "product",
+        "product_name",
+        "line_item_id",
+        "other_station",
+        "other_at",
+        "reason",
+        "message",
+        "client_id",
+    )
+    ticket, addon = aliased(TicketType), aliased(AddOn)
+    query = (
+        select(
+            OfflineConflict.received_at,
+            Conference.slug,
+            OfflineConflict.kind,
+            OfflineConflict.action,
+            OfflineConflict.code,
+            Attendee.access_code,
+            Person.first_name,
+            Person.last_name,
+            OfflineConflict.station,
+            OfflineConflict.client_at,
+            Staff.name,
+            ticket.slug,
+            addon.slug,
+            func.coalesce(addon.name, ticket.name),
+            OfflineConflict.order_line_item_id,
+            OfflineConflict.other_station,
+            OfflineConflict.other_at,
+            OfflineConflict.reason,
+            OfflineConflict.message,
+            OfflineConflict.client_id,
+        )
+        .join(Conference, Conference.id == OfflineConflict.conference_id)
+        .outerjoin(Attendee, Attendee.id == OfflineConflict.attendee_id)
+        .outerjoin(Person, Person.id == Attendee.person_id)
+        .outerjoin(Staff, Staff.id == OfflineConflict.staff_id)
+        .outerjoin(OrderLineItem, OrderLineItem.id == OfflineConflict.order_line_item_id)
+        .outerjoin(ticket, ticket.id == OrderLineItem.ticket_type_id)
+        .outerjoin(addon, addon.id == OrderLineItem.addon_id)
+    )
+    return columns, _common(query, OfflineConflict, OfflineConflict.received_at, filters), 11
 
 
 # --- writers -----------------------------------------------------------------------------

@@ -23,8 +23,10 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    OfflineConflict,
     Order,
     OrderLineItem,
+    Person,
     ProductRedemption,
     ScanLog,
     ScanVoid,
@@ -65,6 +67,22 @@ class StationFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictFigures:
+    """A replayed offline scan the server refused: who, what, where and when on both sides."""
+
+    kind: str  # "overspend" (given away twice) or "conflict" (any other refusal)
+    action: str
+    name: str  # the person's name; "" for a badge the server does not know
+    code: str
+    product: str  # "" when the scan named none
+    station: str  # the offline station
+    client_at: datetime  # its scan time (its own clock)
+    other_station: str | None  # overspend: who else gave the unit, and when
+    other_at: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConferenceReport:
     conference: str
     name: str
@@ -80,6 +98,16 @@ class ConferenceReport:
     refused: dict[str, int]
     # Scans taken back (check-ins, door admissions, redemptions); no other figure counts them.
     voided: dict[str, int] = field(default_factory=dict)
+    # Replayed offline scans the server refused (migration 0013), oldest scan first.
+    conflicts: tuple[ConflictFigures, ...] = ()
+
+    @property
+    def offline_overspends(self) -> int:
+        return sum(1 for c in self.conflicts if c.kind == "overspend")
+
+    @property
+    def offline_conflicts(self) -> int:
+        return sum(1 for c in self.conflicts if c.kind != "overspend")
 
     @property
     def checked_in_percent(self) -> float | None:
@@ -97,10 +125,20 @@ class ConferenceReport:
         data = asdict(self)
         for key in ("tickets", "products", "stations"):
             data[key] = list(data[key])
-        data["generated_at"] = self.generated_at.isoformat().replace("+00:00", "Z")
+        data["conflicts"] = [
+            {**item, "client_at": _iso(c.client_at), "other_at": _iso(c.other_at)}
+            for item, c in zip(data["conflicts"], self.conflicts, strict=True)
+        ]
+        data["offline_overspends"] = self.offline_overspends
+        data["offline_conflicts"] = self.offline_conflicts
+        data["generated_at"] = _iso(self.generated_at)
         data["generated_at_local"] = self.generated_local.isoformat()
         data["checked_in_percent"] = self.checked_in_percent
         return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def conference_zone(name: str) -> ZoneInfo:
@@ -164,6 +202,7 @@ def _report(
         stations=_stations(conn, conference_id),
         refused=_refused(conn, conference_id),
         voided=_voided(conn, conference_id),
+        conflicts=_conflicts(conn, conference_id),
     )
 
 
@@ -272,6 +311,46 @@ def _voided(conn: Connection, conference_id: int) -> dict[str, int]:
     return {kind: int(n) for kind, n in rows}
 
 
+def _conflicts(conn: Connection, conference_id: int) -> tuple[ConflictFigures, ...]:
+    rows = conn.execute(
+        select(
+            OfflineConflict.kind,
+            OfflineConflict.action,
+            Person.first_name,
+            Person.last_name,
+            OfflineConflict.code,
+            func.coalesce(AddOn.name, TicketType.name),
+            OfflineConflict.station,
+            OfflineConflict.client_at,
+            OfflineConflict.other_station,
+            OfflineConflict.other_at,
+            OfflineConflict.reason,
+        )
+        .outerjoin(Attendee, Attendee.id == OfflineConflict.attendee_id)
+        .outerjoin(Person, Person.id == Attendee.person_id)
+        .outerjoin(OrderLineItem, OrderLineItem.id == OfflineConflict.order_line_item_id)
+        .outerjoin(AddOn, AddOn.id == OrderLineItem.addon_id)
+        .outerjoin(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
+        .where(OfflineConflict.conference_id == conference_id)
+        .order_by(OfflineConflict.client_at, OfflineConflict.id)
+    ).all()
+    return tuple(
+        ConflictFigures(
+            kind=r[0],
+            action=r[1],
+            name=" ".join(part for part in (r[2], r[3]) if part),
+            code=r[4],
+            product=r[5] or "",
+            station=r[6],
+            client_at=r[7],
+            other_station=r[8],
+            other_at=r[9],
+            reason=r[10],
+        )
+        for r in rows
+    )
+
+
 def render(report: ConferenceReport) -> Any:
     """The report as Rich tables; every untrusted string is a Text, never markup."""
     from rich.console import Group
@@ -346,7 +425,52 @@ def render(report: ConferenceReport) -> Any:
         for kind, count in report.voided.items():
             voided.add_row(Text(_VOID_WORDS.get(kind, kind)), f"{count:,}")
         parts.append(voided)
+    if report.conflicts:
+        parts.append(_render_conflicts(report))
     return Group(*parts)
+
+
+_SHOWN_CONFLICTS = 50
+
+
+def _render_conflicts(report: ConferenceReport) -> Any:
+    """Offline overspends and conflicts, each with both stations, in the conference's time."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from station.text import display_safe
+
+    def t(value: str | None) -> Text:
+        return Text(display_safe(value or "", limit=60))
+
+    zone = conference_zone(report.timezone)
+
+    def when(value: datetime | None) -> str:
+        return "" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+    shown = report.conflicts[-_SHOWN_CONFLICTS:]
+    more = len(report.conflicts) - len(shown)
+    title = (
+        f"Offline overspends: {report.offline_overspends:,}  "
+        f"conflicts: {report.offline_conflicts:,}"
+        + (f" (latest {len(shown)}; station export offline-conflicts has all)" if more else "")
+    )
+    table = Table(title=title, title_justify="left")
+    for name in ("", "person", "product", "offline station", "scanned", "other station", "at",
+                 "reason"):  # fmt: skip
+        table.add_column(name)
+    for c in shown:
+        table.add_row(
+            Text("overspend" if c.kind == "overspend" else "conflict"),
+            t(c.name or f"unknown badge {c.code}"),
+            t(c.product),
+            t(c.station),
+            when(c.client_at),
+            t(c.other_station),
+            when(c.other_at),
+            t(refusal_words(c.reason)),
+        )
+    return table
 
 
 _VOID_WORDS = {"checkin": "check-ins", "door": "door admissions", "redeem": "redemptions"}

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, select
 
 from station.exporter import ExportFilter, export_rows, parse_time, write
-from station.models import ScanLog, utcnow
+from station.models import OfflineConflict, ProductRedemption, ScanLog, utcnow
 from station.reading import read_connection
 from station.services import CheckInService, RedemptionService
 from station.services.errors import InvalidInput, NotEligible
@@ -27,6 +27,7 @@ from station.services.results import (
     RedemptionResult,
     StationContext,
 )
+from station.services.store import ConflictReport
 from tests.builders import ConferenceBuilder
 from tests.data_helpers import CONFERENCE, HEADER, SAMPLE_CSV, import_into, write_file
 
@@ -352,3 +353,47 @@ def test_command_choices_match_the_exporter() -> None:
 
     assert station.cli_data.KINDS == station.exporter.KINDS
     assert station.cli_data.FORMATS == station.exporter.FORMATS
+
+
+def test_round_trip_offline_conflicts(database: TestDatabase, scanned: Scanned) -> None:
+    """A refused offline replay: both stations, the station's clock, the server's time."""
+    line = scanned.redemption.line_item_id
+    with database.sessions() as s:
+        attendee = s.scalars(select(ProductRedemption.attendee_id)).one()
+    offline_at = datetime(2025, 5, 14, 10, 30, tzinfo=UTC)
+    client_id = uuid.uuid4()
+    RedemptionService(database.sessions).record_conflict(
+        StationContext(CONFERENCE, "=Lunch B"),
+        ConflictReport(client_id, "overspend", "redeem", "AB12-CD34", attendee, line, None,
+                       offline_at, "fully_redeemed", "Already redeemed"),
+    )  # fmt: skip
+    with database.sessions() as s:
+        received = s.scalars(select(OfflineConflict.received_at)).one()
+    for fmt, parse in FORMATS.items():
+        assert parse(export(database, "offline-conflicts", fmt)) == [
+            {
+                "received_at": iso(received),
+                "conference": CONFERENCE,
+                "kind": "overspend",
+                "action": "redeem",
+                "code": "AB12-CD34",
+                "access_code": "AB12-CD34",
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "station": "'=Lunch B" if fmt == "csv" else "=Lunch B",  # spreadsheet-safe
+                "client_at": "2025-05-14T10:30:00Z",
+                "operator": as_format(None, fmt),
+                "product": "addon:lunch-day-1",
+                "product_name": "Lunch Day 1",
+                "line_item_id": as_format(line, fmt),
+                "other_station": "Lunch line",
+                "other_at": iso(scanned.times[1]),
+                "reason": "fully_redeemed",
+                "message": "Already redeemed",
+                "client_id": str(client_id),
+            }
+        ], fmt
+    assert len(csv_rows(export(database, "offline-conflicts", station="=Lunch B"))) == 1
+    assert csv_rows(export(database, "offline-conflicts", station="Lunch line")) == []
+    with pytest.raises(InvalidInput, match="does not apply"):
+        export(database, "offline-conflicts", product="lunch-day-1")

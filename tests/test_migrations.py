@@ -241,8 +241,8 @@ def assert_change_tracking_round_trip(engine: Engine) -> None:
             assert conn.exec_driver_sql("SELECT to_regclass('station_change_seq')").scalar() is None
             functions = conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace "
-                "AND (proname LIKE 'station_%change%' OR proname LIKE 'station_notify%' "
-                "OR proname = 'station_offline_conflict')"
+                "AND proname IN ('station_stamp_change', 'station_stamp_shared_change', "
+                "'station_notify_change', 'station_offline_conflict')"
             ).scalar()
             assert functions == 0
     upgrade(engine)

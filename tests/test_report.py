@@ -8,18 +8,22 @@ import json
 import signal
 import subprocess
 import time
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 
 from station.dbadmin import shown_url
+from station.models import AddOn, Attendee, OrderLineItem
 from station.report import ConferenceReport, build_reports, render
 from station.services import CheckInService, RedemptionService
 from station.services.errors import FullyRedeemed, NotEligible
 from station.services.results import StationContext
+from station.services.store import ConflictReport
 from tests.builders import ConferenceBuilder
 from tests.data_helpers import (
     CONFERENCE,
@@ -95,6 +99,9 @@ EXPECTED = {
     ],
     "refused": {"fully_redeemed": 1, "no_order": 1, "refunded": 1},
     "voided": {},
+    "conflicts": [],
+    "offline_overspends": 0,
+    "offline_conflicts": 0,
 }  # fmt: skip
 
 
@@ -118,6 +125,50 @@ def test_report_numbers_after_a_morning_of_scans(database: TestDatabase) -> None
     [report] = build_reports(database.engine, CONFERENCE)
 
     assert without_clock(report) == EXPECTED
+
+
+def test_report_names_both_stations_of_an_offline_overspend(database: TestDatabase) -> None:
+    import_into(database, SAMPLE_CSV)
+    redemption = RedemptionService(database.sessions)
+    lunch_a = StationContext(CONFERENCE, "Lunch A")
+    given = redemption.redeem_product(lunch_a, "AB12-CD34", product="lunch-day-1")
+    with database.sessions() as s:
+        attendee = s.scalars(select(Attendee).where(Attendee.access_code == "AB12-CD34")).one()
+        line = s.scalars(
+            select(OrderLineItem.id)
+            .join(AddOn, AddOn.id == OrderLineItem.addon_id)
+            .where(OrderLineItem.order_id == attendee.order_id, AddOn.slug == "lunch-day-1")
+        ).one()
+    offline_at = datetime(2025, 5, 14, 10, 15, tzinfo=UTC)  # 12:15 in Berlin
+    lunch_b = StationContext(CONFERENCE, "Lunch B (offline)")
+    for report in (
+        ConflictReport(uuid.uuid4(), "overspend", "redeem", "AB12-CD34", attendee.id, line,
+                       None, offline_at, "fully_redeemed", "Already redeemed"),
+        ConflictReport(uuid.uuid4(), "conflict", "checkin", "NOPE-0000", None, None, None,
+                       offline_at, "not_found", "Unknown badge"),
+    ):  # fmt: skip
+        assert redemption.record_conflict(lunch_b, report)
+
+    [built] = build_reports(database.engine, CONFERENCE)
+    assert (built.offline_overspends, built.offline_conflicts) == (1, 1)
+    data = json.loads(json.dumps(built.as_dict()))
+    assert data["offline_overspends"] == 1 and data["offline_conflicts"] == 1
+    overspend = data["conflicts"][0]
+    assert overspend["kind"] == "overspend" and overspend["station"] == "Lunch B (offline)"
+    assert overspend["other_station"] == "Lunch A"
+    assert overspend["client_at"] == "2025-05-14T10:15:00Z"
+    assert datetime.fromisoformat(overspend["other_at"]) == given.redeemed_at
+    assert overspend["product"] == "Lunch Day 1" and overspend["reason"] == "fully_redeemed"
+
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(render(built))
+    shown = console.export_text()
+    assert "Offline overspends: 1  conflicts: 1" in shown
+    row = next(line for line in shown.splitlines() if "│ overspend" in line)
+    assert "Ada Lovelace" in row and "Lunch Day 1" in row and "Lunch A" in row
+    assert "Lunch B (offline)" in row and "2025-05-14 12:15:00" in row
+    assert "Already redeemed" in row  # the reason in the station's words
+    assert "unknown badge NOPE-0000" in shown
 
 
 def test_report_of_an_empty_conference(database: TestDatabase) -> None:

@@ -969,6 +969,8 @@ class StationApp(App[int], inherit_bindings=False):
         state = message.state
         self.link_online = state.online
         self.scan_screen.offline_bar.show(state)
+        if state.online and not self.online:
+            self._set_online(True)  # the keeper's probe found the database: trust it
         light = self.scan_screen.header.query_one("#db-light", DatabaseLight)
         light.set_online(state.online and self.online)
         for notice in state.notices:
