@@ -967,8 +967,11 @@ class StationApp(App[int], inherit_bindings=False):
         if self.closing_down:
             return
         state = message.state
+        before = self.scan_screen.offline_bar.state
         self.link_online = state.online
-        self.scan_screen.offline_bar.show(state)
+        self.scan_screen.offline_bar.show(state, self.timezone)
+        if before is not None and before.waiting and not state.waiting and state.online:
+            self._refresh_counts()  # the replayed scans count now
         if state.online and not self.online:
             self._set_online(True)  # the keeper's probe found the database: trust it
         light = self.scan_screen.header.query_one("#db-light", DatabaseLight)

@@ -41,6 +41,10 @@ def bar_text(app: StationApp) -> str:
     return str(bar.render()) if bar.display else ""
 
 
+def caught_up(app: StationApp) -> bool:
+    return bar_text(app) in ("", "ONLINE — every offline scan sent, 0 waiting")
+
+
 @pytest.mark.parametrize("fault", ["cut", "blackhole"])
 async def test_offline_bar_counts_waiting_scans_and_clears_when_replayed(
     pg_station: Station, offline_link: FaultyLink, fault: str
@@ -66,7 +70,8 @@ async def test_offline_bar_counts_waiting_scans_and_clears_when_replayed(
         assert pg_station.count(CheckIn) == 1
 
         offline_link.restore()
-        await wait_for(pilot, lambda: bar_text(app) == "", "the journal to be replayed", 20)
+        sent = "ONLINE — every offline scan sent, 0 waiting"
+        await wait_for(pilot, lambda: bar_text(app) == sent, "the journal to be replayed", 20)
         assert light_text(app) == "● DB OK"
     assert pg_station.count(CheckIn) == 4
 
@@ -98,5 +103,5 @@ async def test_offline_lunches_are_counted_against_the_snapshot(
         assert "fully redeemed (1/1)" in shown, shown
         await wait_for(pilot, lambda: "2 scans waiting" in bar_text(app), "the OFFLINE bar")
         offline_link.restore()
-        await wait_for(pilot, lambda: bar_text(app) == "", "the journal to be replayed", 20)
+        await wait_for(pilot, lambda: caught_up(app), "the journal to be replayed", 20)
     assert pg_station.count(ProductRedemption) == 2
