@@ -445,8 +445,12 @@ def _render_conflicts(report: ConferenceReport) -> Any:
 
     zone = conference_zone(report.timezone)
 
-    def when(value: datetime | None) -> str:
-        return "" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+    def at(station: str | None, value: datetime | None) -> Text:
+        # Day and time, in the event's zone: an outage is read on the day, at 80 columns.
+        shown = Text(display_safe(station or "", limit=40))
+        if value is not None:
+            shown.append(f"\n{value.astimezone(zone):%a %d %H:%M:%S}")
+        return shown
 
     shown = report.conflicts[-_SHOWN_CONFLICTS:]
     more = len(report.conflicts) - len(shown)
@@ -456,18 +460,15 @@ def _render_conflicts(report: ConferenceReport) -> Any:
         + (f" (latest {len(shown)}; station export offline-conflicts has all)" if more else "")
     )
     table = Table(title=title, title_justify="left")
-    for name in ("", "person", "product", "offline station", "scanned", "other station", "at",
-                 "reason"):  # fmt: skip
+    for name in ("", "person", "product", "offline scan", "the other", "reason"):
         table.add_column(name)
     for c in shown:
         table.add_row(
             Text("overspend" if c.kind == "overspend" else "conflict"),
             t(c.name or f"unknown badge {c.code}"),
             t(c.product),
-            t(c.station),
-            when(c.client_at),
-            t(c.other_station),
-            when(c.other_at),
+            at(c.station, c.client_at),
+            at(c.other_station, c.other_at),
             t(refusal_words(c.reason)),
         )
     return table

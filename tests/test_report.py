@@ -166,8 +166,10 @@ def test_report_names_both_stations_of_an_offline_overspend(database: TestDataba
     assert "Offline overspends: 1  conflicts: 1" in shown
     row = next(line for line in shown.splitlines() if "│ overspend" in line)
     assert "Ada Lovelace" in row and "Lunch Day 1" in row and "Lunch A" in row
-    assert "Lunch B (offline)" in row and "2025-05-14 12:15:00" in row
+    assert "Lunch B (offline)" in row
     assert "Already redeemed" in row  # the reason in the station's words
+    after = shown.splitlines()[shown.splitlines().index(row) + 1]
+    assert "Wed 14 12:15:00" in after  # the offline scan's time, in the event's zone
     assert "unknown badge NOPE-0000" in shown
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.engine import make_url
 
 from station.bench.faulty_link import FaultyLink, faulty_link
 from station.domain import Mode
-from station.models import CheckIn, ProductRedemption
+from station.models import CheckIn, OfflineConflict, ProductRedemption
 from station.offline.settings import OfflineSettings
+from station.services import RedemptionService
 from station.services.results import StationContext
 from station.tui.app import StationApp
 from tests.tui.conftest import Station, light_text, scan, started, wait_for
@@ -105,3 +106,33 @@ async def test_offline_lunches_are_counted_against_the_snapshot(
         offline_link.restore()
         await wait_for(pilot, lambda: caught_up(app), "the journal to be replayed", 20)
     assert pg_station.count(ProductRedemption) == 2
+
+
+async def test_the_station_that_gave_an_overspend_is_told(
+    pg_station: Station, offline_link: FaultyLink
+) -> None:
+    pg_station.conf.addon("lunch", "Lunch")
+    ada = pg_station.conf.attendee(first_name="Ada", addons={"lunch": 1}).access_code
+    pg_station.settings = replace(pg_station.settings, mode=Mode.MEAL, product="lunch")
+    app = pg_station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        offline = app.services.offline
+        assert offline is not None
+        await wait_for(pilot, lambda: offline.keeper.synced.is_set(), "the snapshot's first fill")
+        offline_link.cut()
+        assert (await scan(pilot, ada)).startswith("✔ LUNCH OK")
+        # Meanwhile a meal line that is still online gives Ada her lunch too.
+        RedemptionService(pg_station.db.sessions).redeem_product(
+            StationContext(pg_station.conf.slug, "Lunch 2"), ada, product="lunch"
+        )
+        await wait_for(pilot, lambda: "1 scan waiting" in bar_text(app), "the OFFLINE bar")
+        offline_link.restore()
+        await wait_for(pilot, lambda: caught_up(app), "the journal to be replayed", 20)
+        await wait_for(pilot, lambda: bool(app._notifications), "the notice")
+        [notice] = list(app._notifications)
+        assert notice.title == "Offline scan refused on replay"
+        assert f"Offline scan of {ada} refused on replay" in notice.message
+        assert "fully redeemed (1/1)" in notice.message
+    assert pg_station.count(ProductRedemption) == 1
+    assert pg_station.count(OfflineConflict) == 1
