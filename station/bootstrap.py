@@ -11,6 +11,7 @@ from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.offline.link import FailoverScanService
 from station.offline.parts import OfflineParts, build_offline, offline_enabled
+from station.offline.staff import FailoverStaff
 from station.services import CheckInService, RedemptionService, StaffService
 from station.services.counters import CounterService
 from station.services.scan import ScanService
@@ -60,6 +61,15 @@ class Services:
         """The UI's one entry point for a scan: online with an offline fallback when on."""
         offline = self.offline
         return self.online_scans if offline is None else offline.scans
+
+    @cached_property
+    def operators(self) -> StaffService | FailoverStaff:
+        """Sign-in's entry point: with offline mode on, operators without a PIN can sign in
+        from the snapshot while the database is away."""
+        offline = self.offline
+        if offline is None:
+            return self.staff
+        return FailoverStaff(self.staff, offline.snapshot, offline.link)
 
     @cached_property
     def voids(self) -> VoidService:

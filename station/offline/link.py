@@ -37,7 +37,7 @@ from station.offline.replay import Replayer
 from station.offline.sync import SnapshotSync
 from station.services.db_errors import database_errors
 from station.services.errors import DatabaseBusy, DatabaseUnavailable, StationError
-from station.services.results import ScanAnswer, StationContext
+from station.services.results import ScanAnswer, StationContext, StationInfo
 from station.services.scan import ScanService
 
 log = logging.getLogger("station.offline")
@@ -110,10 +110,12 @@ class FailoverScanService:
         offline: ScanService,
         link: Link,
         *,
+        info_offline: Callable[[StationContext], StationInfo],
         threshold_s: float = 2.0,
     ) -> None:
         self._online = online
         self._offline = offline
+        self._info_offline = info_offline
         self.link = link
         self._threshold_s = threshold_s
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="station-online")
@@ -164,6 +166,13 @@ class FailoverScanService:
         if done:
             return answer
         return self._offline.recorded(ctx, action=action, target=target, client_id=client_id)
+
+    def station_info(self, ctx: StationContext) -> StationInfo:
+        done, info = self._first_online(lambda: self._online.station_info(ctx))
+        if done:
+            assert info is not None
+            return info
+        return self._info_offline(ctx)
 
     def log_unreadable(self, ctx: StationContext, shown: str, error: StationError) -> None:
         done, _ = self._first_online(lambda: self._online.log_unreadable(ctx, shown, error))

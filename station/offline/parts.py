@@ -89,7 +89,13 @@ def build_offline(
         product=product,
     )
     link = Link(journal, clock)
-    scans = FailoverScanService(online, offline, link, threshold_s=settings.threshold_s)
+    scans = FailoverScanService(
+        online,
+        offline,
+        link,
+        info_offline=lambda ctx: store.station_info(ctx, mode, product),
+        threshold_s=settings.threshold_s,
+    )
     sync = SnapshotSync(engine, snapshot, conference, clock=clock)
 
     def conflict_notice(entry: JournalEntry, refused: Refusal) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from station.domain import OrderStatus
 from station.offline.journal import from_text, to_text
 from station.rulebook.facts import FirstEntry, Holder, Line, ProductKind, Target
+from station.services.results import StaffMember
 
 SCHEMA_VERSION = "1"
 
@@ -53,6 +54,9 @@ CREATE TABLE IF NOT EXISTS line (
     used INTEGER NOT NULL DEFAULT 0, last_used_at TEXT, last_station TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS line_order ON line (order_id);
+CREATE TABLE IF NOT EXISTS staff (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, has_pin INTEGER NOT NULL
+);
 """
 
 
@@ -158,6 +162,12 @@ class Snapshot:
         """When the last sync started reading the server (station clock)."""
         raw = self.meta("synced_at")
         return None if raw is None else from_text(raw)
+
+    def staff(self) -> tuple[StaffMember, ...]:
+        """The operators as last read (names and whether they have a PIN; never a hash)."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT id, name, has_pin FROM staff ORDER BY name").fetchall()
+        return tuple(StaffMember(int(r[0]), str(r[1]), bool(r[2])) for r in rows)
 
     def attendee_count(self) -> int:
         with self._connection() as conn:
@@ -288,7 +298,7 @@ class SnapshotWriter:
         self._conn = conn
 
     def clear(self) -> None:
-        for table in ("meta", "product", "attendee", "line"):
+        for table in ("meta", "product", "attendee", "line", "staff"):
             self._conn.execute(f"DELETE FROM {table}")
 
     def set_meta(self, values: dict[str, str]) -> None:
@@ -331,6 +341,13 @@ class SnapshotWriter:
                 )
                 for a in rows
             ],
+        )
+
+    def staff(self, members: Iterable[StaffMember]) -> None:
+        self._conn.execute("DELETE FROM staff")
+        self._conn.executemany(
+            "INSERT INTO staff (id, name, has_pin) VALUES (?, ?, ?)",
+            [(m.id, m.name, int(m.has_pin)) for m in members],
         )
 
     def replace_lines(self, order_ids: Iterable[int], rows: Iterable[LineRow]) -> None:

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 
+from station.domain import Mode
 from station.offline.journal import Journal, NewEntry
 from station.offline.settings import OfflineRules
 from station.offline.snapshot import Snapshot
@@ -27,8 +28,10 @@ from station.rulebook.facts import (
     ScanRecord,
     VoidRequest,
 )
+from station.rulebook.rules import unknown_product
+from station.services.checkin import parse_product
 from station.services.errors import DatabaseUnavailable, StationError
-from station.services.results import StationContext
+from station.services.results import StationContext, StationInfo
 from station.services.store import ConferenceRef, ConflictReport, Recorded, VoidAttempt
 from station.text import display_safe
 
@@ -57,6 +60,19 @@ class OfflineStore:
         if have is None or have.slug != slug:
             raise DatabaseUnavailable(NO_SNAPSHOT)
         return ConferenceRef(have.id, have.slug, display_safe(have.name), have.timezone)
+
+    def station_info(self, ctx: StationContext, mode: Mode, product: str | None) -> StationInfo:
+        """What the header shows, from the snapshot (a station restarted mid-outage)."""
+        conference = self.conference(ctx.conference)
+        name: str | None = None
+        if mode is not Mode.CHECKIN and product:
+            wanted = product if mode is Mode.DOOR else f"addon:{product.removeprefix('addon:')}"
+            kind, slug = parse_product(wanted)
+            target = self.snapshot.target("ticket" if kind == "ticket" else "addon", slug)
+            if target is None:
+                raise unknown_product(kind, slug, conference.slug)
+            name = display_safe(target.name, limit=80)
+        return StationInfo(conference.slug, conference.name, conference.timezone, mode, name)
 
     @contextmanager
     def attempt(

@@ -48,7 +48,9 @@ from station.offline.snapshot import (
     SnapshotConference,
 )
 from station.services.errors import ConfigurationError
+from station.services.results import StaffMember
 from station.services.void_queries import not_voided
+from station.text import display_safe
 
 OVERLAP = 200
 """How far back (in change numbers and record ids) each sync reads again."""
@@ -111,8 +113,10 @@ class SnapshotSync:
             products = _products(conn, conference.id)
             attendees = _attendees(conn, conference.id, None)
             lines = _lines(conn, conference.id, None)
+            staff = _staff(conn)
         with self._snapshot.writing() as writer:
             writer.clear()
+            writer.staff(staff)
             writer.products(products)
             writer.attendees(attendees)
             writer.lines(lines)
@@ -130,6 +134,7 @@ class SnapshotSync:
             touched = sorted({a for v, a in window.items() if v not in self._seen})
             self._seen = set(window)
             products = _products(conn, conference.id)
+            staff = _staff(conn)
             attendees: list[AttendeeRow] = []
             lines: list[LineRow] = []
             for chunk in _chunks(touched):
@@ -139,6 +144,7 @@ class SnapshotSync:
                 if orders:
                     lines += _lines(conn, conference.id, orders)
         with self._snapshot.writing() as writer:
+            writer.staff(staff)
             writer.products(products)
             writer.attendees(attendees)
             writer.replace_lines({a.order_id for a in attendees if a.order_id is not None}, lines)
@@ -237,6 +243,20 @@ def _touched(conn: Connection, conference_id: int, since: dict[str, int]) -> dic
         (str(row.what), int(row.key), int(row.version)): int(row.attendee)
         for row in conn.execute(union_all(*queries))
     }
+
+
+def _staff(conn: Connection) -> list[StaffMember]:
+    """Active operators: names and whether they have a PIN (the station role's own view
+    on PostgreSQL, station_staff(), which never shows a hash)."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text("SELECT id, name, has_pin FROM station_staff()"))
+        return [StaffMember(r.id, display_safe(r.name, limit=60), bool(r.has_pin)) for r in rows]
+    rows = conn.execute(
+        select(Staff.id, Staff.name, Staff.pin_hash.is_not(None).label("has_pin")).where(
+            Staff.active.is_(True)
+        )
+    )
+    return [StaffMember(r.id, display_safe(r.name, limit=60), bool(r.has_pin)) for r in rows]
 
 
 def _products(conn: Connection, conference_id: int) -> list[ProductRow]:

@@ -102,6 +102,18 @@ def offline_too_long(product: str, seconds: float) -> OfflineLimit:
     )
 
 
+def offline_pin() -> InvalidInput:
+    """An operator with a PIN cannot be checked without the database."""
+    return InvalidInput(
+        "Database not reachable: signing in with a PIN needs it — sign in as an operator "
+        "without a PIN, or wait for the network."
+    )
+
+
+def offline_unknown_operator(name: str) -> InvalidInput:
+    return InvalidInput(f"No operator called {display_safe(name, limit=40)!r} in the offline copy.")
+
+
 def fully_redeemed_words(product: str, redeemed: int | str, quantity: int | str) -> str:
     return f"{product} is fully redeemed ({redeemed}/{quantity})."
 

@@ -14,7 +14,7 @@ from station.domain import Mode
 from station.services.checkin import CheckInService
 from station.services.errors import StationError
 from station.services.redemption import RedemptionService
-from station.services.results import ProductChoice, ScanAnswer, StationContext
+from station.services.results import ProductChoice, ScanAnswer, StationContext, StationInfo
 
 
 class ScanService:
@@ -93,6 +93,10 @@ class ScanService:
         if action == "redeem":
             return self._redemption.find_redemption(ctx, client_id)
         return None
+
+    def station_info(self, ctx: StationContext) -> StationInfo:
+        """The conference and product names this station shows in its header."""
+        return self._checkin.station_info(ctx, self._mode, self._product)
 
     def log_unreadable(self, ctx: StationContext, shown: str, error: StationError) -> None:
         """A scan the decoder refused still gets its scan-log row."""

@@ -982,9 +982,8 @@ class StationApp(App[int], inherit_bindings=False):
 
     @work(thread=True, exclusive=True, group="info", exit_on_error=False)
     def _load_station_info(self) -> None:
-        settings = self.settings
         try:
-            info = self.services.checkin.station_info(self.ctx, settings.mode, settings.product)
+            info = self.services.scans.station_info(self.ctx)
         except StationError as error:
             self.post_message(StationInfoLoaded(None, error))
         except Exception as crash:
@@ -995,7 +994,7 @@ class StationApp(App[int], inherit_bindings=False):
     @work(thread=True, exclusive=True, group="staff", exit_on_error=False)
     def list_staff(self, reply_to: MessagePump) -> None:
         try:
-            staff = self.services.staff.list_staff()
+            staff = self.services.operators.list_staff()
         except StationError as error:
             reply_to.post_message(StaffListed((), error))
         except Exception as crash:
@@ -1006,7 +1005,7 @@ class StationApp(App[int], inherit_bindings=False):
     @work(thread=True, exclusive=True, group="staff", exit_on_error=False)
     def sign_in(self, name: str, pin: str | None, reply_to: MessagePump) -> None:
         try:
-            member = self.services.staff.sign_in(name, pin)
+            member = self.services.operators.sign_in(name, pin)
         except StationError as error:
             reply_to.post_message(SignInChecked(None, error))
         except Exception as crash:

@@ -15,6 +15,7 @@ from station.domain import Mode
 from station.models import CheckIn, OfflineConflict, ProductRedemption
 from station.offline.settings import OfflineSettings
 from station.services import RedemptionService
+from station.services.errors import InvalidInput
 from station.services.results import StationContext
 from station.tui.app import StationApp
 from tests.tui.conftest import Station, light_text, scan, started, wait_for
@@ -136,3 +137,28 @@ async def test_the_station_that_gave_an_overspend_is_told(
         assert "fully redeemed (1/1)" in notice.message
     assert pg_station.count(ProductRedemption) == 1
     assert pg_station.count(OfflineConflict) == 1
+
+
+async def test_a_station_restarted_during_an_outage_signs_in_and_scans_from_its_snapshot(
+    pg_station: Station, offline_link: FaultyLink
+) -> None:
+    code = pg_station.conf.attendee(first_name="Ada").access_code
+    pg_station.conf.staff("Pia", pin="2468")
+    first = pg_station.app()
+    async with first.run_test() as pilot:
+        await started(pilot)
+        offline = first.services.offline
+        assert offline is not None
+        await wait_for(pilot, lambda: offline.keeper.synced.is_set(), "the snapshot's first fill")
+
+    offline_link.cut()
+    again = pg_station.app()
+    async with again.run_test() as pilot:
+        await started(pilot)  # Ana (no PIN) signs in from the snapshot's operator list
+        assert again.operator is not None and again.operator.name == "Ana"
+        shown = await scan(pilot, code)
+        assert shown.startswith("✔ OK — CHECKED IN"), shown
+        await wait_for(pilot, lambda: "1 scan waiting" in bar_text(again), "the OFFLINE bar")
+        with pytest.raises(InvalidInput, match="signing in with a PIN needs it"):
+            again.services.operators.sign_in("Pia", "2468")
+    assert pg_station.count(CheckIn) == 0
