@@ -116,9 +116,7 @@ class Replayer:
         if entry.outcome == "refused":
             error = Refusal(entry.message or "refused offline", reason=_reason(entry.reason))
             error.attendee_id = entry.attendee_id
-            self._services._store.log_refusal(
-                ctx, entry.action, entry.code, error, client_at=entry.client_at
-            )
+            self._services.replay_refusal(ctx, entry.action, entry.code, error, entry.client_at)
             return "logged", ""
         request = ScanRequest(
             entry.action,  # type: ignore[arg-type]

@@ -182,6 +182,14 @@ class ServiceBase:
             raise refused
         raise DatabaseBusy()
 
+    def replay_refusal(
+        self, ctx: StationContext, action: str, code: str, error: StationError, at: datetime
+    ) -> None:
+        """A refusal decided earlier elsewhere (offline), logged with the station's time;
+        unlike ``log_refusal`` a failure raises, so the journal keeps it for later."""
+        with database_errors():
+            self._store.log_refusal(ctx, action, code, error, client_at=at)
+
     def replay_scan(self, ctx: StationContext, request: ScanRequest) -> ScanAnswer:
         """A scan decided earlier elsewhere (an offline journal entry), sent again as it was:
         same client id, product and station time; recorded at most once, like any scan."""
