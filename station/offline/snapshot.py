@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from station.domain import OrderStatus
 from station.offline.journal import from_text, to_text
@@ -68,8 +69,7 @@ class SnapshotConference:
     timezone: str
 
 
-@dataclass(frozen=True, slots=True)
-class AttendeeRow:
+class AttendeeRow(NamedTuple):
     id: int
     access_code: str
     first_name: str
@@ -87,8 +87,7 @@ class AttendeeRow:
     first_staff: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LineRow:
+class LineRow(NamedTuple):
     id: int
     order_id: int
     kind: ProductKind
