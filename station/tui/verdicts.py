@@ -72,6 +72,7 @@ REFUSAL_HEADLINES: dict[Reason, str] = {
     Reason.INVALID_INPUT: "NOT A BADGE",
     Reason.CONFIGURATION: "STATION SET UP WRONGLY",
     Reason.VOID_NOT_ALLOWED: "CANNOT VOID",
+    Reason.OFFLINE_LIMIT: "NOT WHILE OFFLINE",
 }
 
 # What the volunteer should do next, by reason.
@@ -87,6 +88,7 @@ REFUSAL_ADVICE: dict[Reason, str] = {
     Reason.INVALID_INPUT: "Scan again, or press / to look the attendee up.",
     Reason.CONFIGURATION: "Tell a supervisor: the station settings need fixing.",
     Reason.VOID_NOT_ALLOWED: "A supervisor can void it: F5.",
+    Reason.OFFLINE_LIMIT: "Ask them to come back when the network is back.",
 }
 
 OFFLINE_HEADLINE = "NOT RECORDED — database offline, try again"
