@@ -27,6 +27,24 @@ PG_URL = os.environ.get("STATION_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("STATION_REQUIRE_POSTGRES") == "1"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every selected test N times, as N test ids ending in -runK "
+        "(CI runs the race, retry and fault tests this way)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    times: int = metafunc.config.getoption("repeat")
+    if times > 1:
+        metafunc.fixturenames.append("_repeat")
+        metafunc.parametrize("_repeat", range(1, times + 1), ids=lambda n: f"run{n}")
+
+
 @dataclass(frozen=True)
 class TestDatabase:
     """What a test needs to talk to one real database."""
