@@ -228,10 +228,24 @@ def shared(
     admin.dispose()
 
 
+# The stations' engines that ``scans`` made, disposed after each test: a pool left to the
+# garbage collector keeps its connections open, and the repeats in CI run in one process.
+_station_engines: list[Engine] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_station_engines() -> Iterator[None]:
+    yield
+    while _station_engines:
+        _station_engines.pop().dispose()
+
+
 def scans(
     settings: DatabaseSettings, conf: ConferenceBuilder, hot_paths: bool | None
 ) -> dict[str, Callable[[Built], object]]:
-    sessions = make_session_factory(make_engine(settings))
+    engine = make_engine(settings)
+    _station_engines.append(engine)
+    sessions = make_session_factory(engine)
     checkin = CheckInService(sessions, hot_paths=hot_paths)
     redemption = RedemptionService(sessions, hot_paths=hot_paths)
     ctx = StationContext(conf.slug, "Desk 1")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from station.models import Base
 from station.services.errors import Reason
 from station.services.results import CheckInResult, RedemptionResult
+from tests.conftest import empty_postgres_tables
 from tests.services.scenario import Refused, build_conference, rows_written, run_day
 
 if TYPE_CHECKING:
@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 
 
 def truncate(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty tables, ids from the start again (as TRUNCATE ... RESTART IDENTITY)."""
+    empty_postgres_tables(engine)
 
 
 @pytest.mark.postgres

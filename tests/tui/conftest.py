@@ -33,6 +33,7 @@ from station.tui.app import StationApp, make_app
 from station.tui.components.banner import VerdictBanner
 from station.tui.components.header import DatabaseLight
 from station.tui.screens.badge import BadgeScreen
+from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
@@ -165,6 +166,15 @@ def badge_shown(app: StationApp, name: str | None = None) -> bool:
     if not shown:
         return False
     return name is None or str(shown.first(Static).render()) == name
+
+
+def picker_shown(app: StationApp) -> bool:
+    """The product picker is up and built: composed and mounted, its list in place.
+
+    A pushed screen is ``app.screen`` a moment before its widgets are composed and
+    mounted; a test that reads the list after waiting only for the screen's type can
+    find none on a busy machine (seen under pytest -n 2)."""
+    return isinstance(app.screen, PickerScreen) and app.screen.is_mounted
 
 
 def option_texts(screen: Screen[Any], selector: str = "OptionList") -> list[str]:

@@ -18,13 +18,13 @@ from station.models import ProductRedemption
 from station.tui.app import StationApp
 from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.lookup import LookupScreen
-from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from tests.tui.conftest import (
     Station,
     SteppingClock,
     badge_shown,
     banner_text,
+    picker_shown,
     scan,
     send_burst,
     started,
@@ -58,7 +58,7 @@ async def test_every_screen_fits_80_by_24(station: Station) -> None:
             app, "#badge-verdict", "#badge-name", "#badge-checkins", "#badge-products", "Footer"
         )
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         await pilot.pause()
         assert_fully_visible(app, "#picker-title", "#picker-list", "#picker-hint", "Footer")
         await pilot.press("escape", "escape")

@@ -29,6 +29,7 @@ from tests.builders import Built
 from tests.tui.conftest import (
     Station,
     badge_shown,
+    picker_shown,
     scan,
     send_burst,
     started,
@@ -120,7 +121,7 @@ async def bring_up(pilot: Pilot[Any], where: str, zoe: Built) -> None:
         await wait_for(pilot, lambda: badge_shown(app, "Zoe Z"), "Zoe's badge")
     if where == "badge-picker":
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
     if where == "meal-picker":
         await scan(pilot, zoe.access_code, until=lambda: isinstance(app.screen, PickerScreen))
     if where == "lookup":

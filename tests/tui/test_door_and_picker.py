@@ -13,6 +13,7 @@ from tests.tui.conftest import (
     badge_shown,
     banner_text,
     option_texts,
+    picker_shown,
     scan,
     screen_text,
     started,
@@ -74,7 +75,7 @@ async def test_picker_from_the_badge_redeems_one_unit_with_a_number_key(station:
         await scan(pilot, built.access_code)
         await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         assert option_texts(app.screen) == [
             "1  Lunch  —  2 of 2 left",
             "2  T-Shirt  —  1 of 1 left",
@@ -100,7 +101,7 @@ async def test_picker_arrows_and_enter_and_escape(station: Station) -> None:
         await scan(pilot, built.access_code)
         await wait_for(pilot, lambda: badge_shown(app), "the badge preview")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         await pilot.press("escape")
         await wait_for(pilot, lambda: badge_shown(app), "back to the badge")
         await pilot.press("r")

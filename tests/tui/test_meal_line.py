@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from station.domain import Mode, OrderStatus
 from station.models import ProductRedemption, ScanLog
-from station.tui.screens.picker import PickerScreen
 from station.tui.screens.scan import ScanScreen
 from station.tui.verdicts import Tone
 from tests.tui.conftest import (
     Station,
     SteppingClock,
     banner_text,
+    picker_shown,
     scan,
     screen_text,
     started,
@@ -107,7 +107,7 @@ async def test_meal_line_without_a_fixed_product_asks_what_to_redeem(station: St
     async with app.run_test() as pilot:
         await started(pilot)
         await scan(pilot, built.access_code)
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         text = screen_text(app)
         assert "Redeem for Ada Lovelace" in text
         await pilot.press("2")

@@ -26,6 +26,7 @@ from tests.tui.conftest import (
     badge_shown,
     banner_text,
     option_texts,
+    picker_shown,
     scan,
     screen_text,
     send_burst,
@@ -47,7 +48,7 @@ async def test_burst_on_the_picker_checks_in_the_next_badge_and_redeems_nothing(
         await scan(pilot, ada.access_code)
         await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         shown = await scan(pilot, bob.access_code.lower())
         assert shown.splitlines()[:2] == ["✔ OK — CHECKED IN", "Bob B"]
         await wait_for(

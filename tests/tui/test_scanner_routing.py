@@ -33,6 +33,7 @@ from tests.tui.conftest import (
     badge_shown,
     banner_text,
     finish_escapes,
+    picker_shown,
     scan,
     screen_text,
     send_burst,
@@ -53,7 +54,7 @@ async def show(pilot: Pilot[Any], where: str, ada: Built) -> None:
         await wait_for(pilot, lambda: badge_shown(app), "Ada's badge")
     if where == "picker":
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
     if where == "lookup":
         await pilot.press("slash")
         await wait_for(pilot, lambda: isinstance(app.screen, LookupScreen), "the lookup")

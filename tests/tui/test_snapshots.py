@@ -17,9 +17,8 @@ from textual.pilot import Pilot
 from station.domain import OrderStatus
 from station.tui.app import StationApp, make_app
 from station.tui.screens.help import HelpScreen
-from station.tui.screens.picker import PickerScreen
 from tests import builders
-from tests.tui.conftest import Station, badge_shown, scan, started, wait_for
+from tests.tui.conftest import Station, badge_shown, picker_shown, scan, started, wait_for
 
 SIZE = (80, 24)
 NOW = datetime(2025, 5, 16, 7, 12, 30, tzinfo=UTC)  # 09:12:30 in Berlin
@@ -86,7 +85,7 @@ async def close_badge(pilot: Pilot[Any]) -> None:
 
 async def open_picker(pilot: Pilot[Any]) -> None:
     await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen), "the picker")
+    await wait_for(pilot, lambda: picker_shown(pilot.app), "the picker")
 
 
 async def refused_scan(pilot: Pilot[Any]) -> None:

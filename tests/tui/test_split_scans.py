@@ -40,6 +40,7 @@ from tests.tui.conftest import (
     Station,
     badge_shown,
     banner_text,
+    picker_shown,
     scan,
     send_burst,
     started,
@@ -115,7 +116,7 @@ async def picker_up(pilot: Pilot[Any], zoe: Built, where: str) -> StationApp:
     if where == "badge-picker":
         await badge_up(pilot, zoe)
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
     else:
         await scan(pilot, zoe.access_code, until=lambda: isinstance(app.screen, PickerScreen))
     return app

@@ -6,11 +6,11 @@ import pytest
 
 from station.domain import Mode
 from station.tui.screens.lookup import LookupScreen
-from station.tui.screens.picker import PickerScreen
 from tests.tui.conftest import (
     Station,
     badge_shown,
     option_texts,
+    picker_shown,
     scan,
     screen_text,
     started,
@@ -45,7 +45,7 @@ async def test_markup_in_names_shows_literally_everywhere(
         assert name in badge
         assert "1/1  [blink]Lunch[/]" in badge
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await wait_for(pilot, lambda: picker_shown(app), "the picker")
         assert option_texts(app.screen) == ["1  [blink]Lunch[/]  —  1 of 1 left"]
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: app.screen is app.scan_screen, "the scan screen")
