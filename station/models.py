@@ -96,7 +96,9 @@ def change_seq_column() -> Mapped[int]:
 
     The database stamps it on every insert and update (a trigger), larger than any
     value given before, so a station syncs its snapshot with ``change_seq > last seen``.
-    Nothing in the station writes it.
+    On attendee only an insert and an update of access_code, order_id, person_id or
+    conference_id: a check-in's update leaves it alone (and stays a HOT update), its
+    check_in record tells. Nothing in the station writes it.
     """
     return mapped_column(BigInteger(), server_default=text("0"), index=True)
 

@@ -229,6 +229,15 @@ def assert_change_tracking_round_trip(engine: Engine) -> None:
         conn.exec_driver_sql("UPDATE person SET first_name = 'Grace' WHERE id = 2")
         [(after,)] = conn.exec_driver_sql("SELECT change_seq FROM person WHERE id = 2")
     assert after > max(numbers)
+    with engine.begin() as conn:  # a check-in's update leaves the attendee's number alone
+        conn.exec_driver_sql(
+            "UPDATE attendee SET checked_in_at = CURRENT_TIMESTAMP, "
+            "updated_at = CURRENT_TIMESTAMP WHERE id = 1"
+        )
+        [(checked_in,)] = conn.exec_driver_sql("SELECT change_seq FROM attendee WHERE id = 1")
+        conn.exec_driver_sql("UPDATE attendee SET access_code = 'A2' WHERE id = 1")
+        [(recoded,)] = conn.exec_driver_sql("SELECT change_seq FROM attendee WHERE id = 1")
+    assert checked_in in numbers and recoded > after
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0012")
     tables = set(inspect(engine).get_table_names())
@@ -237,6 +246,7 @@ def assert_change_tracking_round_trip(engine: Engine) -> None:
         assert "change_seq" not in {c["name"] for c in inspect(engine).get_columns(table)}
     with engine.begin() as conn:  # the triggers went with the column: writes still work
         conn.exec_driver_sql("UPDATE person SET first_name = 'Ada' WHERE id = 2")
+        conn.exec_driver_sql("UPDATE attendee SET access_code = 'A1' WHERE id = 1")
         if engine.dialect.name == "postgresql":
             assert conn.exec_driver_sql("SELECT to_regclass('station_change_seq')").scalar() is None
             functions = conn.exec_driver_sql(

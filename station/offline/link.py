@@ -280,7 +280,7 @@ class OfflineKeeper:
         try:
             for _ in listener.notifies(timeout=seconds, stop_after=1):
                 break
-            # Every scan anywhere notifies: sync at most once a second, however busy.
+            # A burst of sales or refunds: sync at most once a second, however busy.
             self._stop.wait(max(0.0, 1.0 - (time.monotonic() - self.last_sync)))
         except Exception:
             self._close_listener()

@@ -1,8 +1,10 @@
 """Offline mode's server side as the station role sees it (migration 0013, PostgreSQL).
 
-The role reads change_seq of its own conference and cannot set it; a LISTENing station
-hears a scan at once; offline conflicts go in only through station_offline_conflict(),
-which holds the role to its conference and fills the server's parts itself.
+The role reads change_seq of its own conference and cannot set it; a check-in leaves it
+alone (and stays a HOT update); a LISTENing station hears a refund or a new badge at once
+and no scan at all (stations learn of scans through their sync); offline conflicts go in
+only through station_offline_conflict(), which holds the role to its conference and fills
+the server's parts itself.
 """
 
 from __future__ import annotations
@@ -10,16 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import tuple_row
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from station.db import make_session_factory
 from station.services import CheckInService, RedemptionService
-from station.services.hot_connection import hot_connection
+from station.services.errors import FullyRedeemed
 from station.services.results import StationContext
 from station.services.store import ConflictReport
 from tests.builders import ConferenceBuilder
@@ -89,41 +91,145 @@ def test_the_role_cannot_set_change_seq(
         _rows(station, statement)
 
 
-def test_a_check_in_by_the_role_moves_the_attendees_change_seq(
+def test_a_check_in_by_the_role_leaves_the_attendees_change_seq(
     world: tuple[Engine, Engine, ConferenceBuilder, ConferenceBuilder],
 ) -> None:
-    """The update comes from station_check_in(), running as the owner."""
+    """The update comes from station_check_in(), running as the owner: checked_in_at only."""
     admin, station, conf, _elsewhere = world
     built = conf.attendee()
-    [(top,)] = _rows(admin, "SELECT max(change_seq) FROM attendee")
+    query = "SELECT change_seq FROM attendee WHERE id = :id"
+    [(before,)] = _rows(station, query, id=built.attendee_id)
     CheckInService(make_session_factory(station)).check_in(
         StationContext(conf.slug, "Desk 1"), built.access_code
     )
-    [(after,)] = _rows(
-        station, "SELECT change_seq FROM attendee WHERE id = :id", id=built.attendee_id
+    assert _rows(station, query, id=built.attendee_id) == [(before,)]
+    assert _rows(admin, "SELECT count(*) FROM check_in") == [(1,)]
+
+
+def test_a_check_in_is_a_hot_update(
+    world: tuple[Engine, Engine, ConferenceBuilder, ConferenceBuilder],
+) -> None:
+    """No indexed column changes (change_seq included), so no index of attendee is written:
+    the counters of this transaction say the update was HOT."""
+    admin, _station, conf, _elsewhere = world
+    built = conf.attendee()
+    # This backend's counts not yet sent to the statistics, so the same transaction's
+    # difference is the check-in's alone.
+    counts = text(
+        "SELECT pg_stat_get_xact_tuples_updated('attendee'::regclass), "
+        "pg_stat_get_xact_tuples_hot_updated('attendee'::regclass)"
     )
-    assert int(str(after)) > int(str(top))
+    with admin.begin() as conn:
+        updated, hot = conn.execute(counts).one()
+        [outcome] = conn.execute(
+            text(
+                "SELECT outcome FROM station_check_in(:attendee, :conference, true, 'ok', "
+                ":client_id, now(), 'Desk 1', NULL, '', :code)"
+            ),
+            {
+                "attendee": built.attendee_id,
+                "conference": conf.conference_id,
+                "client_id": uuid.uuid4(),
+                "code": built.access_code,
+            },
+        ).one()
+        updated_after, hot_after = conn.execute(counts).one()
+    assert (outcome, updated_after - updated, hot_after - hot) == ("ok", 1, 1)
 
 
-def test_a_listening_station_hears_a_scan(
+def _heard(listener: psycopg.Connection[Any], pid: int, count: int = 1) -> list[str]:
+    """The first ``count`` payloads notified by the backend ``pid`` (fewer after 5 s)."""
+    heard: list[str] = []
+    # Other test runs on this server may notify too: only that connection counts.
+    for note in listener.notifies(timeout=5):
+        if note.pid == pid:
+            heard.append(note.payload)
+            if len(heard) == count:
+                break
+    return heard
+
+
+def test_a_listening_station_hears_a_refund_and_a_new_badge(
     station_role: StationRole,  # noqa: F811
     world: tuple[Engine, Engine, ConferenceBuilder, ConferenceBuilder],
 ) -> None:
-    _admin, station, conf, _elsewhere = world
+    admin, _station, conf, _elsewhere = world
     built = conf.attendee(addons={"lunch": 1})
-    service = RedemptionService(make_session_factory(station))
+    with admin.connect() as conn:
+        pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with psycopg.connect(station_role.plain_url(), autocommit=True) as listener:
+            listener.execute("LISTEN station_changes")
+            conn.execute(
+                text("UPDATE \"order\" SET status = 'refunded' WHERE id = :id"),
+                {"id": built.order_id},
+            )
+            conn.commit()
+            assert _heard(listener, pid) == [str(conf.conference_id)]
+            person = conn.execute(
+                text(
+                    "INSERT INTO person (username, first_name, last_name, email) "
+                    "VALUES ('newbadge', 'New', 'Badge', '') RETURNING id"
+                )
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO attendee (person_id, conference_id, access_code, created_at, "
+                    "updated_at) VALUES (:person, :conference, 'NEWBADGE1', now(), now())"
+                ),
+                {"person": person, "conference": conf.conference_id},
+            )
+            conn.commit()
+            # Each distinct payload once per transaction: the person's '' came first.
+            assert _heard(listener, pid, 2) == ["", str(conf.conference_id)]
+
+
+def test_a_listening_station_hears_no_scan(
+    station_role: StationRole,  # noqa: F811
+    world: tuple[Engine, Engine, ConferenceBuilder, ConferenceBuilder],
+) -> None:
+    """A notification at commit takes a database-wide lock: scans must not send one.
+    Notifications arrive in commit order, so the admin's note after the scans comes
+    first if the scans sent none."""
+    admin, station, conf, _elsewhere = world
+    built = conf.attendee(addons={"lunch": 1})
+    sessions = make_session_factory(station)
     ctx = StationContext(conf.slug, "Meal A")
-    (pid,) = hot_connection(station).fetch_one("SELECT pg_backend_pid()", {}, tuple_row)
-    heard: list[str] = []
-    with psycopg.connect(station_role.plain_url(), autocommit=True) as listener:
-        listener.execute("LISTEN station_changes")
-        service.redeem_product(ctx, built.access_code, product="lunch")
-        # Other test runs on this server may notify too: only the scan's connection counts.
-        for note in listener.notifies(timeout=5):
-            if note.pid == pid:
-                heard.append(note.payload)
-                break
-    assert heard == [str(conf.conference_id)]
+    with admin.connect() as conn:
+        admin_pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with psycopg.connect(station_role.plain_url(), autocommit=True) as listener:
+            listener.execute("LISTEN station_changes")
+            CheckInService(sessions).check_in(ctx, built.access_code)
+            RedemptionService(sessions).redeem_product(ctx, built.access_code, product="lunch")
+            with pytest.raises(FullyRedeemed):
+                RedemptionService(sessions).redeem_product(ctx, built.access_code, product="lunch")
+            report = ConflictReport(
+                client_id=uuid.uuid4(), kind="overspend", action="redeem",
+                code=built.access_code, attendee_id=built.attendee_id,
+                line_item_id=built.line_items["lunch"], staff_id=None, client_at=CLIENT_AT,
+                reason="fully_redeemed", message="Already redeemed",
+            )  # fmt: skip
+            assert RedemptionService(sessions).record_conflict(ctx, report) is True
+            # Every connection of the role that scanned (the listener's own aside).
+            scanners = {
+                int(str(pid))
+                for (pid,) in _rows(
+                    admin,
+                    "SELECT pid FROM pg_stat_activity WHERE usename = :role AND pid <> :listener",
+                    role=station_role.name,
+                    listener=listener.info.backend_pid,
+                )
+            }
+            conn.execute(text("UPDATE addon SET name = 'Lunch' WHERE slug = 'lunch'"))
+            conn.commit()
+            heard: list[int] = []
+            for note in listener.notifies(timeout=5):
+                heard.append(note.pid)
+                if note.pid == admin_pid:
+                    break
+    assert scanners and admin_pid in heard and not scanners & set(heard)
+    assert _rows(admin, "SELECT count(*) FROM check_in") == [(1,)]
+    assert _rows(admin, "SELECT count(*) FROM product_redemption") == [(1,)]
+    assert _rows(admin, "SELECT count(*) FROM offline_conflict") == [(1,)]
 
 
 def test_the_role_records_a_conflict_once_through_the_function(

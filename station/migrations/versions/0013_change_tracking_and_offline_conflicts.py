@@ -7,23 +7,28 @@ them later (issue 17). The server side of that:
   order_line_item, attendee, ticket_type and addon: every INSERT or UPDATE of a row
   stamps it with a new value of one global counter, larger than every value given
   before, so a station syncs its snapshot by asking for ``change_seq > last seen``.
-  PostgreSQL: the sequence ``station_change_seq`` and a BEFORE row trigger (it runs as
-  whoever writes, so also as the owner inside the guarded functions, e.g.
-  station_check_in() setting ``attendee.checked_in_at``); the value a writer sends is
-  overwritten, so nobody sets it. SQLite: the one-row table ``station_change_counter``
-  and AFTER INSERT / AFTER UPDATE triggers that bump it and stamp the row (their own
-  update of the row does not fire them again, recursive triggers or not). Rows already
-  there get numbers here. A later migration that rebuilds one of these tables in batch
-  mode on SQLite drops its triggers with it and must create them again
-  (``sqlite_tracking()``).
-- PostgreSQL: ``pg_notify('station_changes', <conference id or ''>)`` for every row
-  inserted or updated in one of those tables or a record table (check_in, door_check,
-  product_redemption, scan_void, offline_conflict); PostgreSQL sends each distinct payload
-  once per transaction, at commit, so a station that LISTENs hears of a scan at once. The
-  call sits in the same BEFORE row trigger that stamps change_seq (one trigger call per
-  row): measured on the guarded writes, a separate AFTER row trigger cost about 0-9 % more
-  server CPU per check-in and a statement-level one (transition table) 5-22 %, where this
-  form was within the noise of the stamp alone (see the README).
+  Except on attendee, where only an INSERT and an UPDATE of a column a snapshot reads
+  from that row besides the check-in's own (``ATTENDEE_TRACKED``: access_code, order_id,
+  person_id, conference_id) stamp it: a check-in's update (checked_in_at, updated_at)
+  changes no indexed column and stays a HOT update on PostgreSQL, and stations learn of
+  check-ins from the check_in records (ids only grow) instead. An update that sets
+  change_seq itself is stamped too, so nobody chooses the number.
+  PostgreSQL: the sequence ``station_change_seq`` and BEFORE row triggers (they run as
+  whoever writes, so also as the owner inside the guarded functions); the value a writer
+  sends is overwritten. SQLite: the one-row table ``station_change_counter`` and AFTER
+  INSERT / AFTER UPDATE triggers that bump it and stamp the row (their own update of the
+  row does not fire them again, recursive triggers or not). Rows already there get numbers
+  here. A later migration that rebuilds one of these tables in batch mode on SQLite drops
+  its triggers with it and must create them again (``sqlite_tracking()``).
+- PostgreSQL: ``pg_notify('station_changes', <conference id or ''>)`` from the same
+  stamping trigger, so for every row stamped (inserted or updated person, order, line,
+  ticket type, add-on; new attendee or one whose code, order, person or conference
+  changed), the changes made outside scans that a station must learn quickly. PostgreSQL
+  sends each distinct payload once per transaction, at commit. No scan notifies: a
+  transaction that notifies takes a database-wide lock at commit and holds it until the
+  commit is flushed, which serialised concurrent scans (-35 % with 4 stations). Records
+  (check_in, door_check, product_redemption, scan_void, offline_conflict) have no trigger;
+  stations learn of them through their periodic sync.
 - ``offline_conflict``: one row per replayed offline scan the server refused, append-only,
   unique by the offline scan's client id. ``kind`` 'overspend' (the unit was given away
   twice) or 'conflict' (any other refusal); for an overspend, ``other_station`` and
@@ -49,8 +54,10 @@ depends_on: str | Sequence[str] | None = None
 
 # The snapshot's tables, and which of them carry a conference_id (the notify's payload).
 TRACKED = ("person", "order", "order_line_item", "attendee", "ticket_type", "addon")
-RECORDS = ("check_in", "door_check", "product_redemption", "scan_void", "offline_conflict")
 WITHOUT_CONFERENCE = ("person", "order_line_item")
+# The attendee columns whose update stamps the row (and notifies): what a snapshot reads of
+# it other than the check-in's own checked_in_at (and updated_at, search_key: not read).
+ATTENDEE_TRACKED = ("access_code", "order_id", "person_id", "conference_id")
 
 _OPTIONS = "LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp"
 
@@ -66,7 +73,8 @@ CREATE SEQUENCE station_change_seq AS bigint;
 -- event to queue. They run as the writer (in a guarded function: the owner). The sequence
 -- is schema-qualified, so a caller's search_path cannot point it elsewhere. A notification
 -- is sent at commit only, so one for a row that then fails (or an ON CONFLICT DO NOTHING
--- that inserts nothing) is at worst a station reading and finding nothing new.
+-- that inserts nothing) is at worst a station reading and finding nothing new. No scan
+-- fires them (a check-in's update of the attendee is left out by the trigger's WHEN).
 CREATE FUNCTION station_stamp_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.change_seq := nextval(@SEQUENCE@);
@@ -83,21 +91,17 @@ BEGIN
     RETURN NEW;
 END
 $$;
-
--- The record tables: a notification only.
-CREATE FUNCTION station_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('station_changes', coalesce(NEW.conference_id::text, ''));
-    RETURN NEW;
-END
-$$;
 """
 
-TRACKING_FUNCTIONS = (
-    "station_stamp_change()",
-    "station_stamp_shared_change()",
-    "station_notify_change()",
-)
+TRACKING_FUNCTIONS = ("station_stamp_change()", "station_stamp_shared_change()")
+
+
+def _attendee_changed() -> str:
+    """PostgreSQL: when an updated attendee is stamped: a column of ATTENDEE_TRACKED changed,
+    or the writer set change_seq itself (it is then overwritten)."""
+    columns = (*ATTENDEE_TRACKED, "change_seq")
+    return " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in columns)
+
 
 PG_CONFLICT = rf"""
 CREATE FUNCTION station_offline_conflict(
@@ -186,10 +190,13 @@ def sqlite_tracking() -> list[str]:
     """The counter's triggers: stamp a row inserted or updated with the next number.
 
     The inner UPDATE sets change_seq to the counter's new value, which the WHEN clause
-    of the update trigger leaves alone, so it never fires itself again.
+    of the update trigger leaves alone, so it never fires itself again. An attendee's
+    update is stamped only when a column of ATTENDEE_TRACKED changed (not a check-in's)
+    or the writer set change_seq.
     """
     bump = "UPDATE station_change_counter SET value = value + 1 WHERE id = 1;"
     triggers = []
+    counter = "(SELECT value FROM station_change_counter WHERE id = 1)"
     for table in TRACKED:
         stamp = (
             f"UPDATE {_quoted(table)} SET change_seq = "
@@ -199,11 +206,17 @@ def sqlite_tracking() -> list[str]:
             f"CREATE TRIGGER change_seq_{table}_insert AFTER INSERT ON {_quoted(table)} "
             f"BEGIN {bump} {stamp} END"
         )
+        if table == "attendee":
+            columns = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in ATTENDEE_TRACKED)
+            when = (
+                f"(NEW.change_seq IS OLD.change_seq AND ({columns})) OR "
+                f"(NEW.change_seq IS NOT OLD.change_seq AND NEW.change_seq IS NOT {counter})"
+            )
+        else:
+            when = f"NEW.change_seq IS OLD.change_seq OR NEW.change_seq IS NOT {counter}"
         triggers.append(
             f"CREATE TRIGGER change_seq_{table}_update AFTER UPDATE ON {_quoted(table)} "
-            "WHEN NEW.change_seq IS OLD.change_seq OR NEW.change_seq IS NOT "
-            "(SELECT value FROM station_change_counter WHERE id = 1) "
-            f"BEGIN {bump} {stamp} END"
+            f"WHEN {when} BEGIN {bump} {stamp} END"
         )
     return triggers
 
@@ -288,15 +301,20 @@ def _pg_upgrade() -> None:
         function = (
             "station_stamp_shared_change" if table in WITHOUT_CONFERENCE else "station_stamp_change"
         )
-        op.execute(
-            f"CREATE TRIGGER stamp_change_seq BEFORE INSERT OR UPDATE ON {_quoted(table)} "
-            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
-        )
-    for table in RECORDS:
-        op.execute(
-            f"CREATE TRIGGER notify_change BEFORE INSERT OR UPDATE ON {_quoted(table)} "
-            "FOR EACH ROW EXECUTE FUNCTION station_notify_change()"
-        )
+        if table == "attendee":  # a check-in's update: no trigger, so still a HOT update
+            op.execute(
+                "CREATE TRIGGER stamp_change_seq BEFORE INSERT ON attendee "
+                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
+            op.execute(
+                "CREATE TRIGGER stamp_change_seq_update BEFORE UPDATE ON attendee FOR EACH ROW "
+                f"WHEN ({_attendee_changed()}) EXECUTE FUNCTION {function}()"
+            )
+        else:
+            op.execute(
+                f"CREATE TRIGGER stamp_change_seq BEFORE INSERT OR UPDATE ON {_quoted(table)} "
+                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
     op.execute("ALTER TABLE offline_conflict ENABLE ROW LEVEL SECURITY")
     op.execute(PG_CONFLICT.replace("@SCHEMA@", schema))
     op.execute(f"REVOKE ALL ON FUNCTION {CONFLICT_FUNCTION} FROM PUBLIC")
@@ -336,10 +354,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {CONFLICT_FUNCTION}")
-        for table in RECORDS:
-            op.execute(f"DROP TRIGGER IF EXISTS notify_change ON {_quoted(table)}")
         for table in TRACKED:
             op.execute(f"DROP TRIGGER IF EXISTS stamp_change_seq ON {_quoted(table)}")
+        op.execute("DROP TRIGGER IF EXISTS stamp_change_seq_update ON attendee")
         for function in TRACKING_FUNCTIONS:
             op.execute(f"DROP FUNCTION IF EXISTS {function}")
         op.execute("DROP SEQUENCE IF EXISTS station_change_seq")
