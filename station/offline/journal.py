@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS entry (
     note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entry_attendee ON entry (attendee_id);
+CREATE INDEX IF NOT EXISTS entry_outage_product ON entry (outage_since, product_id);
 CREATE TABLE IF NOT EXISTS replay (
     seq INTEGER PRIMARY KEY REFERENCES entry (seq),
     at TEXT NOT NULL,
