@@ -48,6 +48,10 @@ class DatabaseSettings:
     ping_after_idle_s: float = 30.0
     # PostgreSQL only: psycopg prepares a statement after this many runs on a connection.
     prepare_threshold: int | None = 2
+    # PostgreSQL only: seconds the recording clock (station_now(), migration 0014) runs ahead
+    # of the server's, for a demo clock; honoured only for a role that may write the record
+    # tables directly (never a station role). None: the server's own clock.
+    clock_offset_s: float | None = None
 
 
 def parse_url(raw: str) -> URL:
@@ -117,6 +121,8 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
         if not _SCHEMA_NAME.match(settings.schema):
             raise ConfigurationError(f"Database schema name is not valid: {settings.schema!r}")
         options.append(f"-c search_path={settings.schema}")
+    if settings.clock_offset_s is not None:
+        options.append(f"-c station.clock_offset={settings.clock_offset_s:.3f}s")
     engine = create_engine(
         url,
         # Replaced by the cheaper check below: SQLAlchemy's costs a round trip per checkout.

@@ -47,11 +47,16 @@ APPEND_ONLY = (
     "scan_log",
     "scan_void",
     "offline_conflict",
+    "door_clear",
 )
 FUNCTIONS = (
     "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
     "text)",
-    "station_admit(integer, integer, text, integer, text, uuid, timestamptz, text, integer, text)",
+    # Migration 0014: a door's direction and premise; "everyone out"; the recording clock.
+    "station_admit(integer, integer, text, integer, text, integer, text, uuid, timestamptz, "
+    "text, integer, text)",
+    "station_door_clear(integer, text, integer, uuid, timestamptz, text, integer, text)",
+    "station_now()",
     "station_redeem_line(integer, integer, integer, integer, text, text, uuid, timestamptz, "
     "text, integer, text, text)",
     "station_log_scan(text, integer, text, text, text, timestamptz, text, integer, text)",
@@ -92,6 +97,7 @@ CONFERENCE_POLICIES = {
     "scan_log": "conference_id = %s",
     "scan_void": "conference_id = %s",
     "offline_conflict": "conference_id = %s",
+    "door_clear": "conference_id = %s",
 }
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000

@@ -162,6 +162,16 @@ class TicketType(Base):
     slug: Mapped[str] = mapped_column(String(100))
     # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Event rules (migration 0014; station.rulebook.event_rules reads them): a per-day cap,
+    # opening hours ("11:30-14:30, 18:00-20:00"), valid dates ("2027-05-13, ..."), and for
+    # a door for this product its re-entry policy and capacity. NULL/"unlimited": no rule.
+    daily_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    open_hours: Mapped[str | None] = mapped_column(String(200), default=None)
+    valid_dates: Mapped[str | None] = mapped_column(String(400), default=None)
+    reentry: Mapped[str] = mapped_column(
+        String(12), default="unlimited", server_default=text("'unlimited'")
+    )
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
     change_seq: Mapped[int] = change_seq_column()
 
     conference: Mapped[Conference] = relationship()
@@ -177,6 +187,16 @@ class AddOn(Base):
     slug: Mapped[str] = mapped_column(String(100))
     # What a volunteer must see when a holder is scanned (migration 0011).
     checkin_attention: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Event rules (migration 0014; station.rulebook.event_rules reads them): a per-day cap,
+    # opening hours ("11:30-14:30, 18:00-20:00"), valid dates ("2027-05-13, ..."), and for
+    # a door for this product its re-entry policy and capacity. NULL/"unlimited": no rule.
+    daily_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    open_hours: Mapped[str | None] = mapped_column(String(200), default=None)
+    valid_dates: Mapped[str | None] = mapped_column(String(400), default=None)
+    reentry: Mapped[str] = mapped_column(
+        String(12), default="unlimited", server_default=text("'unlimited'")
+    )
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
     change_seq: Mapped[int] = change_seq_column()
 
     conference: Mapped[Conference] = relationship()
@@ -322,6 +342,21 @@ class DoorCheck(Base):
     __table_args__ = (
         CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
         Index(None, "attendee_id", "checked_at"),
+        # A door's room: who is inside (migration 0014).
+        Index(
+            "ix_door_check_addon_room",
+            "addon_id",
+            "checked_at",
+            sqlite_where=text("addon_id IS NOT NULL"),
+            postgresql_where=text("addon_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_door_check_ticket_room",
+            "ticket_type_id",
+            "checked_at",
+            sqlite_where=text("ticket_type_id IS NOT NULL"),
+            postgresql_where=text("ticket_type_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
@@ -335,6 +370,30 @@ class DoorCheck(Base):
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column()
     station: Mapped[str] = mapped_column(String(100), default="")
+    # "in": admitted; "out": an exit scan (migration 0014), for a door's inside count.
+    direction: Mapped[str] = mapped_column(String(3), default="in", server_default=text("'in'"))
+
+
+class DoorClear(Base):
+    """A door's "everyone out" (migration 0014): append-only; from ``cleared_at`` on,
+    nobody counts as inside the door's room until scanned in again."""
+
+    __tablename__ = "door_clear"
+    __table_args__ = (
+        CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
+    )
+
+    id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    conference_id: Mapped[int] = mapped_column(index=True)
+    ticket_type_id: Mapped[int | None] = mapped_column()
+    addon_id: Mapped[int | None] = mapped_column()
+    cleared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    staff_id: Mapped[int | None] = mapped_column()
+    station: Mapped[str] = mapped_column(String(100), default="")
+    inside: Mapped[int] = mapped_column(default=0)
+    """How many were counted inside when the door was cleared."""
 
 
 class ProductRedemption(Base):

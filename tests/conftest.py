@@ -13,8 +13,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -54,9 +55,10 @@ class TestDatabase:
     engine: Engine
     sessions: sessionmaker[Session]
 
-    def new_engine(self) -> Engine:
-        """A second, independent engine (another 'station') on the same data."""
-        return make_engine(self.settings)
+    def new_engine(self, **changes: Any) -> Engine:
+        """A second, independent engine (another 'station') on the same data; ``changes``
+        replace settings (``clock_offset_s``: a PostgreSQL recording clock moved)."""
+        return make_engine(replace(self.settings, **changes))
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from station.domain import OrderStatus
+from station.rulebook.event_rules import NO_RULES, Direction, ProductRules
 
 Action = Literal["checkin", "door", "redeem", "lookup"]
 ProductKind = Literal["ticket", "addon"]
@@ -35,6 +36,8 @@ class ScanRequest:
     note: str = ""
     client_at: datetime | None = None
     """When the station saw the scan, if not now (an offline scan replayed later)."""
+    direction: Direction = "in"
+    """A door's scan: an entry ("in") or an exit ("out")."""
 
     def wanted_product(self) -> tuple[ProductKind, str] | None:
         """(kind, slug) of the product a store looks up for this scan, or None.
@@ -68,6 +71,10 @@ class Line:
     last_station: str = ""
     attention: str = ""
     """The product's attention note (its ticket type's or add-on's), raw; "" for none."""
+    rules: ProductRules = NO_RULES
+    """The event rules of the line's product (opening hours, valid dates, a daily limit)."""
+    used_times: tuple[datetime, ...] = ()
+    """When each used unit went (recording time), for a daily limit; filled on a redemption."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,22 @@ class Target:
     id: int
     slug: str
     name: str
+    rules: ProductRules = NO_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class DoorState:
+    """A door's scan: the holder's scans at this door, and the room, since it was cleared.
+
+    ``events`` are the holder's standing (not voided) entries and exits at the door's
+    product since ``cleared_at`` (the last "everyone out", None: never), oldest first, at
+    their recording times. ``inside`` is how many people are inside now (None: not read,
+    the door has no capacity).
+    """
+
+    events: tuple[tuple[datetime, Direction], ...] = ()
+    cleared_at: datetime | None = None
+    inside: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +178,11 @@ class ScanFacts:
     prior: Prior | None = None
     offline: OfflineFacts | None = None
     """Set when the facts come from the station's snapshot (the database is away)."""
+    now: datetime | None = None
+    """The time the scan is decided at: the recording server's clock (the station's own
+    offline). Event rules need it; None only where no rule can apply (a lookup)."""
+    door: DoorState | None = None
+    """A door scan's history at that door (None for other scans)."""
 
 
 RecordKind = Literal["checkin", "door", "redeem"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from station.domain import ACTIVE_ORDER_STATUSES, OrderStatus
-from station.rulebook import words
+from station.rulebook import event_rules, words
+from station.rulebook.event_rules import ProductRules
 from station.rulebook.facts import (
     Action,
+    DoorState,
     FirstEntry,
     Holder,
     Line,
@@ -66,6 +68,9 @@ class Accept:
     first: bool = False
     line: Line | None = None
     target: Target | None = None
+    door_seen: int | None = None
+    """A door scan's premise: how many scans of the holder at this door it was decided on."""
+    direction: str = "in"
 
 
 Decision = Accept | Refusal
@@ -103,18 +108,22 @@ def decide(facts: ScanFacts, conference_slug: str) -> Decision:
     if refusal is not None:
         return refusal.concerning(holder.attendee_id, name(holder))
     if request.action == "checkin":
+        held = _ticket_rules(holder, facts)
+        if held is not None:
+            return held.concerning(holder.attendee_id, name(holder))
         first = not holder.checked_in
         return Accept(
             "checkin", holder.attendee_id, Reason.OK if first else Reason.REENTRY, first=first
         )
     if request.action == "door":
-        return _door(holder, facts.target)
+        return _door(holder, facts)
     if request.action == "redeem":
         return _redeem(holder, facts)
     raise ValueError(f"nothing to decide for {request.action!r}")
 
 
-def _door(holder: Holder, target: Target | None) -> Decision:
+def _door(holder: Holder, facts: ScanFacts) -> Decision:
+    target = facts.target
     assert target is not None, "a door scan needs its product"
     bought = any(
         line.kind == target.kind and line.product_id == target.id and line.quantity > 0
@@ -124,7 +133,104 @@ def _door(holder: Holder, target: Target | None) -> Decision:
         return words.not_admitted(words.product_name(target.name)).concerning(
             holder.attendee_id, name(holder)
         )
-    return Accept("door", holder.attendee_id, Reason.OK, target=target)
+    door = facts.door or DoorState()
+    seen = len(door.events)
+    if facts.request.direction == "out":  # an exit: no rule keeps anybody in
+        return Accept(
+            "door", holder.attendee_id, Reason.OK, message="exit", target=target,
+            door_seen=seen, direction="out",
+        )  # fmt: skip
+    product = words.product_name(target.name)
+    held = time_rules(target.rules, facts, product) or entry_rules(
+        target.rules, door, facts, product
+    )
+    if held is not None:
+        return held.concerning(holder.attendee_id, name(holder))
+    return Accept("door", holder.attendee_id, Reason.OK, target=target, door_seen=seen)
+
+
+def inside(door: DoorState) -> bool:
+    """Whether the holder is inside: their last scan since the door was cleared was an entry."""
+    since = [
+        direction
+        for at, direction in door.events
+        if door.cleared_at is None or at > door.cleared_at
+    ]
+    return bool(since) and since[-1] == "in"
+
+
+def entry_rules(
+    rules: ProductRules, door: DoorState, facts: ScanFacts, product: str
+) -> Refusal | None:
+    """A door's re-entry policy, then its capacity (someone already inside takes no seat)."""
+    entries = [at for at, direction in door.events if direction == "in"]
+    now, timezone = facts.now, facts.timezone
+    if rules.reentry == "once" and entries:
+        assert now is not None
+        return words.already_entered(product, event_rules.when_words(entries[0], now, timezone))
+    if rules.reentry == "daily" and entries:
+        assert now is not None
+        today = event_rules.local_day(now, timezone)
+        todays = [at for at in entries if event_rules.local_day(at, timezone) == today]
+        if todays:
+            return words.entered_today(
+                product,
+                event_rules.when_words(todays[0], now, timezone),
+                _next_day_words(rules, now, timezone),
+            )
+    in_now = inside(door)
+    if rules.reentry == "after_exit" and in_now:
+        assert now is not None
+        return words.needs_exit(product, event_rules.when_words(entries[-1], now, timezone))
+    if rules.capacity is not None and not in_now:
+        count = door.inside or 0
+        if count >= rules.capacity:
+            return words.room_full(product, count, rules.capacity)
+    return None
+
+
+def time_rules(rules: ProductRules, facts: ScanFacts, product: str) -> Refusal | None:
+    """Valid dates, then opening hours, at the time the scan is decided."""
+    if not rules.hours and not rules.valid_dates:
+        return None
+    now, timezone = facts.now, facts.timezone
+    assert now is not None, "event rules need the time of the scan"
+    today = event_rules.local_day(now, timezone)
+    upcoming = event_rules.next_opening(rules, now, timezone)
+    upcoming_words = event_rules.when_words(upcoming, now, timezone) if upcoming else None
+    if not event_rules.valid_on(rules, today):
+        days = [event_rules.day_words(day) for day in rules.valid_dates]
+        refusal = words.not_valid_today(product, days, upcoming_words)
+    elif not event_rules.open_now(rules, now, timezone):
+        refusal = words.closed(product, upcoming_words)
+    else:
+        return None
+    refusal.allows_at = upcoming
+    return refusal
+
+
+def _ticket_rules(holder: Holder, facts: ScanFacts) -> Refusal | None:
+    """A check-in needs one ticket of the holder's that is valid and open now."""
+    tickets = [line for line in holder.lines if line.kind == "ticket" and line.quantity > 0]
+    refusals = []
+    for line in tickets:
+        refusal = time_rules(line.rules, facts, words.ticket_name(line.name))
+        if refusal is None:
+            return None
+        refusals.append(refusal)
+    return refusals[0] if refusals else None
+
+
+def _next_day_words(rules: ProductRules, now: datetime, timezone: str) -> str | None:
+    """When a per-day count starts again: the next day's start, or its first opening."""
+    next_day = event_rules.local_day(now, timezone) + timedelta(days=1)
+    start = event_rules.day_start(next_day, timezone)
+    if rules.hours or rules.valid_dates:
+        opening = event_rules.next_opening(rules, start - timedelta(microseconds=1), timezone)
+        if opening is None:
+            return None
+        start = opening
+    return event_rules.when_words(start, now, timezone)
 
 
 def candidate_lines(holder: Holder, facts: ScanFacts) -> tuple[Line, ...]:
@@ -154,8 +260,16 @@ def _redeem(holder: Holder, facts: ScanFacts) -> Decision:
             holder.attendee_id, name(holder)
         )
     product = words.product_name(lines[0].name)
+    rules = lines[0].rules
+    held = time_rules(rules, facts, product)
+    if held is not None:
+        return held.concerning(holder.attendee_id, name(holder))
     for line in lines:  # the first line with a unit left, in order
         if line.used < line.quantity:
+            if rules.daily_limit is not None:
+                held = _daily_limit(holder, line, facts, product)
+                if held is not None:
+                    return held.concerning(holder.attendee_id, name(holder))
             if facts.offline is not None:
                 held = offline_limit(facts.offline, product)
                 if held is not None:
@@ -179,6 +293,29 @@ def _redeem(holder: Holder, facts: ScanFacts) -> Decision:
         last_redeemed_at=last.last_used_at if last else None,
         last_station=words.station_name(last.last_station) if last else "",
     ).concerning(holder.attendee_id, name(holder))
+
+
+def used_today(holder: Holder, line: Line, facts: ScanFacts) -> int:
+    """Units of the line's product the holder used on the scan's conference day (all lines)."""
+    assert facts.now is not None, "a daily limit needs the time of the scan"
+    today = event_rules.local_day(facts.now, facts.timezone)
+    return sum(
+        event_rules.count_on_day(each.used_times, today, facts.timezone)
+        for each in holder.lines
+        if each.kind == line.kind and each.product_id == line.product_id
+    )
+
+
+def _daily_limit(holder: Holder, line: Line, facts: ScanFacts, product: str) -> Refusal | None:
+    limit = line.rules.daily_limit
+    assert limit is not None and facts.now is not None
+    used = used_today(holder, line, facts)
+    if used < limit:
+        return None
+    refusal = words.daily_limit(
+        product, used, limit, _next_day_words(line.rules, facts.now, facts.timezone)
+    )
+    return refusal
 
 
 def offline_limit(offline: OfflineFacts, product: str) -> Refusal | None:
@@ -290,7 +427,19 @@ def checked_in(
 def admitted(facts: ScanFacts, at: datetime, *, replayed: bool = False) -> DoorCheckResult:
     holder, target = facts.holder, facts.target
     assert holder is not None and target is not None
+    direction = facts.request.direction
+    door = facts.door or DoorState()
+    count = door.inside
+    if count is not None and not replayed:  # the room after this scan
+        was_inside = inside(door)
+        if direction == "in" and not was_inside:
+            count += 1
+        elif direction == "out" and was_inside:
+            count = max(count - 1, 0)
     return DoorCheckResult(
+        direction=direction,
+        inside=count,
+        capacity=target.rules.capacity,
         client_id=facts.request.client_id,
         attendee_name=name(holder),
         access_code=holder.access_code,

@@ -6,7 +6,7 @@ and the reports take these, whichever store recorded the scan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from station.domain import OrderStatus
 from station.services.errors import (
@@ -16,6 +16,7 @@ from station.services.errors import (
     NotPurchased,
     OfflineLimit,
     Reason,
+    RuleRefusal,
     VoidRefused,
 )
 from station.text import display_safe
@@ -195,3 +196,56 @@ def _duration(seconds: float) -> str:
         minutes = int(seconds // 60)
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     return f"{seconds:g} seconds"
+
+
+# --- Event rules (station rules): each refusal says which rule, and when it allows again ---
+
+
+def closed(product: str, opens: str | None) -> RuleRefusal:
+    """Outside the product's opening hours; ``opens`` is when it next opens, in words."""
+    if opens is None:
+        return RuleRefusal(f"{product} is closed — no later opening.", reason=Reason.CLOSED)
+    return RuleRefusal(f"{product} is closed — opens {opens}.", reason=Reason.CLOSED)
+
+
+def not_valid_today(product: str, days: Sequence[str], next_words: str | None) -> RuleRefusal:
+    """A product valid on some days only (a day ticket), scanned on another day."""
+    shown = ", ".join(days[:3]) + (f" and {len(days) - 3} more" if len(days) > 3 else "")
+    later = f" — next {next_words}" if next_words else ""
+    return RuleRefusal(
+        f"{product} is not valid today (valid {shown}){later}.", reason=Reason.NOT_VALID_TODAY
+    )
+
+
+def daily_limit(product: str, used: int, limit: int, next_words: str | None) -> RuleRefusal:
+    """The product's per-day cap is reached: "Lunch: 1 of 1 today — next from tomorrow 00:00"."""
+    later = f" — next from {next_words}" if next_words else " — no later day"
+    return RuleRefusal(f"{product}: {used} of {limit} today{later}.", reason=Reason.DAILY_LIMIT)
+
+
+def entered_today(product: str, at: str, next_words: str | None) -> RuleRefusal:
+    """A door that admits once a day, scanned again the same day."""
+    later = f" — next from {next_words}" if next_words else " — no later day"
+    return RuleRefusal(f"{product}: 1 of 1 today (in at {at}){later}.", reason=Reason.DAILY_LIMIT)
+
+
+def already_entered(product: str, at: str) -> RuleRefusal:
+    """A door that admits each person once, scanned again."""
+    return RuleRefusal(
+        f"{product} admits once — already admitted {at}.", reason=Reason.ALREADY_ENTERED
+    )
+
+
+def needs_exit(product: str, at: str) -> RuleRefusal:
+    """A door that re-admits only after an exit scan; the person is still inside."""
+    return RuleRefusal(
+        f"Already inside {product} (in at {at}) — scan out at the exit first.",
+        reason=Reason.NEEDS_EXIT,
+    )
+
+
+def room_full(product: str, inside: int, capacity: int) -> RuleRefusal:
+    return RuleRefusal(
+        f"Room full ({inside}/{capacity}) — {product}: admit after someone leaves.",
+        reason=Reason.FULL,
+    )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from station.domain import ACTIVE_ORDER_STATUSES, Mode, OrderStatus
 from station.models import AddOn, Attendee, ScanLog, TicketType
 from station.rulebook import ScanRequest, rules, words
+from station.rulebook.event_rules import Direction
 from station.rulebook.rules import unknown_product
 from station.services import hot_sql, search
 from station.services.base import ServiceBase
@@ -149,11 +150,15 @@ class CheckInService(ServiceBase):
         *,
         product: str,
         client_id: uuid.UUID | None = None,
+        direction: Direction = "in",
     ) -> DoorCheckResult:
-        """Admit the attendee to a sub-event if their active order includes the product."""
+        """Admit the attendee to a sub-event if their active order includes the product and
+        the door's rules allow it now; ``direction="out"`` records an exit instead."""
         code = self._normalise(ctx, "door", access_code)  # a bad scan before a bad product
         parse_product(product)
-        request = ScanRequest("door", "", client_id or uuid.uuid4(), product=product)
+        request = ScanRequest(
+            "door", "", client_id or uuid.uuid4(), product=product, direction=direction
+        )
         del code
         answer = self._scan(ctx, request, access_code)
         assert isinstance(answer, DoorCheckResult)

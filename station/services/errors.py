@@ -27,6 +27,14 @@ class Reason(enum.StrEnum):
     CONFIGURATION = "configuration"
     VOID_NOT_ALLOWED = "void_not_allowed"
     OFFLINE_LIMIT = "offline_limit"
+    # Event rules (station rules): a per-day cap, opening hours, valid dates, a room's
+    # capacity, a door's re-entry policy.
+    DAILY_LIMIT = "daily_limit"
+    CLOSED = "closed"
+    NOT_VALID_TODAY = "not_valid_today"
+    FULL = "full"
+    NEEDS_EXIT = "needs_exit"
+    ALREADY_ENTERED = "already_entered"
 
 
 class StationError(Exception):
@@ -109,6 +117,15 @@ class OfflineLimit(Refusal):
     """A redemption the offline policy keeps for when the database is back."""
 
     reason = Reason.OFFLINE_LIMIT
+
+
+class RuleRefusal(Refusal):
+    """A scan an event rule refuses for now; ``allows_at`` is when it will allow again
+    (None: not on any later day, or not by time: a room that is full, a missing exit)."""
+
+    def __init__(self, message: str, *, reason: Reason, allows_at: datetime | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.allows_at = allows_at
 
 
 class VoidRefused(Refusal):

@@ -128,6 +128,11 @@ class DoorCheckResult:
     timezone: str
     attention: str | None = None
     replayed: bool = False
+    direction: str = "in"
+    """"in": admitted; "out": an exit scan recorded."""
+    inside: int | None = None
+    """People inside after this scan, for a door with a capacity (None: not counted)."""
+    capacity: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,10 @@ from station.models import (
     TicketType,
 )
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
+from station.rulebook.event_rules import ProductRules, RuleSyntaxError
 from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
 from station.rulebook.rules import VoidAccept
-from station.services import void_queries
+from station.services import rooms, void_queries
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, ConflictReport, Recorded
@@ -218,6 +219,20 @@ class OrmAttempt:
                     select(Attendee.id).where(Attendee.id == row.id).with_for_update(key_share=True)
                 )
             holder = _holder(session, row)
+        door = None
+        if request.action == "door" and holder is not None and target is not None:
+            capacity = target.rules.capacity is not None
+            if (
+                capacity and request.direction == "in" and self._store._lock_rows
+            ):  # entries to a room take turns (as 0014)
+                model: type[TicketType] | type[AddOn] = (
+                    TicketType if target.kind == "ticket" else AddOn
+                )
+                session.execute(
+                    select(model.id).where(model.id == target.id).with_for_update(key_share=True)
+                )
+            door = rooms.door_state(session, holder.attendee_id, target.kind, target.id,
+                                    with_inside=capacity)  # fmt: skip
         return ScanFacts(
             request=request,
             conference_id=self._conference.id,
@@ -226,6 +241,8 @@ class OrmAttempt:
             target=target,
             target_missing=missing,
             prior=_prior(session, request),
+            now=self._store._clock(),
+            door=door,
         )
 
     def record(self, accept: Accept, code: str) -> Recorded | None:
@@ -255,6 +272,7 @@ class OrmAttempt:
                     checked_at=now,
                     ticket_type_id=target.id if target.kind == "ticket" else None,
                     addon_id=target.id if target.kind == "addon" else None,
+                    direction=accept.direction,
                     **common,
                 )
             )
@@ -334,13 +352,42 @@ def _target(
     kind, slug = wanted
     model: type[TicketType] | type[AddOn] = TicketType if kind == "ticket" else AddOn
     row = session.execute(
-        select(model.id, model.slug, model.name).where(
-            model.conference_id == conference_id, model.slug == slug
-        )
+        select(
+            model.id,
+            model.slug,
+            model.name,
+            model.daily_limit,
+            model.open_hours,
+            model.valid_dates,
+            model.reentry,
+            model.capacity,
+        ).where(model.conference_id == conference_id, model.slug == slug)
     ).one_or_none()
     if row is None:
         return None, True
-    return Target(kind, row.id, row.slug, row.name), False
+    return Target(kind, row.id, row.slug, row.name, rules_of(row)), False
+
+
+def _rule_columns() -> list[Any]:
+    """A line's product's rule columns, from whichever of ticket type and add-on it is."""
+    return [
+        func.coalesce(getattr(TicketType, name), getattr(AddOn, name)).label(name)
+        for name in RULE_COLUMNS
+    ]
+
+
+RULE_COLUMNS = ("daily_limit", "open_hours", "valid_dates", "reentry", "capacity")
+
+
+def rules_of(row: Any) -> ProductRules:
+    """The rule book's rules from a row with the rule columns; unreadable ones are a
+    configuration error (someone wrote the columns by hand)."""
+    try:
+        return ProductRules.from_columns(
+            row.daily_limit, row.open_hours, row.valid_dates, row.reentry, row.capacity
+        )
+    except RuleSyntaxError as error:
+        raise ConfigurationError(f"A product's rules cannot be read: {error}") from None
 
 
 def _attendee(session: Session, conference_id: int, code: str, attendee_id: int | None) -> Any:
@@ -398,6 +445,7 @@ def _holder(session: Session, row: Any) -> Holder:
                 func.coalesce(TicketType.checkin_attention, AddOn.checkin_attention).label(
                     "attention"
                 ),
+                *_rule_columns(),
             )
             .outerjoin(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
             .outerjoin(AddOn, AddOn.id == OrderLineItem.addon_id)
@@ -420,6 +468,8 @@ def _holder(session: Session, row: Any) -> Holder:
                     last_used_at=uses[-1].redeemed_at if uses else None,
                     last_station=uses[-1].station if uses else "",
                     attention=li.attention or "",
+                    rules=rules_of(li),
+                    used_times=tuple(use.redeemed_at for use in uses),
                 )
             )
         lines = tuple(made)

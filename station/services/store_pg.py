@@ -28,11 +28,19 @@ from sqlalchemy import Connection, Engine
 
 from station.domain import OrderStatus
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
-from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.event_rules import ProductRules, RuleSyntaxError
+from station.rulebook.facts import (
+    DoorState,
+    FirstEntry,
+    RecordKind,
+    ScanRecord,
+    VoidFacts,
+    VoidRequest,
+)
 from station.rulebook.rules import VoidAccept
 from station.services import void_queries
 from station.services.db_errors import database_errors, named_rows
-from station.services.errors import StationError
+from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, ConflictReport, Recorded
 from station.services.store_orm import Clock, unknown_conference, void_facts
@@ -46,12 +54,15 @@ _CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c
 # the first check-in and how many there were; the rest is added per action. Attention
 # notes come with the rows already read (the order's, each line's product's): no join more.
 _FACTS = """
-SELECT a.id, a.access_code, a.checked_in_at, o.status, o.reference,
+SELECT station_now() AS now, a.id, a.access_code, a.checked_in_at, o.status, o.reference,
        o.checkin_attention AS order_attention, p.first_name, p.last_name, p.username, p.email,
        (SELECT json_agg(json_build_array(
                    li.id, li.ticket_type_id, li.addon_id, coalesce(tt.slug, ad.slug),
                    coalesce(tt.name, ad.name), li.description,
-                   coalesce(tt.checkin_attention, ad.checkin_attention), li.quantity
+                   coalesce(tt.checkin_attention, ad.checkin_attention), li.quantity,
+                   coalesce(tt.daily_limit, ad.daily_limit), coalesce(tt.open_hours, ad.open_hours),
+                   coalesce(tt.valid_dates, ad.valid_dates), coalesce(tt.reentry, ad.reentry),
+                   coalesce(tt.capacity, ad.capacity)
                    @USED_COLUMNS@)
                    ORDER BY li.id)
           FROM order_line_item li
@@ -69,12 +80,13 @@ _USED_COUNT = """,
                      WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
                        AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'redeem'
                                                                   AND v.record_id = pr.id))"""
-_USED_LAST_COLUMNS = ", used.n, used.last_at, used.last_station"
+_USED_LAST_COLUMNS = ", used.n, used.last_at, used.last_station, used.times"
 _USED_LAST_JOIN = """
           LEFT JOIN LATERAL (
               SELECT count(*) AS n, max(pr.redeemed_at) AS last_at,
                      (array_agg(pr.station ORDER BY pr.redeemed_at DESC, pr.id DESC))[1]
-                         AS last_station
+                         AS last_station,
+                     array_agg(pr.redeemed_at ORDER BY pr.redeemed_at, pr.id) AS times
                 FROM product_redemption pr
                WHERE pr.order_line_item_id = li.id AND pr.attendee_id = a.id
                        AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'redeem'
@@ -97,8 +109,46 @@ _ENTRIES_JOIN = """
   ) AS first ON true"""
 
 _TARGET = """,
-       (SELECT json_build_array(t.id, t.slug, t.name) FROM {table} t
+       (SELECT json_build_array(t.id, t.slug, t.name, t.daily_limit, t.open_hours, t.valid_dates,
+                                t.reentry, t.capacity) FROM {table} t
          WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s) AS target"""
+
+# A door scan: the holder's standing scans at the door, when it was last cleared, and for a
+# room with a capacity how many are inside (station.services.rooms; 0014 counts the same).
+_THE_TARGET = (
+    "(SELECT t.id FROM {table} t WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s)"
+)
+_DOOR = """,
+       (SELECT json_agg(json_build_array(d.checked_at, d.direction) ORDER BY d.checked_at, d.id)
+          FROM door_check d
+         WHERE d.attendee_id = a.id AND d.{column} = {target}
+           AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'door'
+                                                      AND v.record_id = d.id)) AS door_events,
+       (SELECT max(c.cleared_at) FROM door_clear c WHERE c.{column} = {target}) AS cleared_at,
+       (SELECT CASE WHEN t.capacity IS NOT NULL THEN {inside} END FROM {table} t
+         WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s) AS inside"""
+_INSIDE = """(SELECT count(*) FROM (
+        SELECT DISTINCT ON (d.attendee_id) d.direction
+          FROM door_check d
+         WHERE d.{column} = t.id
+           AND d.checked_at > coalesce((SELECT max(c.cleared_at) FROM door_clear c
+                                         WHERE c.{column} = t.id), '-infinity')
+           AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'door'
+                                                      AND v.record_id = d.id)
+         ORDER BY d.attendee_id, d.checked_at DESC, d.id DESC) last
+     WHERE last.direction = 'in')"""
+
+
+def _door_sql(target: str) -> str:
+    table = "ticket_type" if target == "ticket" else "addon"
+    column = "ticket_type_id" if target == "ticket" else "addon_id"
+    return _DOOR.format(
+        column=column,
+        table=table,
+        target=_THE_TARGET.format(table=table),
+        inside=_INSIDE.format(column=column),
+    )
+
 
 _PRIOR = {
     "checkin": """,
@@ -128,6 +178,8 @@ def facts_sql(action: str, target: str | None, by_id: bool) -> str:
     extra = _PRIOR.get(action, "")
     if target is not None:
         extra += _TARGET.format(table="ticket_type" if target == "ticket" else "addon")
+        if action == "door":
+            extra += _door_sql(target)
     sql = _FACTS.replace("@EXTRA@", extra)
     if action == "redeem":
         sql = sql.replace("@USED_COLUMNS@", _USED_LAST_COLUMNS)
@@ -148,7 +200,8 @@ CHECK_IN = (
 )
 ADMIT = (
     "SELECT * FROM station_admit(%(attendee)s, %(conference)s, %(kind)s, %(product)s, "
-    "%(reason)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(code)s)"
+    "%(direction)s, %(seen)s, %(reason)s, %(client_id)s, %(client_at)s, %(station)s, "
+    "%(staff)s, %(code)s)"
 )
 REDEEM = (
     "SELECT * FROM station_redeem_line(%(attendee)s, %(conference)s, %(line)s, %(used)s, "
@@ -298,9 +351,19 @@ class PgAttempt:
         )
         target = None
         if kind is not None and row.target is not None:
-            target_id, target_slug, target_name = row.target
+            target_id, target_slug, target_name, *rule_columns = row.target
             target = Target("ticket" if kind == "ticket" else "addon", target_id, target_slug,
-                            target_name)  # fmt: skip
+                            target_name, _rules(*rule_columns))  # fmt: skip
+        door = None
+        if request.action == "door" and row.id is not None and target is not None:
+            door = DoorState(
+                events=tuple(
+                    (_time(at), "out" if direction == "out" else "in")
+                    for at, direction in (row.door_events or ())
+                ),
+                cleared_at=_time(row.cleared_at) if row.cleared_at is not None else None,
+                inside=int(row.inside) if row.inside is not None else None,
+            )
         prior = None
         raw_prior = getattr(row, "prior", None)
         if raw_prior is not None:
@@ -319,6 +382,8 @@ class PgAttempt:
             target=target,
             target_missing=kind is not None and target is None,
             prior=prior,
+            now=_time(row.now),
+            door=door,
         )
 
     def record(self, accept: Accept, code: str) -> Recorded | None:
@@ -338,7 +403,14 @@ class PgAttempt:
         elif accept.action == "door":
             assert accept.target is not None
             row = self._store.row(
-                ADMIT, {**params, "kind": accept.target.kind, "product": accept.target.id}
+                ADMIT,
+                {
+                    **params,
+                    "kind": accept.target.kind,
+                    "product": accept.target.id,
+                    "direction": accept.direction,
+                    "seen": accept.door_seen,
+                },
             )
         else:
             assert accept.line is not None
@@ -405,12 +477,26 @@ class PgVoidAttempt:
         return Recorded(at=_time(row.recorded_at))
 
 
+def _rules(
+    daily_limit: int | None,
+    hours: str | None,
+    valid_dates: str | None,
+    reentry: str | None,
+    capacity: int | None,
+) -> ProductRules:
+    try:
+        return ProductRules.from_columns(daily_limit, hours, valid_dates, reentry, capacity)
+    except RuleSyntaxError as error:
+        raise ConfigurationError(f"A product's rules cannot be read: {error}") from None
+
+
 def _holder(row: Any) -> Holder:
     """The holder from whatever the action's statement read (missing parts stay empty)."""
     lines = []
     for li in row.lines or ():
-        line_id, ticket_id, addon_id, slug, name, description, attention, quantity, *usage = li
-        used, last_at, last_station = (*usage, None, None, None)[:3]
+        line_id, ticket_id, addon_id, slug, name, description, attention, quantity, *rest = li
+        rule_columns, usage = rest[:5], rest[5:]
+        used, last_at, last_station, times = (*usage, None, None, None, None)[:4]
         lines.append(
             Line(
                 id=line_id,
@@ -424,6 +510,8 @@ def _holder(row: Any) -> Holder:
                 last_used_at=_time(last_at) if last_at else None,
                 last_station=last_station or "",
                 attention=attention or "",
+                rules=_rules(*rule_columns),
+                used_times=tuple(_time(at) for at in times or ()),
             )
         )
     entries = int(getattr(row, "entries", 0) or 0)

@@ -73,6 +73,12 @@ REFUSAL_HEADLINES: dict[Reason, str] = {
     Reason.CONFIGURATION: "STATION SET UP WRONGLY",
     Reason.VOID_NOT_ALLOWED: "CANNOT VOID",
     Reason.OFFLINE_LIMIT: "NOT WHILE OFFLINE",
+    Reason.DAILY_LIMIT: "ENOUGH FOR TODAY",
+    Reason.CLOSED: "CLOSED NOW",
+    Reason.NOT_VALID_TODAY: "NOT VALID TODAY",
+    Reason.FULL: "ROOM FULL",
+    Reason.NEEDS_EXIT: "ALREADY INSIDE",
+    Reason.ALREADY_ENTERED: "ALREADY ADMITTED",
 }
 
 # What the volunteer should do next, by reason.
@@ -89,6 +95,12 @@ REFUSAL_ADVICE: dict[Reason, str] = {
     Reason.CONFIGURATION: "Tell a supervisor: the station settings need fixing.",
     Reason.VOID_NOT_ALLOWED: "A supervisor can void it: F5.",
     Reason.OFFLINE_LIMIT: "Ask them to come back when the network is back.",
+    Reason.DAILY_LIMIT: "Today's share is used; the line says when the next one is.",
+    Reason.CLOSED: "Not open now; the line says when it opens.",
+    Reason.NOT_VALID_TODAY: "Their ticket is for another day: send to the help desk.",
+    Reason.FULL: "Let them in when someone has left (exit scan).",
+    Reason.NEEDS_EXIT: "They were not scanned out: scan them at the exit first.",
+    Reason.ALREADY_ENTERED: "This door admits each person once.",
 }
 
 OFFLINE_HEADLINE = "NOT RECORDED — database offline, try again"

@@ -190,7 +190,7 @@ def test_a_door_admission_needs_the_product_on_the_order(
     person = conf.attendee(addons={"lunch": 1})
     tutorial = _count(admin, "SELECT id FROM addon WHERE slug = 'tutorial'")
     with pytest.raises(IntegrityError, match="not on attendee"):
-        _call(station, "SELECT * FROM station_admit(:a, :c, 'addon', :p, 'ok', "
+        _call(station, "SELECT * FROM station_admit(:a, :c, 'addon', :p, 'in', NULL, 'ok', "
                        "gen_random_uuid(), NULL, 'x', NULL, 'X')",
               a=person.attendee_id, c=conf.conference_id, p=tutorial)  # fmt: skip
 
