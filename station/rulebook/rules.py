@@ -190,10 +190,15 @@ def entry_rules(
 
 
 def time_rules(rules: ProductRules, facts: ScanFacts, product: str) -> Refusal | None:
-    """Valid dates, then opening hours, at the time the scan is decided."""
+    """Valid dates, then opening hours, at the time the scan was made.
+
+    That is the time it is decided at, except for an offline scan replayed later: it was
+    made at its station's time (``client_at``), when the line was open. Counts (a daily
+    limit, a door's entries today) go by recording times, as the database's guards do.
+    """
     if not rules.hours and not rules.valid_dates:
         return None
-    now, timezone = facts.now, facts.timezone
+    now, timezone = facts.request.client_at or facts.now, facts.timezone
     assert now is not None, "event rules need the time of the scan"
     today = event_rules.local_day(now, timezone)
     upcoming = event_rules.next_opening(rules, now, timezone)

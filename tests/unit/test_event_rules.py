@@ -232,3 +232,13 @@ def test_stored_rules_read_back_the_same(
         columns["capacity"],  # type: ignore[arg-type]
     )
     assert again == made
+
+
+def test_a_replayed_offline_scan_is_judged_at_its_station_time() -> None:
+    lunch = ProductRules(hours=event_rules.parse_hours("11:30-14:30"))
+    holder = person(voucher(lunch))
+    target = Target("addon", 7, "voucher", "Meal voucher", lunch)
+    request = ScanRequest("redeem", "CODE1", uuid.uuid4(), product="voucher",
+                          client_at=at("2027-05-13T14:20"))  # fmt: skip
+    facts = ScanFacts(request, 1, ZONE, holder, target, now=at("2027-05-13T14:45"))
+    assert isinstance(rules.decide(facts, "con"), Accept)
