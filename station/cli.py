@@ -4,7 +4,7 @@ Commands stay thin: they load settings, call a module that does the work,
 and print. Errors a person can act on (StationError and database failures)
 become one ``station: ...`` line on stderr and exit code 2 for set-up
 mistakes, 1 for runtime failures; never a traceback. This is the entry point:
-commands kept in other modules (``cli_data``, ``cli_db``) are added here with
+commands kept in other modules (``cli_data``, ``cli_db``, ``cli_rules``) are added here with
 ``add_command``; what they share with these comes from ``cli_base``.
 """
 
@@ -26,6 +26,7 @@ from station import __version__, oplog
 from station.cli_base import EXIT_RUNTIME, CliState, Failure, StationGroup, pass_state
 from station.cli_data import attention_cmd, export_cmd, import_cmd, report_cmd
 from station.cli_db import bench_cmd, grant_station_role_cmd
+from station.cli_rules import rules_cmd
 from station.domain import Mode
 from station.paths import data_dir
 from station.services.errors import InvalidInput
@@ -404,5 +405,6 @@ cli.add_command(import_cmd, "import")
 cli.add_command(export_cmd, "export")
 cli.add_command(report_cmd, "report")
 cli.add_command(attention_cmd, "attention")
+cli.add_command(rules_cmd, "rules")
 cli.add_command(bench_cmd, "bench")
 db.add_command(grant_station_role_cmd, "grant-station-role")

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 # The same as station.exporter.KINDS / FORMATS (tests check), spelled out here so
 # that `station --help` and `station run` do not import SQLAlchemy to build options.
-KINDS = ("checkins", "door-checks", "redemptions", "scan-log", "offline-conflicts")
+KINDS = (
+    "checkins",
+    "door-checks",
+    "door-clears",
+    "redemptions",
+    "scan-log",
+    "offline-conflicts",
+)
 FORMATS = ("csv", "json", "jsonl")
 # Below this many rows an import is over before a bar would be worth drawing.
 PROGRESS_FROM_ROWS = 2000
@@ -219,7 +226,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 @click.option(
     "--product",
     metavar="SLUG",
-    help="door-checks/redemptions: add-on slug, ticket:<slug> or addon:<slug>.",
+    help="door-checks/door-clears/redemptions: add-on slug, ticket:<slug> or addon:<slug>.",
 )
 @click.option("--since", metavar="TIME", help="ISO time; no offset = conference time zone.")
 @click.option("--until", metavar="TIME", help="ISO time (exclusive); same rules as --since.")
@@ -241,7 +248,7 @@ def export_cmd(
     until: str | None,
     output: Path | None,
 ) -> None:
-    """Export check-ins, door checks, redemptions or the scan log as CSV or JSON.
+    """Export check-ins, door checks, door clears, redemptions or the scan log as CSV or JSON.
 
     Times are ISO 8601 UTC. Rows are streamed, so exports of any size use
     little memory.

@@ -28,6 +28,7 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    DoorClear,
     OfflineConflict,
     Order,
     OrderLineItem,
@@ -41,7 +42,14 @@ from station.models import (
 from station.services.errors import ConfigurationError, InvalidInput
 from station.text import display_safe
 
-KINDS = ("checkins", "door-checks", "redemptions", "scan-log", "offline-conflicts")
+KINDS = (
+    "checkins",
+    "door-checks",
+    "door-clears",
+    "redemptions",
+    "scan-log",
+    "offline-conflicts",
+)
 FORMATS = ("csv", "json", "jsonl")
 YIELD_PER = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -107,6 +115,7 @@ def export_rows(conn: Connection, kind: str, filters: ExportFilter) -> Export:
     build = {
         "checkins": _checkins,
         "door-checks": _door_checks,
+        "door-clears": _door_clears,
         "redemptions": _redemptions,
         "scan-log": _scan_log,
         "offline-conflicts": _offline_conflicts,
@@ -256,6 +265,7 @@ def _door_checks(filters: ExportFilter) -> _Built:
         "operator",
         "product",
         "product_name",
+        "direction",
         "client_id",
         "voided_at",
     )
@@ -271,6 +281,7 @@ def _door_checks(filters: ExportFilter) -> _Built:
             TicketType.slug,
             AddOn.slug,
             func.coalesce(TicketType.name, AddOn.name),
+            DoorCheck.direction,
             DoorCheck.client_id,
             ScanVoid.voided_at,
         )
@@ -284,6 +295,41 @@ def _door_checks(filters: ExportFilter) -> _Built:
     )
     query = _product_filter(query, TicketType, AddOn, filters.product, bare="any")
     return columns, _common(query, DoorCheck, DoorCheck.checked_at, filters), 7
+
+
+def _door_clears(filters: ExportFilter) -> _Built:
+    """A door's "everyone out" (migration 0014): who cleared it, and how many were inside."""
+    columns = (
+        "cleared_at",
+        "conference",
+        "station",
+        "operator",
+        "product",
+        "product_name",
+        "inside",
+        "client_at",
+        "client_id",
+    )
+    query = (
+        select(
+            DoorClear.cleared_at,
+            Conference.slug,
+            DoorClear.station,
+            Staff.name,
+            TicketType.slug,
+            AddOn.slug,
+            func.coalesce(TicketType.name, AddOn.name),
+            DoorClear.inside,
+            DoorClear.client_at,
+            DoorClear.client_id,
+        )
+        .join(Conference, Conference.id == DoorClear.conference_id)
+        .outerjoin(Staff, Staff.id == DoorClear.staff_id)
+        .outerjoin(TicketType, TicketType.id == DoorClear.ticket_type_id)
+        .outerjoin(AddOn, AddOn.id == DoorClear.addon_id)
+    )
+    query = _product_filter(query, TicketType, AddOn, filters.product, bare="any")
+    return columns, _common(query, DoorClear, DoorClear.cleared_at, filters), 4
 
 
 def _redemptions(filters: ExportFilter) -> _Built:

@@ -10,11 +10,11 @@ agree with each other while stations keep scanning.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select
 
 from station.domain import ACTIVE_ORDER_STATUSES
 from station.models import (
@@ -23,6 +23,7 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    DoorClear,
     OfflineConflict,
     Order,
     OrderLineItem,
@@ -34,10 +35,24 @@ from station.models import (
     utcnow,
 )
 from station.reading import read_connection
-from station.services.errors import ConfigurationError
+from station.rulebook.event_rules import day_start, local_day
+from station.rulebook.facts import ProductKind
+from station.services import rooms
+from station.services.errors import ConfigurationError, Reason
 from station.services.void_queries import not_voided
 
 _ACTIVE = [s.value for s in ACTIVE_ORDER_STATUSES]
+# The refusals of event rules (station rules), in the order the report lists them.
+RULE_REASONS: tuple[str, ...] = (
+    Reason.DAILY_LIMIT,
+    Reason.CLOSED,
+    Reason.NOT_VALID_TODAY,
+    Reason.FULL,
+    Reason.NEEDS_EXIT,
+    Reason.ALREADY_ENTERED,
+)
+# Redemptions by day: at most this many conference days (the latest), one query.
+MAX_REPORT_DAYS = 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,26 @@ class StationFigures:
     redemptions: int
     door_checks: int
     refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class DoorFigures:
+    """A door's room now: who is inside (last standing scan an entry, since "everyone out")."""
+
+    product: str  # "addon:tutorial" / "ticket:speaker", as `station run --product` takes it
+    name: str
+    inside: int
+    capacity: int | None  # None: no capacity set
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """Units of one product redeemed on one conference day (its time zone), voids left out."""
+
+    day: date
+    product: str  # "addon:lunch" / "ticket:general"
+    name: str
+    redeemed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +135,14 @@ class ConferenceReport:
     voided: dict[str, int] = field(default_factory=dict)
     # Replayed offline scans the server refused (migration 0013), oldest scan first.
     conflicts: tuple[ConflictFigures, ...] = ()
+    # Event rules: rooms of doors, redemptions per conference day, rule refusals by reason.
+    doors: tuple[DoorFigures, ...] = ()
+    redeemed_by_day: tuple[DayFigures, ...] = ()
+
+    @property
+    def rule_refusals(self) -> dict[str, int]:
+        """Refused scans an event rule refused, by reason (a part of ``refused``)."""
+        return {reason: self.refused[reason] for reason in RULE_REASONS if reason in self.refused}
 
     @property
     def offline_overspends(self) -> int:
@@ -123,8 +166,12 @@ class ConferenceReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("tickets", "products", "stations"):
+        for key in ("tickets", "products", "stations", "doors"):
             data[key] = list(data[key])
+        data["redeemed_by_day"] = [
+            {**item, "day": item["day"].isoformat()} for item in data["redeemed_by_day"]
+        ]
+        data["rule_refusals"] = self.rule_refusals
         data["conflicts"] = [
             {**item, "client_at": _iso(c.client_at), "other_at": _iso(c.other_at)}
             for item, c in zip(data["conflicts"], self.conflicts, strict=True)
@@ -203,7 +250,92 @@ def _report(
         refused=_refused(conn, conference_id),
         voided=_voided(conn, conference_id),
         conflicts=_conflicts(conn, conference_id),
+        doors=_doors(conn, conference_id),
+        redeemed_by_day=_redeemed_by_day(conn, conference_id, zone),
     )
+
+
+_PRODUCT_MODELS: tuple[tuple[ProductKind, Any, Any, Any], ...] = (
+    ("ticket", TicketType, DoorCheck.ticket_type_id, DoorClear.ticket_type_id),
+    ("addon", AddOn, DoorCheck.addon_id, DoorClear.addon_id),
+)
+
+
+def _doors(conn: Connection, conference_id: int) -> tuple[DoorFigures, ...]:
+    """Every door with a capacity or any door scan, and how many are inside its room now."""
+    figures: list[DoorFigures] = []
+    for kind, model, checked, cleared in _PRODUCT_MODELS:
+        rows = conn.execute(
+            select(model.id, model.slug, model.name, model.capacity)
+            .where(
+                model.conference_id == conference_id,
+                or_(
+                    model.capacity.is_not(None),
+                    exists().where(checked == model.id),
+                    exists().where(cleared == model.id),
+                ),
+            )
+            .order_by(model.slug)
+        ).all()
+        for row in rows:
+            inside = int(conn.scalar(rooms.inside_query(kind, row.id)) or 0)
+            figures.append(DoorFigures(f"{kind}:{row.slug}", row.name, inside, row.capacity))
+    return tuple(figures)
+
+
+def _redeemed_by_day(conn: Connection, conference_id: int, zone: str) -> tuple[DayFigures, ...]:
+    """Standing redemptions per product per conference day (midnight to midnight in ``zone``).
+
+    The days' bounds are worked out here (SQLite has no time zones) and the rows
+    are sorted into them by one CASE: one query whatever the number of redemptions.
+    """
+    standing = and_(
+        ProductRedemption.conference_id == conference_id,
+        not_voided("redeem", ProductRedemption.id),
+    )
+    span = conn.execute(
+        select(
+            func.min(ProductRedemption.redeemed_at), func.max(ProductRedemption.redeemed_at)
+        ).where(standing)
+    ).one()
+    first: datetime | None = span[0]
+    last: datetime | None = span[1]
+    if first is None or last is None:
+        return ()
+    last_day = local_day(last, zone)
+    first_day = max(local_day(first, zone), last_day - timedelta(days=MAX_REPORT_DAYS - 1))
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    bounds = [day_start(day + timedelta(days=1), zone) for day in days]
+    which = case(
+        *((ProductRedemption.redeemed_at < bound, literal(n)) for n, bound in enumerate(bounds)),
+        else_=literal(len(days)),
+    ).label("day")
+    rows = conn.execute(
+        select(
+            which,
+            TicketType.slug,
+            AddOn.slug,
+            func.coalesce(AddOn.name, TicketType.name),
+            func.count(),
+        )
+        .select_from(ProductRedemption)
+        .join(OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id)
+        .outerjoin(TicketType, TicketType.id == OrderLineItem.ticket_type_id)
+        .outerjoin(AddOn, AddOn.id == OrderLineItem.addon_id)
+        .where(standing, ProductRedemption.redeemed_at >= day_start(first_day, zone))
+        .group_by(which, TicketType.slug, AddOn.slug, AddOn.name, TicketType.name)
+    ).all()
+    figures = [
+        DayFigures(
+            days[int(n)],
+            f"addon:{addon}" if addon is not None else f"ticket:{ticket}",
+            name or "",
+            int(count),
+        )
+        for n, ticket, addon, name, count in rows
+        if int(n) < len(days)
+    ]
+    return tuple(sorted(figures, key=lambda f: (f.day, f.product)))
 
 
 def _tickets(conn: Connection, conference_id: int) -> tuple[TicketFigures, ...]:
@@ -418,6 +550,7 @@ def render(report: ConferenceReport) -> Any:
         for reason, count in report.refused.items():
             refused.add_row(t(refusal_words(reason)), f"{count:,}")
         parts.append(refused)
+    parts.extend(_render_rules(report))
     if report.voided:
         voided = Table(title="Voided scans (left out of every figure above)", title_justify="left")
         voided.add_column("scan")
@@ -428,6 +561,51 @@ def render(report: ConferenceReport) -> Any:
     if report.conflicts:
         parts.append(_render_conflicts(report))
     return Group(*parts)
+
+
+def _render_rules(report: ConferenceReport) -> list[Any]:
+    """Event rules: who is inside each door's room, redemptions per day, rule refusals."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from station.rulebook.event_rules import day_words
+    from station.text import display_safe
+
+    def t(value: str) -> Text:
+        return Text(display_safe(value, limit=60))
+
+    parts: list[Any] = []
+    if report.doors:
+        doors = Table(title="Doors: inside now", title_justify="left")
+        for name in ("door", "product", "inside", "capacity"):
+            doors.add_column(name, justify="right" if name in ("inside", "capacity") else "left")
+        for door in report.doors:
+            full = door.capacity is not None and door.inside >= door.capacity
+            doors.add_row(
+                t(door.name),
+                t(door.product),
+                Text(f"{door.inside:,}", style="bold" if full else ""),
+                "-" if door.capacity is None else f"{door.capacity:,}",
+            )
+        parts.append(doors)
+    if report.redeemed_by_day:
+        by_day = Table(
+            title=f"Redeemed per day ({display_safe(report.timezone, limit=64)})",
+            title_justify="left",
+        )
+        for name in ("day", "product", "redeemed"):
+            by_day.add_column(name, justify="right" if name == "redeemed" else "left")
+        for figure in report.redeemed_by_day:
+            by_day.add_row(Text(day_words(figure.day)), t(figure.name), f"{figure.redeemed:,}")
+        parts.append(by_day)
+    if report.rule_refusals:
+        refusals = Table(title="Refused by an event rule", title_justify="left")
+        for name in ("reason", "what the volunteer saw", "scans"):
+            refusals.add_column(name, justify="right" if name == "scans" else "left")
+        for reason, count in report.rule_refusals.items():
+            refusals.add_row(Text(reason), t(refusal_words(reason)), f"{count:,}")
+        parts.append(refusals)
+    return parts
 
 
 _SHOWN_CONFLICTS = 50

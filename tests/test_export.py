@@ -158,6 +158,7 @@ def test_round_trip_door_checks(database: TestDatabase, scanned: Scanned) -> Non
                 "operator": as_format(None, fmt),
                 "product": "addon:tutorial-ticket",
                 "product_name": "Tutorial Ticket",
+                "direction": "in",
                 "client_id": str(scanned.door.client_id),
                 "voided_at": as_format(None, fmt),
             }

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,6 +102,16 @@ EXPECTED = {
     "conflicts": [],
     "offline_overspends": 0,
     "offline_conflicts": 0,
+    "doors": [
+        {"product": "addon:tutorial-ticket", "name": "Tutorial Ticket", "inside": 1,
+         "capacity": None},
+    ],
+    # Days checked apart (the clock is real): see without_times.
+    "redeemed_by_day": [
+        {"product": "addon:lunch-day-1", "name": "Lunch Day 1", "redeemed": 1},
+        {"product": "addon:meal-voucher", "name": "Meal voucher", "redeemed": 2},
+    ],
+    "rule_refusals": {},
 }  # fmt: skip
 
 
@@ -115,6 +125,10 @@ def without_times(data: dict[str, object]) -> dict[str, object]:
     assert isinstance(utc, str) and isinstance(local, str) and utc.endswith("Z")
     assert local.endswith("+01:00")  # Europe/Berlin in winter (the clock is real)
     assert datetime.fromisoformat(utc) == datetime.fromisoformat(local)
+    today = datetime.fromisoformat(local).date()
+    for figure in data.get("redeemed_by_day", []):  # type: ignore[attr-defined]
+        # The conference day (Berlin) of scans made just before the report.
+        assert (today - date.fromisoformat(figure.pop("day"))).days in (0, 1)
     return data
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal, get_args
@@ -140,11 +140,15 @@ def _count(value: int | None, what: str) -> int | None:
 
 
 def parse_count(text: str, what: str) -> int | None:
-    """A count from the command line: a number, or "none"/"" for no limit."""
+    """A count from the command line: ASCII digits, or "none"/"" for no limit.
+
+    Other scripts' digits ("١٢", "²") are refused, not read: what a person typed is
+    what the station counts to.
+    """
     text = text.strip().lower()
     if text in ("", "none", "-"):
         return None
-    if not text.isdigit() or len(text) > 7:
+    if not (text.isascii() and text.isdigit()) or len(text) > 7:
         raise RuleSyntaxError(
             f"The {what} must be a whole number from 0 to {MAX_COUNT:,} (or none), "
             f"not {text[:20]!r}."
@@ -306,3 +310,99 @@ def when_words(at: datetime, now: datetime, timezone: str) -> str:
 
 def day_words(day: date) -> str:
     return f"{day.strftime('%a')} {day.day} {day.strftime('%b')}"
+
+
+# --- Setting rules (station rules set / import): a field at a time, each checked here ---
+
+RuleField = Literal["daily_limit", "hours", "valid_dates", "reentry", "capacity"]
+RULE_FIELDS: tuple[RuleField, ...] = get_args(RuleField)
+
+
+def set_field(rules: ProductRules, name: str, text: str) -> ProductRules:
+    """``rules`` with one rule set from text (as the command line takes it)."""
+    if name == "daily_limit":
+        return replace(rules, daily_limit=parse_count(text, "daily limit"))
+    if name == "capacity":
+        return replace(rules, capacity=parse_count(text, "capacity"))
+    if name == "hours":
+        return replace(rules, hours=parse_hours(text))
+    if name == "valid_dates":
+        return replace(rules, valid_dates=parse_dates(text))
+    if name == "reentry":
+        return replace(rules, reentry=parse_reentry(text))
+    raise RuleSyntaxError(f"Unknown rule {name[:30]!r}; rules are {', '.join(RULE_FIELDS)}.")
+
+
+def with_fields(rules: ProductRules, texts: Mapping[str, str]) -> ProductRules:
+    """``rules`` with the named fields set from text; "none" clears a field.
+
+    Raises RuleFieldError naming the first field that does not parse.
+    """
+    for name, text in texts.items():
+        try:
+            rules = set_field(rules, name, text)
+        except RuleSyntaxError as exc:
+            raise RuleFieldError(name, str(exc)) from None
+    return rules
+
+
+def rules_from_table(table: Mapping[str, object]) -> ProductRules:
+    """A product's whole rules from a TOML table (``station rules import``).
+
+    Counts are TOML integers (or "none"); hours and valid dates a string or a list of
+    strings (dates may be TOML dates); re-entry a policy name. A field left out has no
+    rule. Raises RuleFieldError naming the field.
+    """
+    rules = NO_RULES
+    for name, value in table.items():
+        if name not in RULE_FIELDS:
+            raise RuleFieldError(
+                name, f"Unknown rule {name[:30]!r}; rules are {', '.join(RULE_FIELDS)}."
+            )
+        try:
+            rules = set_field(rules, name, _toml_text(name, value))
+        except RuleSyntaxError as exc:
+            raise RuleFieldError(name, str(exc)) from None
+    return rules
+
+
+def _toml_text(name: str, value: object) -> str:
+    """A TOML value as the text the command line would take for that field."""
+    if name in ("daily_limit", "capacity"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= MAX_COUNT:
+                raise RuleSyntaxError(
+                    f"The {name.replace('_', ' ')} must be a whole number from 0 to {MAX_COUNT:,}."
+                )
+            return str(value)
+        if isinstance(value, str) and value.strip().lower() in ("none", ""):
+            return "none"
+        raise RuleSyntaxError(f'Give a whole number from 0 to {MAX_COUNT:,} (or "none").')
+    if name in ("hours", "valid_dates") and isinstance(value, list):
+        if len(value) > MAX_DATES:
+            raise RuleSyntaxError(f"At most {MAX_DATES} entries.")
+        return ", ".join(_toml_text(name, item) for item in value)
+    if name == "valid_dates" and isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise RuleSyntaxError(f"Give text, not a TOML {type(value).__name__}.")
+
+
+class RuleFieldError(RuleSyntaxError):
+    """A rule that does not parse, with the field it belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def rule_words(rules: ProductRules) -> dict[RuleField, str]:
+    """Each rule in the words of `station rules show` ("" where there is none)."""
+    return {
+        "daily_limit": "" if rules.daily_limit is None else f"{rules.daily_limit} a day",
+        "hours": ", ".join(f"{clock(start)}\u2013{clock(end)}" for start, end in rules.hours),
+        "valid_dates": ", ".join(day_words(day) for day in rules.valid_dates),
+        "reentry": "" if rules.reentry == "unlimited" else REENTRY_WORDS[rules.reentry],
+        "capacity": "" if rules.capacity is None else f"{rules.capacity} at most",
+    }
