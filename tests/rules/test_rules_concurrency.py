@@ -82,7 +82,7 @@ def test_sixteen_stations_never_pass_a_daily_cap(database: TestDatabase, race: R
     voucher = conf.addon("voucher", "Meal voucher")
     with database.sessions.begin() as s:
         s.execute(update(AddOn).where(AddOn.id == voucher).values(daily_limit=DAILY_LIMIT))
-    total = rounds(database, postgres=500, sqlite=60)
+    total = rounds(database, postgres=500, sqlite=30)
     people = []
     for _ in range(total):
         built = conf.attendee(addons={"voucher": 3}, ticket=None)
@@ -147,7 +147,7 @@ def test_sixteen_stations_never_overfill_a_room(database: TestDatabase, race: Ra
         for i, engine in enumerate(race.engines)
     ]
     ctx = [StationContext(conf.slug, f"Room A door {i}") for i in range(STATIONS)]
-    total = rounds(database, postgres=100, sqlite=30)
+    total = rounds(database, postgres=100, sqlite=15)
 
     inside: set[int] = set()  # who the stations admitted and have not yet let out
     over = []
