@@ -93,8 +93,13 @@ def grant_station_role_cmd(
 def bench_cmd(args: tuple[str, ...]) -> None:
     """Benchmark the scan paths on PostgreSQL (station.bench; --help for options).
 
-    ``station bench offline`` measures offline mode instead (station.bench.offline_bench).
+    ``station bench offline`` measures offline mode instead (station.bench.offline_bench);
+    ``station bench rules`` what a per-day cap or a capacity costs (station.bench.rules_bench).
     """
+    if args and args[0] == "rules":
+        from station.bench.rules_bench import main as rules_main
+
+        raise SystemExit(rules_main(list(args[1:])))
     if args and args[0] == "offline":
         from station.bench.offline_bench import main as offline_main
 
