@@ -223,17 +223,17 @@ def _watermarks(conn: Connection, conference_id: int) -> dict[str, int]:
         for model in (Attendee, Person, Order, OrderLineItem, TicketType, AddOn)
     ]
     marks["change_seq"] = max(int(v or 0) for v in conn.execute(select(*seqs)).one())
-    for model in _RECORDS:
-        top = conn.scalar(
-            select(func.coalesce(func.max(model.id), 0)).where(model.conference_id == conference_id)
-        )
+    # Every record table's top id in one round trip (door_clear has no attendee but is
+    # append-only too: its own id window).
+    records = (*_RECORDS, DoorClear)
+    tops = [
+        select(func.coalesce(func.max(model.id), 0))
+        .where(model.conference_id == conference_id)
+        .scalar_subquery()
+        for model in records
+    ]
+    for model, top in zip(records, conn.execute(select(*tops)).one(), strict=True):
         marks[model.__tablename__] = int(top or 0)
-    top = conn.scalar(
-        select(func.coalesce(func.max(DoorClear.id), 0)).where(
-            DoorClear.conference_id == conference_id
-        )
-    )
-    marks["door_clear"] = int(top or 0)
     return marks
 
 
