@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.offline.link import FailoverScanService
-from station.offline.parts import OfflineParts, build_offline, offline_enabled
+from station.offline.parts import OfflineParts, build_offline, offline_enabled, station_clock
 from station.offline.staff import FailoverStaff
 from station.services import CheckInService, RedemptionService, StaffService
 from station.services.counters import CounterService
@@ -54,6 +54,7 @@ class Services:
             sessions=self.checkin._sessions,
             online=self.online_scans,
             writer=self.checkin,
+            clock=station_clock(settings.database.clock_offset_s),
         )
 
     @cached_property

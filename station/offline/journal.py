@@ -6,6 +6,9 @@ crash, a ``kill -9`` or a power cut loses nothing that a volunteer saw. Entries
 are append-only (triggers refuse UPDATE and DELETE); what became of an entry
 on replay is a row of its own in ``replay``, also append-only, one per entry.
 The snapshot is a cache that may be thrown away; the journal never is.
+
+A journal written by an older version still opens: a column added since
+(``direction``, a door scan's entry or exit) is added with its default on open.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from station.rulebook.event_rules import Direction
 from station.services.errors import DatabaseUnavailable
 
 Outcome = Literal["accepted", "refused"]
@@ -43,9 +47,11 @@ CREATE TABLE IF NOT EXISTS entry (
     outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'refused')),
     reason TEXT NOT NULL,
     message TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
+    note TEXT NOT NULL DEFAULT '',
+    direction TEXT NOT NULL DEFAULT 'in'
 );
 CREATE INDEX IF NOT EXISTS entry_attendee ON entry (attendee_id);
+CREATE INDEX IF NOT EXISTS entry_door ON entry (action, product);
 CREATE INDEX IF NOT EXISTS entry_outage_product ON entry (outage_since, product_id);
 CREATE TABLE IF NOT EXISTS replay (
     seq INTEGER PRIMARY KEY REFERENCES entry (seq),
@@ -91,6 +97,7 @@ class JournalEntry:
     reason: str
     message: str
     note: str = ""
+    direction: Direction = "in"
     replayed: ReplayResult | None = None
     replayed_at: datetime | None = None
 
@@ -115,6 +122,8 @@ class NewEntry:
     reason: str
     message: str
     note: str = ""
+    direction: Direction = "in"
+    """A door scan's entry ("in") or exit ("out"); "in" for every other scan."""
 
 
 def to_text(at: datetime) -> str:
@@ -133,6 +142,7 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connection() as conn:
+            _add_new_columns(conn)
             conn.executescript(_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
@@ -168,8 +178,8 @@ class Journal:
                 cursor = conn.execute(
                     "INSERT INTO entry (client_id, conference, station, staff_id, action, code,"
                     " product, line_item_id, product_id, attendee_id, client_at, outage_since,"
-                    " outcome, reason, message, note)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " outcome, reason, message, note, direction)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (client_id) DO NOTHING",
                     (
                         str(new.client_id),
@@ -188,6 +198,7 @@ class Journal:
                         new.reason,
                         new.message,
                         new.note,
+                        new.direction,
                     ),
                 )
                 return cursor.lastrowid if cursor.rowcount == 1 else None
@@ -242,7 +253,7 @@ class Journal:
     _COLUMNS = (
         "e.seq, e.client_id, e.conference, e.station, e.staff_id, e.action, e.code, e.product,"
         " e.line_item_id, e.product_id, e.attendee_id, e.client_at, e.outage_since, e.outcome,"
-        " e.reason, e.message, e.note, r.result, r.at"
+        " e.reason, e.message, e.note, e.direction, r.result, r.at"
     )
 
     def _entries(
@@ -285,6 +296,16 @@ class Journal:
             (attendee_id, to_text(synced_at)),
         )
 
+    def unsynced_door_scans(self, product: str, synced_at: datetime | None) -> list[JournalEntry]:
+        """This station's accepted offline scans at a door (its product as journaled) that
+        the snapshot cannot know yet, everyone's, oldest first: the room's count needs them."""
+        where = "e.action = 'door' AND e.product = ? AND e.outcome = 'accepted'"
+        if synced_at is None:
+            return self._entries(where, (product,))
+        return self._entries(
+            where + " AND (r.seq IS NULL OR r.at > ?)", (product, to_text(synced_at))
+        )
+
     def redeemed_in_outage(self, since: datetime, product_id: int) -> int:
         with self._connection() as conn:
             row = conn.execute(
@@ -304,10 +325,26 @@ class Journal:
         return {str(result): int(count) for result, count in rows}
 
 
+def _add_new_columns(conn: sqlite3.Connection) -> None:
+    """Bring a journal file of an older version up to this one's columns (never drops)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entry'"
+    ).fetchone()
+    if exists is None:
+        return  # a new file: the schema creates it whole
+    have = {str(row[1]) for row in conn.execute("PRAGMA table_info(entry)")}
+    if "direction" not in have:
+        try:
+            conn.execute("ALTER TABLE entry ADD COLUMN direction TEXT NOT NULL DEFAULT 'in'")
+        except sqlite3.OperationalError as exc:  # another process added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def _entry(row: tuple[object, ...]) -> JournalEntry:
     (seq, client_id, conference, station, staff_id, action, code, product, line_item_id,
      product_id, attendee_id, client_at, outage_since, outcome, reason, message, note,
-     result, replayed_at) = row  # fmt: skip
+     direction, result, replayed_at) = row  # fmt: skip
     return JournalEntry(
         seq=int(seq),  # type: ignore[call-overload]
         client_id=uuid.UUID(str(client_id)),
@@ -326,6 +363,7 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
         reason=str(reason),
         message=str(message),
         note=str(note),
+        direction="out" if direction == "out" else "in",
         replayed=None if result is None else result,  # type: ignore[arg-type]
         replayed_at=None if replayed_at is None else from_text(str(replayed_at)),
     )

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -43,6 +43,16 @@ class OfflineParts:
     def stop(self) -> None:
         self.keeper.stop()
         self.scans.close()
+
+
+def station_clock(offset_s: float | None) -> Callable[[], datetime]:
+    """The offline station's clock: the machine's, moved by the configured clock offset
+    (``DatabaseSettings.clock_offset_s``, a demo's or a test's) as the server's recording
+    clock is, so the offline path decides event rules at the same time the online one does."""
+    if not offset_s:
+        return utcnow
+    offset = timedelta(seconds=offset_s)
+    return lambda: utcnow() + offset
 
 
 def offline_enabled(settings: OfflineSettings, engine: Engine) -> bool:

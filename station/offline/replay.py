@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +65,10 @@ class Replayer:
 
         Entries go in ``lanes`` parallel lanes, one connection each; all entries of
         one attendee go in the same lane, in journal order, so what depends on order
-        (a first check-in, the last unit of a lunch) is decided as it happened. What
+        (a first check-in, the last unit of a lunch) is decided as it happened. A door
+        scan goes in its door's lane instead (all scans of one door in journal order):
+        a room's inside count depends on everyone's entries and exits, and a door
+        decides nothing from a holder's check-ins or redemptions. What
         became of each entry is marked in the journal a batch at a time (one fsync
         per batch, not per scan); the marks made are kept when it stops.
         """
@@ -75,7 +79,7 @@ class Replayer:
                 break
             by_lane: dict[int, list[JournalEntry]] = {}
             for entry in waiting:
-                by_lane.setdefault((entry.attendee_id or 0) % lanes, []).append(entry)
+                by_lane.setdefault(_lane_of(entry, lanes), []).append(entry)
             marks: list[tuple[int, ReplayResult, datetime, str]] = []
             lock = threading.Lock()
             try:
@@ -127,6 +131,7 @@ class Replayer:
             line_item_id=entry.line_item_id if entry.product is None else None,
             note=entry.note,
             client_at=entry.client_at,
+            direction=entry.direction,
         )
         try:
             self._services.replay_scan(ctx, request)
@@ -160,6 +165,13 @@ class Replayer:
         if self._on_conflict is not None and isinstance(refused, Refusal):
             self._on_conflict(entry, refused)
         return result
+
+
+def _lane_of(entry: JournalEntry, lanes: int) -> int:
+    """A door scan's lane is its door's; any other scan's its attendee's."""
+    if entry.action == "door" and entry.product:
+        return zlib.crc32(entry.product.encode()) % lanes
+    return (entry.attendee_id or 0) % lanes
 
 
 def _reason(raw: str) -> Reason:

@@ -3,8 +3,11 @@
 One SQLite file per station and conference, in the user data directory: the
 conference, its ticket types and add-ons, every attendee with their order's
 status and lines, and per line how many units are used (voids taken into
-account), per attendee their entries and first check-in. It holds counts, not
-the records themselves: a cache that ``SnapshotSync`` refills and keeps
+account) and when each went (a daily limit counts per conference day), per
+attendee their entries and first check-in, the event rules of each product,
+and every standing door scan (with its direction) and "everyone out" of a door
+(a door's re-entry policy and its room's inside count). It holds counts and
+times, not whole records: a cache that ``SnapshotSync`` refills and keeps
 current, and that may be thrown away at any time (the journal may not).
 
 Readers build the rule book's ``Holder`` and ``Target`` from it; this station's
@@ -24,16 +27,24 @@ from typing import NamedTuple
 
 from station.domain import OrderStatus
 from station.offline.journal import from_text, to_text
-from station.rulebook.facts import FirstEntry, Holder, Line, ProductKind, Target
+from station.rulebook.event_rules import Direction, ProductRules, RuleSyntaxError
+from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductKind, Target
+from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Bumped whenever the tables change: a snapshot of another version is dropped on open
+and filled again (it is a cache)."""
+
+_TABLES = ("meta", "product", "attendee", "line", "staff", "door", "door_clear")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS product (
     kind TEXT NOT NULL, id INTEGER NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL,
-    attention TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, id)
+    attention TEXT NOT NULL DEFAULT '',
+    daily_limit INTEGER, open_hours TEXT, valid_dates TEXT, reentry TEXT, capacity INTEGER,
+    PRIMARY KEY (kind, id)
 );
 CREATE TABLE IF NOT EXISTS attendee (
     id INTEGER PRIMARY KEY,
@@ -52,9 +63,25 @@ CREATE TABLE IF NOT EXISTS line (
     order_id INTEGER NOT NULL,
     kind TEXT NOT NULL, product_id INTEGER NOT NULL,
     description TEXT NOT NULL, quantity INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0, last_used_at TEXT, last_station TEXT NOT NULL DEFAULT ''
+    used INTEGER NOT NULL DEFAULT 0, last_used_at TEXT, last_station TEXT NOT NULL DEFAULT '',
+    used_times TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS line_order ON line (order_id);
+CREATE TABLE IF NOT EXISTS door (
+    id INTEGER PRIMARY KEY,
+    attendee_id INTEGER NOT NULL,
+    kind TEXT NOT NULL, product_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    direction TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS door_attendee ON door (attendee_id, kind, product_id);
+CREATE INDEX IF NOT EXISTS door_room ON door (kind, product_id, attendee_id, at);
+CREATE TABLE IF NOT EXISTS door_clear (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL, product_id INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS door_clear_product ON door_clear (kind, product_id, at);
 CREATE TABLE IF NOT EXISTS staff (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, has_pin INTEGER NOT NULL
 );
@@ -97,6 +124,7 @@ class LineRow(NamedTuple):
     used: int
     last_used_at: datetime | None
     last_station: str
+    used_times: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +134,31 @@ class ProductRow:
     slug: str
     name: str
     attention: str
+    daily_limit: int | None = None
+    open_hours: str | None = None
+    valid_dates: str | None = None
+    reentry: str | None = None
+    capacity: int | None = None
+
+
+class DoorRow(NamedTuple):
+    """One standing (not voided) door scan: an entry or an exit, at its recording time."""
+
+    id: int
+    attendee_id: int
+    kind: ProductKind
+    product_id: int
+    at: datetime
+    direction: Direction
+
+
+class ClearRow(NamedTuple):
+    """One "everyone out" of a door."""
+
+    id: int
+    kind: ProductKind
+    product_id: int
+    at: datetime
 
 
 class Snapshot:
@@ -116,6 +169,7 @@ class Snapshot:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connection() as conn:
+            _drop_other_version(conn)
             conn.executescript(_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
@@ -191,9 +245,61 @@ class Snapshot:
     def target(self, kind: ProductKind, slug: str) -> Target | None:
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT id, slug, name FROM product WHERE kind = ? AND slug = ?", (kind, slug)
+                "SELECT id, slug, name, daily_limit, open_hours, valid_dates, reentry, capacity"
+                " FROM product WHERE kind = ? AND slug = ?",
+                (kind, slug),
             ).fetchone()
-        return None if row is None else Target(kind, int(row[0]), str(row[1]), str(row[2]))
+        if row is None:
+            return None
+        return Target(kind, int(row[0]), str(row[1]), str(row[2]), _rules(*row[3:8]))
+
+    def door(
+        self, attendee_id: int, kind: ProductKind, product_id: int, *, with_inside: bool
+    ) -> DoorState:
+        """A door scan's facts as the snapshot knows them (as ``rooms.door_state`` reads
+        them online): the holder's standing scans at the door, its last clear, and (if
+        asked) how many people are inside its room."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                events = conn.execute(
+                    "SELECT at, direction FROM door"
+                    " WHERE attendee_id = ? AND kind = ? AND product_id = ? ORDER BY at, id",
+                    (attendee_id, kind, product_id),
+                ).fetchall()
+                cleared = _cleared(conn, kind, product_id)
+                inside = None
+                if with_inside:
+                    inside = int(
+                        conn.execute(_INSIDE, (kind, product_id, cleared, cleared)).fetchone()[0]
+                    )
+            finally:
+                conn.execute("COMMIT")
+        return DoorState(
+            events=tuple((from_text(at), _direction(d)) for at, d in events),
+            cleared_at=None if cleared is None else from_text(cleared),
+            inside=inside,
+        )
+
+    def last_directions(
+        self, kind: ProductKind, product_id: int, attendee_ids: Iterable[int]
+    ) -> dict[int, tuple[datetime, Direction]]:
+        """Each listed person's last standing scan at the door since its last clear."""
+        ids = sorted(set(attendee_ids))
+        found: dict[int, tuple[datetime, Direction]] = {}
+        with self._connection() as conn:
+            cleared = _cleared(conn, kind, product_id)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for attendee_id, at, direction in conn.execute(
+                    "SELECT attendee_id, at, direction FROM door"
+                    f" WHERE kind = ? AND product_id = ? AND attendee_id IN ({marks})"
+                    " AND (? IS NULL OR at > ?) ORDER BY at, id",
+                    (kind, product_id, *chunk, cleared, cleared),
+                ):
+                    found[int(attendee_id)] = (from_text(at), _direction(direction))
+        return found
 
     def holder(self, *, code: str | None = None, attendee_id: int | None = None) -> Holder | None:
         """The attendee behind a code (or an id) as the snapshot knows them."""
@@ -211,7 +317,9 @@ class Snapshot:
                     conn.execute(
                         "SELECT l.id, l.kind, l.product_id, coalesce(p.slug, ''),"
                         " coalesce(p.name, ''), l.description, l.quantity, l.used,"
-                        " l.last_used_at, l.last_station, coalesce(p.attention, '')"
+                        " l.last_used_at, l.last_station, coalesce(p.attention, ''),"
+                        " l.used_times, p.daily_limit, p.open_hours, p.valid_dates,"
+                        " p.reentry, p.capacity"
                         " FROM line l"
                         " LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
                         " WHERE l.order_id = ? ORDER BY l.id",
@@ -252,11 +360,68 @@ class Snapshot:
                     last_used_at=from_text(li[8]) if li[8] else None,
                     last_station=str(li[9] or ""),
                     attention=str(li[10]),
+                    rules=_rules(*li[12:17]),
+                    used_times=_times(li[11]) if li[1] == "addon" else (),
                 )
                 for li in lines
             ),
             order_attention=attendee.order_attention,
         )
+
+
+_INSIDE = (
+    "SELECT count(*) FROM (SELECT direction, row_number() OVER"
+    " (PARTITION BY attendee_id ORDER BY at DESC, id DESC) AS rank"
+    " FROM door WHERE kind = ? AND product_id = ? AND (? IS NULL OR at > ?))"
+    " WHERE rank = 1 AND direction = 'in'"
+)
+"""How many are inside a door's room: people whose last scan since the clear is an entry
+(as ``rooms.inside_query`` counts online)."""
+
+
+def _cleared(conn: sqlite3.Connection, kind: ProductKind, product_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT max(at) FROM door_clear WHERE kind = ? AND product_id = ?", (kind, product_id)
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _direction(raw: object) -> Direction:
+    return "out" if raw == "out" else "in"
+
+
+def _rules(
+    daily_limit: object, hours: object, dates: object, reentry: object, capacity: object
+) -> ProductRules:
+    """The rule book's rules from the stored columns (as the online stores read them)."""
+    try:
+        return ProductRules.from_columns(
+            None if daily_limit is None else int(daily_limit),  # type: ignore[call-overload]
+            None if hours is None else str(hours),
+            None if dates is None else str(dates),
+            None if reentry is None else str(reentry),
+            None if capacity is None else int(capacity),  # type: ignore[call-overload]
+        )
+    except RuleSyntaxError as error:
+        raise ConfigurationError(f"A product's rules cannot be read: {error}") from None
+
+
+def _times(raw: object) -> tuple[datetime, ...]:
+    return tuple(from_text(part) for part in str(raw or "").split(",") if part)
+
+
+def _drop_other_version(conn: sqlite3.Connection) -> None:
+    """A snapshot written by another version of this code is dropped whole (a cache)."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if has_meta is None:
+        return
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is not None and str(row[0]) == SCHEMA_VERSION:
+        return
+    for table in _TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 _ATTENDEE = (
@@ -297,7 +462,7 @@ class SnapshotWriter:
         self._conn = conn
 
     def clear(self) -> None:
-        for table in ("meta", "product", "attendee", "line", "staff"):
+        for table in _TABLES:
             self._conn.execute(f"DELETE FROM {table}")
 
     def set_meta(self, values: dict[str, str]) -> None:
@@ -310,8 +475,23 @@ class SnapshotWriter:
     def products(self, rows: Iterable[ProductRow]) -> None:
         self._conn.execute("DELETE FROM product")
         self._conn.executemany(
-            "INSERT INTO product (kind, id, slug, name, attention) VALUES (?, ?, ?, ?, ?)",
-            [(p.kind, p.id, p.slug, p.name, p.attention) for p in rows],
+            "INSERT INTO product (kind, id, slug, name, attention, daily_limit, open_hours,"
+            " valid_dates, reentry, capacity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    p.kind,
+                    p.id,
+                    p.slug,
+                    p.name,
+                    p.attention,
+                    p.daily_limit,
+                    p.open_hours,
+                    p.valid_dates,
+                    p.reentry,
+                    p.capacity,
+                )
+                for p in rows
+            ],
         )
 
     def attendees(self, rows: Iterable[AttendeeRow]) -> None:
@@ -361,7 +541,8 @@ class SnapshotWriter:
     def lines(self, rows: Iterable[LineRow]) -> None:
         self._conn.executemany(
             "INSERT OR REPLACE INTO line (id, order_id, kind, product_id, description, quantity,"
-            " used, last_used_at, last_station) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " used, last_used_at, last_station, used_times)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     li.id,
@@ -373,7 +554,31 @@ class SnapshotWriter:
                     li.used,
                     _opt_time(li.last_used_at),
                     li.last_station,
+                    ",".join(to_text(at) for at in li.used_times),
                 )
                 for li in rows
             ],
+        )
+
+    def replace_doors(self, attendee_ids: Iterable[int], rows: Iterable[DoorRow]) -> None:
+        """The door scans of ``attendee_ids`` become ``rows`` (a voided one goes)."""
+        ids = list(attendee_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self._conn.execute(f"DELETE FROM door WHERE attendee_id IN ({marks})", chunk)
+        self.doors(rows)
+
+    def doors(self, rows: Iterable[DoorRow]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO door (id, attendee_id, kind, product_id, at, direction)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(d.id, d.attendee_id, d.kind, d.product_id, to_text(d.at), d.direction) for d in rows],
+        )
+
+    def clears(self, rows: Iterable[ClearRow]) -> None:
+        """Doors' "everyone out" records (append-only: one seen again is the same)."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO door_clear (id, kind, product_id, at) VALUES (?, ?, ?, ?)",
+            [(c.id, c.kind, c.product_id, to_text(c.at)) for c in rows],
         )

@@ -6,6 +6,13 @@ only where facts come from and where a decision goes differ. This station's
 own offline scans are added to the snapshot's counts (so one station never
 gives a person more than the snapshot says they have left), and the outage's
 policy facts (``OfflineFacts``) let the rule book bound the risk.
+
+Event rules get the facts the online stores fill (``store_orm``): the time the
+scan is decided at (the station's clock; the journal records that same time),
+each product's rules, when each used unit went, and at a door the holder's
+scans there, its last "everyone out" and its room's inside count, from the
+snapshot plus this station's journaled scans not replayed yet (which replay
+will record after everything the snapshot knows, so they count as the latest).
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from station.offline.settings import OfflineRules
 from station.offline.snapshot import Snapshot
 from station.rulebook import Accept, Holder, Prior, ScanFacts, ScanRequest
 from station.rulebook.facts import (
+    DoorState,
     FirstEntry,
     OfflineFacts,
     RecordKind,
     ScanRecord,
+    Target,
     VoidRequest,
 )
 from station.rulebook.rules import unknown_product
@@ -128,6 +137,7 @@ class OfflineStore:
         at: datetime,
         line_item_id: int | None = None,
         product_id: int | None = None,
+        product: str | None = None,
     ) -> int | None:
         since = self.journal.begin_outage(at)
         return self.journal.append(
@@ -138,7 +148,7 @@ class OfflineStore:
                 staff_id=ctx.staff_id,
                 action=action,
                 code=display_safe(code, limit=256),
-                product=request.product,
+                product=product or request.product,
                 line_item_id=line_item_id,
                 product_id=product_id,
                 attendee_id=attendee_id,
@@ -148,6 +158,7 @@ class OfflineStore:
                 reason=reason,
                 message=message[:300],
                 note=request.note,
+                direction=request.direction if action == "door" else "in",
             )
         )
 
@@ -198,6 +209,9 @@ class OfflineAttempt:
         offline = None
         if request.action == "redeem" and holder is not None:
             offline = store.offline_facts(request, *_product_of(holder, request, target))
+        door = None
+        if request.action == "door" and holder is not None and target is not None:
+            door = _door_state(store, holder.attendee_id, target)
         return ScanFacts(
             request=request,
             conference_id=self._conference.id,
@@ -207,11 +221,14 @@ class OfflineAttempt:
             target_missing=missing,
             prior=prior,
             offline=offline,
+            now=request.client_at or store._clock(),
+            door=door,
         )
 
     def record(self, accept: Accept, code: str) -> Recorded | None:
         at = self._request.client_at or self._store._clock()
         line = accept.line
+        door = accept.target if accept.action == "door" else None
         seq = self._store._journal(
             self._ctx,
             self._request,
@@ -223,7 +240,8 @@ class OfflineAttempt:
             message=accept.message,
             at=at,
             line_item_id=None if line is None else line.id,
-            product_id=None if line is None else line.product_id,
+            product_id=door.id if door is not None else None if line is None else line.product_id,
+            product=None if door is None else door_product(door),
         )
         if seq is None:
             return None  # journaled meanwhile under this client id: read again, replay it
@@ -278,6 +296,7 @@ def _with_own_scans(store: OfflineStore, holder: Holder) -> Holder:
             used=line.used + len(used[line.id]),
             last_used_at=max(used[line.id]),
             last_station=station[line.id],
+            used_times=line.used_times + tuple(used[line.id]),
         )
         if line.id in used
         else line
@@ -290,6 +309,41 @@ def _with_own_scans(store: OfflineStore, holder: Holder) -> Holder:
         checked_in=holder.checked_in or entries > 0,
         lines=lines,
     )
+
+
+def door_product(target: Target) -> str:
+    """How a door's product is journaled with its accepted scans ("ticket:<slug>")."""
+    return f"{target.kind}:{target.slug}"
+
+
+def _door_state(store: OfflineStore, attendee_id: int, target: Target) -> DoorState:
+    """The door's facts from the snapshot, plus this station's scans there not synced yet.
+
+    Those come after everything the snapshot knows (replay records them later, in
+    journal order), so they are the holder's latest scans and may change who is inside.
+    """
+    snapshot = store.snapshot
+    with_inside = target.rules.capacity is not None
+    known = snapshot.door(attendee_id, target.kind, target.id, with_inside=with_inside)
+    own = store.journal.unsynced_door_scans(door_product(target), snapshot.synced_at())
+    if not own:
+        return known
+    events = known.events + tuple(
+        (entry.client_at, entry.direction) for entry in own if entry.attendee_id == attendee_id
+    )
+    inside = known.inside
+    if inside is not None:
+        people = {entry.attendee_id for entry in own if entry.attendee_id is not None}
+        before = snapshot.last_directions(target.kind, target.id, people)
+        latest = {person: direction for person, (_at, direction) in before.items()}
+        for entry in own:
+            if entry.attendee_id is not None:
+                latest[entry.attendee_id] = entry.direction
+        for person in people:
+            was_in = person in before and before[person][1] == "in"
+            inside += int(latest[person] == "in") - int(was_in)
+        inside = max(inside, 0)
+    return DoorState(events=events, cleared_at=known.cleared_at, inside=inside)
 
 
 def _prior(store: OfflineStore, request: ScanRequest) -> Prior | None:

@@ -9,6 +9,11 @@ read again whole, so a sync never adds up deltas and a missed one is repaired
 by the next. Both windows reach back ``OVERLAP`` values, so a transaction that
 took its number before another but committed after it is still seen; what in
 that window was already seen is not read again.
+
+Event rules: products are read whole every sync (with their rule columns); a
+line's redemption times and an attendee's door scans are read again with the
+attendee; a door's "everyone out" (door_clear, append-only, no change numbers)
+is read by its own id window.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    DoorClear,
     Order,
     OrderLineItem,
     Person,
@@ -42,11 +48,14 @@ from station.offline.journal import to_text
 from station.offline.snapshot import (
     SCHEMA_VERSION,
     AttendeeRow,
+    ClearRow,
+    DoorRow,
     LineRow,
     ProductRow,
     Snapshot,
     SnapshotConference,
 )
+from station.rulebook.facts import ProductKind
 from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
 from station.services.void_queries import not_voided
@@ -113,6 +122,8 @@ class SnapshotSync:
             products = _products(conn, conference.id)
             attendees = _attendees(conn, conference.id, None)
             lines = _lines(conn, conference.id, None)
+            doors = _doors(conn, conference.id, None)
+            clears = _clears(conn, conference.id, 0)
             staff = _staff(conn)
         with self._snapshot.writing() as writer:
             writer.clear()
@@ -120,6 +131,8 @@ class SnapshotSync:
             writer.products(products)
             writer.attendees(attendees)
             writer.lines(lines)
+            writer.doors(doors)
+            writer.clears(clears)
             writer.set_meta(_meta(conference, marks, started))
         return SyncStats(True, len(attendees), time.perf_counter() - began)
 
@@ -134,25 +147,32 @@ class SnapshotSync:
             touched = sorted({a for v, a in window.items() if v not in self._seen})
             self._seen = set(window)
             products = _products(conn, conference.id)
+            clears = _clears(conn, conference.id, max(0, since["door_clear"] - OVERLAP))
             staff = _staff(conn)
             attendees: list[AttendeeRow] = []
             lines: list[LineRow] = []
+            doors: list[DoorRow] = []
             for chunk in _chunks(touched):
                 found = _attendees(conn, conference.id, chunk)
                 attendees += found
                 orders = sorted({a.order_id for a in found if a.order_id is not None})
                 if orders:
                     lines += _lines(conn, conference.id, orders)
+                doors += _doors(conn, conference.id, chunk)
         with self._snapshot.writing() as writer:
             writer.staff(staff)
             writer.products(products)
             writer.attendees(attendees)
             writer.replace_lines({a.order_id for a in attendees if a.order_id is not None}, lines)
+            writer.replace_doors(touched, doors)
+            writer.clears(clears)
             writer.set_meta(_meta(conference, marks, started))
         return SyncStats(False, len(attendees), time.perf_counter() - began)
 
 
-_MARK_KEYS = ("change_seq", "check_in", "product_redemption", "door_check", "scan_void")
+_MARK_KEYS = (
+    "change_seq", "check_in", "product_redemption", "door_check", "scan_void", "door_clear",
+)  # fmt: skip
 
 
 def _meta(
@@ -203,10 +223,16 @@ def _watermarks(conn: Connection, conference_id: int) -> dict[str, int]:
         for model in (Attendee, Person, Order, OrderLineItem, TicketType, AddOn)
     ]
     marks["change_seq"] = max(int(v or 0) for v in conn.execute(select(*seqs)).one())
-    for model in _RECORDS:
-        top = conn.scalar(
-            select(func.coalesce(func.max(model.id), 0)).where(model.conference_id == conference_id)
-        )
+    # Every record table's top id in one round trip (door_clear has no attendee but is
+    # append-only too: its own id window).
+    records = (*_RECORDS, DoorClear)
+    tops = [
+        select(func.coalesce(func.max(model.id), 0))
+        .where(model.conference_id == conference_id)
+        .scalar_subquery()
+        for model in records
+    ]
+    for model, top in zip(records, conn.execute(select(*tops)).one(), strict=True):
         marks[model.__tablename__] = int(top or 0)
     return marks
 
@@ -273,9 +299,17 @@ def _products(conn: Connection, conference_id: int) -> list[ProductRow]:
     rows: list[ProductRow] = []
     for kind, model in (("ticket", TicketType), ("addon", AddOn)):
         for row in conn.execute(
-            select(model.id, model.slug, model.name, model.checkin_attention).where(
-                model.conference_id == conference_id
-            )
+            select(
+                model.id,
+                model.slug,
+                model.name,
+                model.checkin_attention,
+                model.daily_limit,
+                model.open_hours,
+                model.valid_dates,
+                model.reentry,
+                model.capacity,
+            ).where(model.conference_id == conference_id)
         ):
             rows.append(
                 ProductRow(
@@ -284,6 +318,11 @@ def _products(conn: Connection, conference_id: int) -> list[ProductRow]:
                     row.slug,
                     row.name,
                     row.checkin_attention or "",
+                    row.daily_limit,
+                    row.open_hours,
+                    row.valid_dates,
+                    row.reentry,
+                    row.capacity,
                 )
             )
     return rows
@@ -363,18 +402,19 @@ def _attendees(
 
 
 def _lines(conn: Connection, conference_id: int, order_ids: Sequence[int] | None) -> list[LineRow]:
-    """Order lines (all, or of ``order_ids``) with their used units and the last use."""
+    """Order lines (all, or of ``order_ids``) with their used units, the last use and when
+    each unit went (a daily limit counts them per conference day)."""
     uses = (
         select(
-            ProductRedemption.order_line_item_id.label("line_id"),
-            func.count().label("used"),
-            func.max(ProductRedemption.id).label("last_id"),
+            ProductRedemption.order_line_item_id,
+            ProductRedemption.redeemed_at,
+            ProductRedemption.station,
         )
         .where(
             ProductRedemption.conference_id == conference_id,
             not_voided("redeem", ProductRedemption.id),
         )
-        .group_by(ProductRedemption.order_line_item_id)
+        .order_by(ProductRedemption.order_line_item_id, ProductRedemption.id)
     )
     query = (
         select(
@@ -393,21 +433,64 @@ def _lines(conn: Connection, conference_id: int, order_ids: Sequence[int] | None
         uses = uses.join(
             OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id
         ).where(OrderLineItem.order_id.in_(list(order_ids)))
-    counted = uses.subquery()
-    last = ProductRedemption.__table__.alias("last_use")
-    query = (
-        query.add_columns(counted.c.used, last.c.redeemed_at, last.c.station)
-        .outerjoin(counted, counted.c.line_id == OrderLineItem.id)
-        .outerjoin(last, last.c.id == counted.c.last_id)
-    )
+    # Each standing redemption, in order: its count, last use and times in one pass (the
+    # same rows a GROUP BY would read, without a second join for the last one).
+    times: dict[int, list[datetime]] = {}
+    last_station: dict[int, str] = {}
+    for line_id, redeemed_at, station in _fetch(conn, uses).fetchall():
+        times.setdefault(line_id, []).append(redeemed_at)
+        last_station[line_id] = station or ""
     made: list[LineRow] = []
     append = made.append
-    for (line_id, order_id, ticket_type_id, addon_id, description, quantity, used,
-         last_at, last_station) in _fetch(conn, query).fetchall():  # fmt: skip
+    for (line_id, order_id, ticket_type_id, addon_id, description,
+         quantity) in _fetch(conn, query).fetchall():  # fmt: skip
         if addon_id is not None:
-            append(LineRow(line_id, order_id, "addon", addon_id, description or "",
-                           quantity, used or 0, last_at, last_station or ""))  # fmt: skip
+            used = times.get(line_id, ())
+            append(LineRow(line_id, order_id, "addon", addon_id, description or "", quantity,
+                           len(used), used[-1] if used else None, last_station.get(line_id, ""),
+                           tuple(used)))  # fmt: skip
         elif ticket_type_id is not None:  # a line of neither kind: nothing a scan can use
             append(LineRow(line_id, order_id, "ticket", ticket_type_id, description or "",
                            quantity, 0, None, ""))  # fmt: skip
+    return made
+
+
+def _product_of(ticket_type_id: int | None, addon_id: int | None) -> tuple[ProductKind, int]:
+    if ticket_type_id is not None:
+        return "ticket", ticket_type_id
+    assert addon_id is not None, "a door record is of a ticket type or an add-on"
+    return "addon", addon_id
+
+
+def _doors(conn: Connection, conference_id: int, ids: Sequence[int] | None) -> list[DoorRow]:
+    """Standing door scans (all, or of the attendees ``ids``), entries and exits."""
+    query = select(
+        DoorCheck.id,
+        DoorCheck.attendee_id,
+        DoorCheck.ticket_type_id,
+        DoorCheck.addon_id,
+        DoorCheck.checked_at,
+        DoorCheck.direction,
+    ).where(DoorCheck.conference_id == conference_id, not_voided("door", DoorCheck.id))
+    if ids is not None:
+        query = query.where(DoorCheck.attendee_id.in_(list(ids)))
+    made: list[DoorRow] = []
+    for record_id, attendee_id, ticket_type_id, addon_id, at, direction in _fetch(
+        conn, query
+    ).fetchall():
+        kind, product_id = _product_of(ticket_type_id, addon_id)
+        made.append(DoorRow(record_id, attendee_id, kind, product_id, at,
+                            "out" if direction == "out" else "in"))  # fmt: skip
+    return made
+
+
+def _clears(conn: Connection, conference_id: int, after_id: int) -> list[ClearRow]:
+    """Doors' "everyone out" records with an id above ``after_id``."""
+    query = select(
+        DoorClear.id, DoorClear.ticket_type_id, DoorClear.addon_id, DoorClear.cleared_at
+    ).where(DoorClear.conference_id == conference_id, DoorClear.id > after_id)
+    made: list[ClearRow] = []
+    for record_id, ticket_type_id, addon_id, at in _fetch(conn, query).fetchall():
+        kind, product_id = _product_of(ticket_type_id, addon_id)
+        made.append(ClearRow(record_id, kind, product_id, at))
     return made

@@ -594,8 +594,27 @@ def void_choice(record: ScanRecord) -> VoidResult:
     )
 
 
+OVERSPEND_REASONS = frozenset(
+    {
+        Reason.FULLY_REDEEMED,
+        Reason.DAILY_LIMIT,
+        Reason.FULL,
+        Reason.ALREADY_ENTERED,
+        Reason.NEEDS_EXIT,
+    }
+)
+"""Refusals on replay that mean the offline station gave what was used up meanwhile."""
+
+
 def replay_refusal_kind(reason: Reason) -> str:
-    """What a scan accepted offline and refused on replay was: a unit given twice
-    ("overspend": it was used up meanwhile) or any other disagreement ("conflict":
-    refunded, unknown badge, product no longer sold)."""
-    return "overspend" if reason is Reason.FULLY_REDEEMED else "conflict"
+    """What a scan accepted offline and refused on replay was.
+
+    An "overspend" when what it gave was used up meanwhile by scans the offline station
+    could not see: the last unit (fully redeemed), the day's units (daily limit), a seat
+    in the room (full), a once-only or once-a-day entry (already entered), an entry of
+    someone another door let in meanwhile (needs an exit). A "conflict" for any other
+    disagreement: the order refunded, the badge unknown, the product no longer sold, or
+    the product's hours and dates changed meanwhile (replay judges those at the scan's
+    station time, so they refuse it only if the rules themselves changed).
+    """
+    return "overspend" if reason in OVERSPEND_REASONS else "conflict"

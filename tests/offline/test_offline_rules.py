@@ -74,7 +74,12 @@ def test_online_facts_are_never_held_back() -> None:
 @pytest.mark.parametrize(
     ("reason", "kind"),
     [(Reason.FULLY_REDEEMED, "overspend"), (Reason.REFUNDED, "conflict"),
-     (Reason.NOT_FOUND, "conflict"), (Reason.CANCELLED, "conflict")],
+     (Reason.NOT_FOUND, "conflict"), (Reason.CANCELLED, "conflict"),
+     # event rules: what other stations used up meanwhile is an overspend...
+     (Reason.DAILY_LIMIT, "overspend"), (Reason.FULL, "overspend"),
+     (Reason.ALREADY_ENTERED, "overspend"), (Reason.NEEDS_EXIT, "overspend"),
+     # ...hours and dates are judged at the station's time: they refuse only if changed
+     (Reason.CLOSED, "conflict"), (Reason.NOT_VALID_TODAY, "conflict")],
 )  # fmt: skip
 def test_a_refusal_on_replay_is_an_overspend_only_when_the_unit_was_used_up(
     reason: Reason, kind: str
