@@ -1182,7 +1182,9 @@ def run_station(settings: Settings, *, demo_codes: tuple[tuple[str, str], ...] =
         print(f"station: {error.message}", file=sys.stderr)
         return 2
     try:
-        app = make_app(services, settings=settings, demo_codes=demo_codes)
+        app = make_app(
+            services, settings=services.settings, clock=services.clock, demo_codes=demo_codes
+        )
         app.handle_hangup = True
         app.run(mouse=False)
         code = app.return_code or 0
