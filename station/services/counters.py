@@ -169,7 +169,9 @@ def _door(
 ) -> tuple[int, int]:
     """People admitted by this door's product today and on any day (each person once)."""
     admitted = select(func.count(distinct(DoorCheck.attendee_id))).where(
-        DoorCheck.conference_id == conference.id, not_voided("door", DoorCheck.id)
+        DoorCheck.conference_id == conference.id,
+        DoorCheck.direction == "in",  # an exit scan admits nobody
+        not_voided("door", DoorCheck.id),
     )
     kind, _sep, slug = (product or "").partition(":")
     if kind == "ticket":

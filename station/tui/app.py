@@ -437,9 +437,6 @@ class StationApp(App[int], inherit_bindings=False):
         if isinstance(self.screen, SupervisorVoidScreen):
             self.screen.badge_scanned(code)  # the badge to void from, never a scan here
             return
-        if isinstance(self.screen, DoorClearScreen):
-            self.screen.say("A badge is not scanned here: finish or Esc first.")
-            return
         previous = self.recent.previous(code, self.clock())
         if previous is not None:
             scan = self.flow.repeat(code, at=self.clock(), started=time.monotonic())

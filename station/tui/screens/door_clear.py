@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 class DoorClearScreen(ModalScreen[DoorClearResult | None]):
     BINDINGS = keymap.DOOR_CLEAR
-    # Keys go to the fields; a badge scanned here is not a scan at the door (the app
-    # drops it, see StationApp.handle_scan_text).
-    SCAN_KEYS: ClassVar[ScanKeys] = "field"
+    # Every key goes to the fields, fast or slow (a name typed quickly, or pasted, is
+    # still a name): no scan starts while this screen shows.
+    SCAN_KEYS: ClassVar[ScanKeys] = "off"
     AUTO_FOCUS = "#clear-name"
 
     HELP_TITLE = "everyone out"
