@@ -151,7 +151,11 @@ async def test_f7_a_supervisor_clears_the_room_with_their_pin(station: Station) 
         await pilot.press("2", "4", "6", "8", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
         await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScanScreen), "back to scanning")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ScanScreen) and "EVERYONE OUT" in banner_text(app),
+            "back to scanning, the room cleared",
+        )
         shown = banner_text(app)
         assert shown.splitlines()[:2] == ["▲ EVERYONE OUT — Tutorial", "2 people counted out"]
         await wait_for(pilot, lambda: "Inside: 0/2" in counters_text(app), "an empty room")
