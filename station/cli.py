@@ -89,6 +89,16 @@ def main() -> None:
 @click.option("--station", "station_name", help="This station's name (STATION_NAME).")
 @click.option("--operator", help="Volunteer signing in; else picked at start (STATION_OPERATOR).")
 @click.option("--kiosk/--no-kiosk", default=None, help="Lock the station (STATION_KIOSK).")
+@click.option(
+    "--direction",
+    type=click.Choice(["in", "out"]),
+    help="Door mode: in admits, out records exits; F6 switches (STATION_DIRECTION).",
+)
+@click.option(
+    "--clock",
+    metavar="TIME",
+    help='Demo clock: run as if it were this time, e.g. "2026-06-15 12:00" (STATION_CLOCK).',
+)
 @pass_state
 def run(
     state: CliState,
@@ -98,6 +108,8 @@ def run(
     station_name: str | None,
     operator: str | None,
     kiosk: bool | None,
+    direction: str | None,
+    clock: str | None,
 ) -> None:
     """Run a station on the configured database."""
     _require_terminal()
@@ -110,6 +122,8 @@ def run(
         station=station_name,
         operator=operator,
         kiosk=kiosk,
+        direction=direction,
+        clock=clock,
     )
     prepare_for_station(settings.database, own_dir=data_dir(state.env))
     check_conference(settings.database, settings.conference)
@@ -194,6 +208,16 @@ def _run_logged(run_station: Callable[[Settings], int], settings: Settings) -> N
 @click.option("--product", help="For meal and door mode, e.g. lunch-day-1 or addon:social.")
 @click.option("--station", "station_name", default="Demo desk", show_default=True)
 @click.option("--no-run", is_flag=True, help="Only prepare the data and print the codes.")
+@click.option(
+    "--direction",
+    type=click.Choice(["in", "out"]),
+    help="Door mode: in admits, out records exits; F6 switches (STATION_DIRECTION).",
+)
+@click.option(
+    "--clock",
+    metavar="TIME",
+    help='Demo clock: run as if it were this time, e.g. "2026-06-15 12:00" (STATION_CLOCK).',
+)
 @pass_state
 def demo(
     state: CliState,
@@ -204,6 +228,8 @@ def demo(
     product: str | None,
     station_name: str,
     no_run: bool,
+    direction: str | None,
+    clock: str | None,
 ) -> None:
     """Create (or reuse) the demo conference `demo-con` and run a station on it.
 
@@ -220,6 +246,8 @@ def demo(
         mode=mode,
         product=product,
         station=station_name,
+        direction=direction,
+        clock=clock,
     )
     upgrade_database(settings.database, own_dir=data_dir(state.env))
     engine = open_engine(settings.database)

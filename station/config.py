@@ -19,6 +19,7 @@ import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +28,7 @@ from station.domain import Mode
 from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
 from station.paths import default_database_url
+from station.rulebook.event_rules import Direction
 from station.scanner import ScanConfigError, ScannerProfile
 from station.services.errors import ConfigurationError
 from station.slugs import SLUG
@@ -65,6 +67,11 @@ class Settings:
     log_level: str = "info"
     log_dir: Path | None = None
     offline: OfflineSettings = field(default_factory=OfflineSettings)
+    # A door station's scans: "in" admits, "out" records exits (F6 switches at the station).
+    direction: Direction = "in"
+    # A demo clock: the station runs as if it were this time now (naive: the conference's
+    # time zone, applied at start-up by station.bootstrap). None: the real time.
+    clock: datetime | None = None
 
 
 CONFIG_ENV = "STATION_CONFIG"
@@ -91,6 +98,8 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_OFFLINE": "offline.enabled",
     "STATION_OFFLINE_THRESHOLD_S": "offline.threshold_s",
     "STATION_OFFLINE_DIR": "offline.directory",
+    "STATION_DIRECTION": "direction",
+    "STATION_CLOCK": "clock",
 }
 
 # Override (command-line flag) names, for messages: flat name -> flag.
@@ -110,6 +119,8 @@ _FLAG_NAMES: Mapping[str, str] = {
     "ascii_borders": "--ascii-borders",
     "supervisor_pin_hash": "--supervisor-pin-hash",
     "log_level": "--log-level",
+    "direction": "--direction",
+    "clock": "--clock",
 }
 
 _TOP_LEVEL_KEYS = (
@@ -125,6 +136,8 @@ _TOP_LEVEL_KEYS = (
     "ascii_borders",
     "log_level",
     "log_dir",
+    "direction",
+    "clock",
 )
 _TABLES = ("database", "scanner", "offline")
 _DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
@@ -216,7 +229,14 @@ def load_settings(
         log_level=get(layers, "log_level", _log_level, default="info"),
         log_dir=get(layers, "log_dir", _log_dir, default=None),
         offline=_offline_settings(layers, problems),
+        direction=get(layers, "direction", _direction, default="in"),
+        clock=get(layers, "clock", _clock, default=None),
     )
+    if settings.direction == "out" and mode is not Mode.DOOR:
+        problems.add(
+            f"{layers['direction'].where} is out, which only a door station scans "
+            "(mode = door); leave it out elsewhere"
+        )
     problems.raise_if_any()
     return settings
 
@@ -556,6 +576,38 @@ def _mode(raw: object, where: str) -> Mode:
         except ValueError:
             pass
     raise ConfigurationError(f"{where} must be one of {choices} (got {_shown(repr(raw))})")
+
+
+def _direction(raw: object, where: str) -> Direction:
+    if isinstance(raw, str) and raw.strip().lower() in ("in", "out"):
+        return "out" if raw.strip().lower() == "out" else "in"
+    raise ConfigurationError(f'{where} must be "in" or "out" (got {_shown(repr(raw))})')
+
+
+_CLOCK_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+def _clock(raw: object, where: str) -> datetime:
+    """A demo clock: "2026-06-15 12:00" in the conference's zone (or with its UTC offset)."""
+    if isinstance(raw, datetime):  # TOML's own date-time: clock = 2026-06-15 12:00:00
+        return raw
+    if isinstance(raw, str):
+        text = " ".join(raw.split())
+        for layout in _CLOCK_FORMATS:
+            try:
+                return datetime.strptime(text, layout)
+            except ValueError:
+                continue
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    raise ConfigurationError(
+        f'{where} must be a date and time such as "2026-06-15 12:00" (the conference\'s '
+        f"time zone; got {_shown(repr(raw))})"
+    )
 
 
 def _boolean(raw: object, where: str) -> bool:

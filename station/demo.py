@@ -19,6 +19,7 @@ import random
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,11 +33,13 @@ from station.models import (
     CheckIn,
     Conference,
     DoorCheck,
+    DoorClear,
     Order,
     OrderLineItem,
     Person,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     Staff,
     TicketType,
     refresh_search_keys,
@@ -77,6 +80,13 @@ ADDONS = (
     ("social", "Social event"),
 )
 _ADDON_NAMES = dict(ADDONS)
+# Event rules of the demo's products (see station.rulebook.event_rules): a meal voucher is
+# one lunch a day in lunch hours; the tutorial's room holds two, and someone who left
+# comes back in only after an exit scan.
+ADDON_RULES: dict[str, dict[str, object]] = {
+    "meal-voucher": {"daily_limit": 1, "open_hours": "11:30-14:30"},
+    "tutorial-sqlalchemy": {"capacity": 2, "reentry": "after_exit"},
+}
 _TICKET_NAMES = dict(TICKET_TYPES)
 _USERNAME_PREFIX = f"{DEMO_SLUG}-"
 _SHOWCASE_PREFIX = f"{DEMO_SLUG}-showcase-"
@@ -140,14 +150,16 @@ class _Showcase:
 
 # The first attendees, one per case a volunteer should see; printed as sample codes.
 _SHOWCASE = (
-    _Showcase("paid-lunch", "paid, Lunch Day 1 x1", "Zoë", "Lefèvre", OrderStatus.PAID,
-              addons=(("lunch-day-1", 1), ("lunch-day-2", 1))),
-    _Showcase("meal-voucher", "paid, Meal voucher x3", "Øyvind", "Håland", OrderStatus.PAID,
+    _Showcase("paid-lunch", "paid, Lunch Day 1 x1, tutorial", "Zoë", "Lefèvre",
+              OrderStatus.PAID,
+              addons=(("lunch-day-1", 1), ("lunch-day-2", 1), ("tutorial-sqlalchemy", 1))),
+    _Showcase("meal-voucher", "Meal voucher x3 (1 a day)", "Øyvind", "Håland", OrderStatus.PAID,
               addons=(("meal-voucher", 3),)),
     _Showcase("tutorial", "paid, tutorial + social", "Siobhán", "O'Connor", OrderStatus.PAID,
               ticket="student", addons=(("tutorial-sqlalchemy", 1), ("social", 1))),
-    _Showcase("checked-in", "already checked in (re-entry)", "Minh", "Nguyễn", OrderStatus.PAID,
-              ticket="speaker", addons=(("lunch-day-1", 1),), checked_in=True),
+    _Showcase("checked-in", "checked in (re-entry), tutorial", "Minh", "Nguyễn",
+              OrderStatus.PAID, ticket="speaker",
+              addons=(("lunch-day-1", 1), ("tutorial-sqlalchemy", 1)), checked_in=True),
     _Showcase("lunch-used", "Lunch Day 1 already redeemed", "Ingrid", "Lindqvist",
               OrderStatus.PAID, addons=(("lunch-day-1", 1),), checked_in=True,
               redeemed="lunch-day-1"),
@@ -180,7 +192,8 @@ _ADDON_SHARES = (
     ("lunch-day-1", 0.60, 1),
     ("lunch-day-2", 0.55, 1),
     ("meal-voucher", 0.15, 3),
-    ("tutorial-sqlalchemy", 0.10, 1),
+    # Only the three showcase holders: the room (capacity 2) is the demo's full room.
+    ("tutorial-sqlalchemy", 0.0, 1),
     ("social", 0.35, 1),
 )
 _CHECKED_IN_SHARE = 0.10
@@ -315,7 +328,10 @@ def format_summary(summary: DemoSummary) -> str:
     lines += [f"  {s.code}  {s.label:<{width}}  {show(s.name)}" for s in summary.samples]
     lines += [
         "Other stations: station demo --mode meal --product lunch-day-1",
-        "                station demo --mode door --product addon:tutorial-sqlalchemy",
+        "                station demo --mode door --product addon:tutorial-sqlalchemy"
+        "   (room of 2; F6: in/out)",
+        "                station demo --mode meal --product meal-voucher"
+        ' --clock "2026-06-15 12:00"',
     ]
     return "\n".join(lines)
 
@@ -434,7 +450,19 @@ def _insert_demo(conn: Connection, planned: list[_Planned], rng: random.Random) 
             _insert_returning_ids(
                 conn,
                 AddOn,
-                [{"conference_id": conference_id, "slug": s, "name": n} for s, n in ADDONS],
+                [
+                    {
+                        "conference_id": conference_id,
+                        "slug": s,
+                        "name": n,
+                        "daily_limit": None,
+                        "open_hours": None,
+                        "reentry": "unlimited",
+                        "capacity": None,
+                        **ADDON_RULES.get(s, {}),
+                    }
+                    for s, n in ADDONS
+                ],
             ),
             strict=True,
         )
@@ -574,6 +602,30 @@ def _ensure_staff(conn: Connection) -> dict[str, int]:
     return {row.name: row.id for row in rows}
 
 
+@contextmanager
+def _append_only_lifted(conn: Connection, tables: tuple[str, ...]) -> Iterator[None]:
+    """On SQLite, the delete guards of append-only tables (voids, door clears) are lifted
+    for the demo's reset and put back as they were, in the reset's transaction: a void
+    left behind would take back the new demo's record that reuses its id. (PostgreSQL
+    guards them with roles; the demo's owner may delete.)"""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    marks = ", ".join("?" for _ in tables)
+    guards = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+        f"AND tbl_name IN ({marks}) AND sql LIKE '%BEFORE DELETE%'",
+        tables,
+    ).all()
+    for name, _sql in guards:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        for _name, sql in guards:
+            conn.exec_driver_sql(sql)
+
+
 def _delete_demo(conn: Connection) -> None:
     conference_id = _conference_id(conn)
     if conference_id is None:
@@ -585,6 +637,9 @@ def _delete_demo(conn: Connection) -> None:
             or_(ScanLog.conference_id == conference_id, ScanLog.attendee_id.in_(attendees))
         )
     )
+    with _append_only_lifted(conn, ("scan_void", "door_clear")):
+        for record in (ScanVoid, DoorClear):
+            conn.execute(delete(record).where(record.conference_id == conference_id))
     for model in (ProductRedemption, DoorCheck, CheckIn):
         conn.execute(delete(model).where(model.conference_id == conference_id))
     conn.execute(delete(Attendee).where(Attendee.conference_id == conference_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -180,7 +181,7 @@ def test_the_example_file_loads_and_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     documented = set(re.findall(r"^#? ?([a-z_]+) = ", text, flags=re.MULTILINE))
     top = {"conference", "station", "mode", "product", "operator", "kiosk", "badge_seconds"}
-    top |= {"supervisor_pin_hash", "ascii_borders"}
+    top |= {"supervisor_pin_hash", "ascii_borders", "direction", "clock"}
     database = {"url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms"}
     scanner = {f.name for f in fields(ScannerProfile)}
     offline = {"enabled", "threshold_s", "sync_s", "directory", "default_policy", "products"}
@@ -259,6 +260,10 @@ def test_typos_in_keys_tables_and_values_are_all_reported(tmp_path: Path) -> Non
         ("[database]\nlock_timeout_ms = 0", '"database.lock_timeout_ms"', "between 1 and"),
         ('[database]\nschema = "a-b"', '"database.schema"', "schema name"),
         ('[scanner]\nterminator = "space"', "scanner.terminator", "enter, crlf, tab, none"),
+        ('direction = "sideways"', '"direction"', '"in" or "out"'),
+        ('direction = "out"', '"direction"', "only a door station"),
+        ('clock = "noon"', '"clock"', 'such as "2026-06-15 12:00"'),
+        ('clock = "2026-06-15"', '"clock"', "the conference's time zone"),
     ],
 )
 def test_bad_values_in_the_file(tmp_path: Path, line: str, key: str, expected: str) -> None:
@@ -318,6 +323,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
         ("STATION_STATEMENT_TIMEOUT_MS", "1.5", "whole number"),
         ("STATION_LOCK_TIMEOUT_MS", "x", "whole number"),
         ("STATION_DATABASE_URL", "oracle://db", "sqlite:// or postgresql://"),
+        ("STATION_DIRECTION", "up", '"in" or "out"'),
+        ("STATION_CLOCK", "2026-13-01 12:00", "a date and time"),
     ],
 )
 def test_bad_environment_values_name_the_variable(variable: str, value: str, expected: str) -> None:
@@ -385,3 +392,37 @@ def test_a_bad_offline_setting_is_one_clear_line(tmp_path: Path, body: str, word
         load_settings(_offline_file(tmp_path, body), {}, {})
     assert words in caught.value.message
     assert "\n" not in caught.value.message
+
+
+# --- door direction and the demo clock -------------------------------------------------
+
+
+def test_a_door_scans_in_unless_told_out_and_the_flag_wins(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, 'conference = "c"\nmode = "door"\nproduct = "addon:t"\ndirection = "out"\n'
+    )
+    assert load_settings(path, {}, {}).direction == "out"
+    assert load_settings(path, {"STATION_DIRECTION": "IN"}, {}).direction == "in"
+    assert load_settings(path, {"STATION_DIRECTION": "in"}, {"direction": "out"}).direction == "out"
+    assert load_settings(None, {"STATION_CONFERENCE": "c"}, {}).direction == "in"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-06-15 12:00", datetime(2026, 6, 15, 12, 0)),
+        ("2026-06-15T12:00:30", datetime(2026, 6, 15, 12, 0, 30)),
+        ("2026-06-15 12:00+02:00", datetime(2026, 6, 15, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_demo_clock_is_a_local_time_or_one_with_its_offset(
+    raw: str, expected: datetime
+) -> None:
+    settings = load_settings(None, {"STATION_CONFERENCE": "c", "STATION_CLOCK": raw}, {})
+    assert settings.clock == expected
+
+
+def test_the_demo_clock_from_toml_and_without_it(tmp_path: Path) -> None:
+    path = write(tmp_path, 'conference = "c"\nclock = 2026-06-16T12:00:00\n')
+    assert load_settings(path, {}, {}).clock == datetime(2026, 6, 16, 12, 0)
+    assert load_settings(None, {"STATION_CONFERENCE": "c"}, {}).clock is None

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from station.demo import (
     CODE_ALPHABET,
@@ -25,19 +28,28 @@ from station.models import (
     Attendee,
     CheckIn,
     Conference,
+    DoorCheck,
+    DoorClear,
     Order,
     OrderLineItem,
     Person,
     ProductRedemption,
     ScanLog,
+    ScanVoid,
     Staff,
     TicketType,
 )
 from station.pins import verify_pin
 from station.services import CheckInService, RedemptionService
+from station.services.doors import DoorService
 from station.services.errors import FullyRedeemed, NotEligible
 from station.services.results import StationContext
+from station.services.voids import VoidService
 from tests.builders import ConferenceBuilder
+from tests.rules.clock import StationClock, services_at
+
+LUNCH_TIME = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)  # 12:00 in Europe/Berlin
+TUTORIAL = "addon:tutorial-sqlalchemy"
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
@@ -223,8 +235,61 @@ def test_sample_codes_behave_as_labelled_at_the_station(database: TestDatabase) 
     assert not desk.check_in(ctx, sample["partially-refunded"]).reentry
     assert not desk.check_in(ctx, sample["markup"]).reentry
 
-    assert meals.redeem_product(ctx, sample["meal-voucher"], product="meal-voucher").remaining == 2
+    # The voucher is one lunch a day, 11:30-14:30 in the conference's zone: lunch time.
+    with StationClock(database) as clock:
+        clock.set(LUNCH_TIME)
+        lunch = services_at(database, clock)[1]
+        voucher = lunch.redeem_product(ctx, sample["meal-voucher"], product="meal-voucher")
+    assert voucher.remaining == 2
     with pytest.raises(FullyRedeemed):
         meals.redeem_product(ctx, sample["lunch-used"], product="lunch-day-1")
     desk.station_info(ctx, Mode.DOOR, "addon:tutorial-sqlalchemy")
     desk.record_door_check(ctx, sample["tutorial"], product="addon:tutorial-sqlalchemy")
+
+
+def test_the_voucher_and_the_tutorial_door_have_their_rules(database: TestDatabase) -> None:
+    seed_demo(database.engine, attendees=ATTENDEES)
+    columns = (AddOn.slug, AddOn.daily_limit, AddOn.open_hours, AddOn.reentry, AddOn.capacity)
+    with database.sessions() as s:
+        rules = {row[0]: tuple(row[1:]) for row in s.execute(select(*columns))}
+        holders = s.scalar(
+            select(func.count(OrderLineItem.id))
+            .join(AddOn, AddOn.id == OrderLineItem.addon_id)
+            .where(AddOn.slug == "tutorial-sqlalchemy")
+        )
+    assert rules["meal-voucher"] == (1, "11:30-14:30", "unlimited", None)
+    assert rules["tutorial-sqlalchemy"] == (None, None, "after_exit", 2)
+    assert rules["lunch-day-1"] == (None, None, "unlimited", None)
+    assert holders == 3
+
+
+def test_reset_after_voids_and_a_door_clear_starts_clean(database: TestDatabase) -> None:
+    summary = seed_demo(database.engine, attendees=ATTENDEES)
+    sample = codes(summary)
+    ctx = StationContext(conference=DEMO_SLUG, station="Tutorial door", staff_id=None)
+    door = CheckInService(database.sessions)
+    door.record_door_check(ctx, sample["tutorial"], product=TUTORIAL)
+    VoidService(database.sessions).void_last(ctx, client_id=uuid.uuid4())
+    door.record_door_check(ctx, sample["paid-lunch"], product=TUTORIAL)
+    DoorService(database.sessions).clear_door(
+        ctx,
+        product=TUTORIAL,
+        supervisor=summary.supervisor,
+        pin=summary.supervisor_pin,
+        client_id=uuid.uuid4(),
+    )
+
+    assert codes(seed_demo(database.engine, attendees=ATTENDEES, reset=True)) == sample
+    with database.sessions() as s:
+        for model in (ScanVoid, DoorClear, DoorCheck):
+            assert s.scalar(select(func.count()).select_from(model)) == 0
+    DoorService(database.sessions).clear_door(
+        ctx,
+        product=TUTORIAL,
+        supervisor=summary.supervisor,
+        pin=summary.supervisor_pin,
+        client_id=uuid.uuid4(),
+    )
+    if database.kind == "sqlite":  # the guards are back (PostgreSQL's are its roles)
+        with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
+            conn.execute(delete(DoorClear))

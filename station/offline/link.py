@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from station.offline.journal import Journal
 from station.offline.replay import Replayer
 from station.offline.sync import SnapshotSync
+from station.rulebook.event_rules import Direction
 from station.services.db_errors import database_errors
 from station.services.errors import DatabaseBusy, DatabaseUnavailable, StationError
 from station.services.results import ScanAnswer, StationContext, StationInfo
@@ -123,8 +124,8 @@ class FailoverScanService:
     def action(self, line_item_id: int | None = None) -> str:
         return self._online.action(line_item_id)
 
-    def target(self, line_item_id: int | None = None) -> str:
-        return self._online.target(line_item_id)
+    def target(self, line_item_id: int | None = None, *, direction: Direction = "in") -> str:
+        return self._online.target(line_item_id, direction=direction)
 
     def _first_online(self, call: Callable[[], _T]) -> tuple[bool, _T | None]:
         """(True, answer) from the database within the deadline, else (False, None), offline."""
@@ -148,13 +149,19 @@ class FailoverScanService:
         *,
         client_id: uuid.UUID,
         line_item_id: int | None = None,
+        direction: Direction = "in",
     ) -> ScanAnswer:
         done, answer = self._first_online(
-            lambda: self._online.scan(ctx, code, client_id=client_id, line_item_id=line_item_id)
+            lambda: self._online.scan(
+                ctx, code, client_id=client_id, line_item_id=line_item_id, direction=direction
+            )
         )
         if done:
             assert answer is not None
             return answer
+        if direction == "out":
+            # The journal keeps entries, not exits: an exit waits for the database.
+            raise DatabaseUnavailable("Exit scans need the database — exit NOT recorded.")
         return self._offline.scan(ctx, code, client_id=client_id, line_item_id=line_item_id)
 
     def recorded(

@@ -187,8 +187,8 @@ def void_needs_reason() -> VoidRefused:
     return VoidRefused("A supervisor's void needs a reason.")
 
 
-def not_a_supervisor() -> InvalidInput:
-    return InvalidInput("Only a supervisor can void this scan: wrong name or not a supervisor.")
+def not_a_supervisor(action: str = "void this scan") -> InvalidInput:
+    return InvalidInput(f"Only a supervisor can {action}: wrong name or not a supervisor.")
 
 
 def _duration(seconds: float) -> str:

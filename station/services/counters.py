@@ -25,6 +25,7 @@ from station.models import (
     ScanVoid,
     TicketType,
 )
+from station.services import rooms
 from station.services.base import ServiceBase
 from station.services.errors import ConfigurationError
 from station.services.results import StationContext
@@ -66,10 +67,13 @@ class CounterService(ServiceBase):
                 )
             )
             station_today = max(0, int(station_today or 0) - int(voided_here or 0))
+            inside: int | None = None
+            capacity: int | None = None
             if mode is Mode.MEAL:
                 today, done, total = _meal(session, conference, product, start, end)
             elif mode is Mode.DOOR:
                 today, done = _door(session, conference, product, start, end)
+                inside, capacity = _room(session, conference, product)
                 total = None
             else:
                 today, done, total = _desk(session, conference, start, end)
@@ -79,6 +83,8 @@ class CounterService(ServiceBase):
                 done=done,
                 total=total,
                 station_today=int(station_today or 0),
+                inside=inside if mode is Mode.DOOR else None,
+                capacity=capacity if mode is Mode.DOOR else None,
             )
 
     def _start_of_day(self, conference: ConferenceRef) -> datetime:
@@ -163,7 +169,9 @@ def _door(
 ) -> tuple[int, int]:
     """People admitted by this door's product today and on any day (each person once)."""
     admitted = select(func.count(distinct(DoorCheck.attendee_id))).where(
-        DoorCheck.conference_id == conference.id, not_voided("door", DoorCheck.id)
+        DoorCheck.conference_id == conference.id,
+        DoorCheck.direction == "in",  # an exit scan admits nobody
+        not_voided("door", DoorCheck.id),
     )
     kind, _sep, slug = (product or "").partition(":")
     if kind == "ticket":
@@ -180,6 +188,22 @@ def _door(
     )
     done = session.scalar(admitted)
     return int(today or 0), int(done or 0)
+
+
+def _room(
+    session: Session, conference: ConferenceRef, product: str | None
+) -> tuple[int | None, int | None]:
+    """People inside the door's room now, and its capacity (None: no limit)."""
+    kind, _sep, slug = (product or "").partition(":")
+    model: type[TicketType] | type[AddOn] = TicketType if kind == "ticket" else AddOn
+    row = session.execute(
+        select(model.id, model.capacity).where(
+            model.conference_id == conference.id, model.slug == slug
+        )
+    ).one_or_none()
+    if row is None:
+        return None, None
+    return rooms.inside(session, "ticket" if kind == "ticket" else "addon", row.id), row.capacity
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -178,3 +178,22 @@ class VoidResult:
     by: str | None
     station: str = ""
     already_voided: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCount:
+    """A door's room: how many are inside now, and its capacity (None: no limit)."""
+
+    product: str
+    inside: int
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoorClearResult:
+    """A supervisor's "everyone out", recorded: ``counted_out`` were inside until then."""
+
+    product: str
+    counted_out: int
+    cleared_at: datetime
+    by: str

@@ -11,10 +11,14 @@ from __future__ import annotations
 import uuid
 
 from station.domain import Mode
+from station.rulebook.event_rules import Direction
 from station.services.checkin import CheckInService
 from station.services.errors import StationError
 from station.services.redemption import RedemptionService
 from station.services.results import ProductChoice, ScanAnswer, StationContext, StationInfo
+
+EXIT_SUFFIX = " out"
+"""A door exit's target: its product and this (a product has no spaces)."""
 
 
 class ScanService:
@@ -43,12 +47,15 @@ class ScanService:
             return "door"
         return "redeem" if self._product else "products"
 
-    def target(self, line_item_id: int | None = None) -> str:
-        """What the write is of, so a rescan is matched to the same write."""
+    def target(self, line_item_id: int | None = None, *, direction: Direction = "in") -> str:
+        """What the write is of, so a rescan is matched to the same write (a door's exit
+        is another write than its entry: ``<product> out``)."""
         if line_item_id is not None:
             return f"line:{line_item_id}"
         if self._mode is Mode.CHECKIN:
             return ""
+        if self._mode is Mode.DOOR and direction == "out":
+            return f"{self._product or ''}{EXIT_SUFFIX}"
         return self._product or ""
 
     def scan(
@@ -58,14 +65,16 @@ class ScanService:
         *,
         client_id: uuid.UUID,
         line_item_id: int | None = None,
+        direction: Direction = "in",
     ) -> ScanAnswer:
-        """Act on one scan; a refusal or the database being away raises StationError."""
+        """Act on one scan; a refusal or the database being away raises StationError.
+        ``direction`` concerns a door: "out" records an exit."""
         action = self.action(line_item_id)
         if action == "checkin":
             return self._checkin.check_in(ctx, code, client_id=client_id)
         if action == "door":
             return self._checkin.record_door_check(
-                ctx, code, product=self._product or "", client_id=client_id
+                ctx, code, product=self._product or "", client_id=client_id, direction=direction
             )
         if action == "products":
             return self._choices(ctx, code)
@@ -89,7 +98,8 @@ class ScanService:
         if action == "checkin":
             return self._checkin.find_check_in(ctx, client_id)
         if action == "door":
-            return self._checkin.find_door_check(ctx, client_id, product=target)
+            product = target.removesuffix(EXIT_SUFFIX)
+            return self._checkin.find_door_check(ctx, client_id, product=product)
         if action == "redeem":
             return self._redemption.find_redemption(ctx, client_id)
         return None

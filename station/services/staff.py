@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, text
 
 from station.models import Staff
 from station.pins import hash_pin_with, verify_pin
+from station.rulebook import words
 from station.services.base import ServiceBase
 from station.services.errors import InvalidInput
 from station.services.results import StaffMember
@@ -75,3 +76,34 @@ class StaffService(ServiceBase):
         if not matches:
             raise InvalidInput("Wrong PIN — try again.")
         return member
+
+    def check_supervisor(
+        self, name: str, pin: str, *, action: str = "void this scan"
+    ) -> tuple[StaffMember, str | None]:
+        """The supervisor, if the name is a supervisor's and the PIN matches; on
+        PostgreSQL also the PIN's hash, which the guarded function (station_void(),
+        station_door_clear()) compares again. ``action`` words the refusal."""
+        if self._on_postgres():
+            member = self._sign_in_by_function(name, pin)
+            with self._transaction() as session:
+                row = session.execute(
+                    select(Staff.supervisor).where(Staff.id == member.id)
+                ).one_or_none()
+                parameters = session.scalar(
+                    text("SELECT parameters FROM station_pin_parameters(:name)"),
+                    {"name": name.strip()},
+                )
+            if row is None or not row.supervisor or parameters is None:
+                raise words.not_a_supervisor(action)
+            return member, hash_pin_with(pin, parameters)
+        with self._transaction() as session:
+            found = session.execute(
+                select(Staff.id, Staff.name, Staff.pin_hash, Staff.supervisor).where(
+                    Staff.name == name.strip(), Staff.active.is_(True)
+                )
+            ).one_or_none()
+        if found is None or not found.supervisor or found.pin_hash is None:
+            raise words.not_a_supervisor(action)
+        if not verify_pin(pin, found.pin_hash):
+            raise InvalidInput("Wrong PIN — try again.")
+        return StaffMember(found.id, display_safe(found.name, limit=60), True), None

@@ -18,6 +18,8 @@ class StationTally:
     - door: ``today`` people admitted today, ``done`` admitted on any day, ``total`` None.
 
     ``station_today``: scans this station accepted today, whatever the mode.
+    A door also has ``inside``: people in its room now (``station.services.rooms``), and
+    ``capacity`` when the room has one.
     """
 
     mode: Mode
@@ -25,3 +27,5 @@ class StationTally:
     done: int
     total: int | None
     station_today: int
+    inside: int | None = None
+    capacity: int | None = None

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, text
-
-from station.models import Staff
-from station.pins import hash_pin_with, verify_pin
 from station.rulebook import rules, words
 from station.rulebook.facts import RecordKind, VoidRequest
 from station.services.base import _ATTEMPTS
-from station.services.errors import DatabaseBusy, InvalidInput, Refusal
-from station.services.results import StaffMember, StationContext, VoidResult
+from station.services.errors import DatabaseBusy, Refusal
+from station.services.results import StationContext, VoidResult
 from station.services.staff import StaffService
-from station.text import display_safe
 
 DEFAULT_WINDOW_SECONDS = 120.0
 
@@ -77,34 +72,6 @@ class VoidService(StaffService):
         return self._void(
             ctx, request, (kind, record_id), staff_id=member.id, pin_hash=pin_hash, by=member.name
         )
-
-    def check_supervisor(self, name: str, pin: str) -> tuple[StaffMember, str | None]:
-        """The supervisor, if the name is a supervisor's and the PIN matches; on
-        PostgreSQL also the PIN's hash, which station_void() compares again."""
-        if self._on_postgres():
-            member = self._sign_in_by_function(name, pin)
-            with self._transaction() as session:
-                row = session.execute(
-                    select(Staff.supervisor).where(Staff.id == member.id)
-                ).one_or_none()
-                parameters = session.scalar(
-                    text("SELECT parameters FROM station_pin_parameters(:name)"),
-                    {"name": name.strip()},
-                )
-            if row is None or not row.supervisor or parameters is None:
-                raise words.not_a_supervisor()
-            return member, hash_pin_with(pin, parameters)
-        with self._transaction() as session:
-            found = session.execute(
-                select(Staff.id, Staff.name, Staff.pin_hash, Staff.supervisor).where(
-                    Staff.name == name.strip(), Staff.active.is_(True)
-                )
-            ).one_or_none()
-        if found is None or not found.supervisor or found.pin_hash is None:
-            raise words.not_a_supervisor()
-        if not verify_pin(pin, found.pin_hash):
-            raise InvalidInput("Wrong PIN — try again.")
-        return StaffMember(found.id, display_safe(found.name, limit=60), True), None
 
     def _void(
         self,

@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from station import heap, oplog, paths, terminal
 from station.domain import Mode
+from station.rulebook.event_rules import Direction
 from station.scanflow.flow import Scan, ScanFlow, Stage
 from station.scanflow.keys import BurstRouter, ScanKeys
 from station.scanflow.pending import PendingScans, file_for
@@ -47,6 +48,7 @@ from station.services.errors import (
 from station.services.results import (
     CheckInResult,
     DoorCheckResult,
+    DoorClearResult,
     ProductChoice,
     RedemptionResult,
     ScanAnswer,
@@ -62,9 +64,11 @@ from station.tui.double_scan import RecentScans
 from station.tui.messages import (
     BurstPauseDue,
     DatabaseChecked,
+    DoorCleared,
     LinkChecked,
     PendingConfirmed,
     RedeemRequested,
+    RoomLoaded,
     ScanAnswered,
     ScanFollowed,
     ScanRepeated,
@@ -80,6 +84,7 @@ from station.tui.messages import (
 )
 from station.tui.screens.badge import BadgeScreen
 from station.tui.screens.confirm import ConfirmScreen
+from station.tui.screens.door_clear import DoorClearScreen
 from station.tui.screens.help import HelpScreen, demo_code_lines
 from station.tui.screens.lookup import LookupScreen
 from station.tui.screens.picker import PickerScreen
@@ -158,6 +163,8 @@ class StationApp(App[int], inherit_bindings=False):
         self._badge_wait: Timer | None = None
         self.verdict: Verdict = verdicts.idle()
         """The verdict of the latest scan (what the banner on top shows)."""
+        self.direction: Direction = settings.direction
+        """A door's scans: "in" admits, "out" records exits (F6 switches)."""
         profile = settings.scanner
         self.recent = RecentScans(profile.double_scan_window_s)
         """The double-scan guard: each code's last verdict at this station."""
@@ -228,6 +235,8 @@ class StationApp(App[int], inherit_bindings=False):
         self._run_scans()
         self.push_screen(SignInScreen(preset=self.settings.operator), self._signed_in)
         self._load_station_info()
+        if self.settings.clock is not None:
+            self._announce_clock()
         if len(self.flow.pending):
             self._jobs.put(self._confirm_pending)
         offline = self.services.offline
@@ -235,6 +244,20 @@ class StationApp(App[int], inherit_bindings=False):
             offline.start()
             self._read_link()
             self.set_interval(LINK_EVERY_S, self._read_link)
+
+    def _announce_clock(self) -> None:
+        """A demo clock is set: say so on start, where nobody can miss it."""
+        clock = self.settings.clock
+        assert clock is not None
+        zone = "" if clock.tzinfo else " (the conference's time)"
+        self.notify(
+            f"Demo clock: this station runs as if it were {clock:%Y-%m-%d %H:%M}{zone}, "
+            "not the real time. Scans are recorded at that time.",
+            title="DEMO CLOCK SET",
+            severity="warning",
+            timeout=20,
+            markup=False,
+        )
 
     def on_unmount(self) -> None:
         self._jobs.put(None)
@@ -267,6 +290,7 @@ class StationApp(App[int], inherit_bindings=False):
             mode=self.settings.mode,
             product=info.product_name if info else self.settings.product,
             operator=self.operator.name if self.operator else None,
+            direction=self.direction,
         )
 
     # ------------------------------------------------------------ key routing
@@ -442,16 +466,17 @@ class StationApp(App[int], inherit_bindings=False):
     def start_code(self, code: str, *, line_item_id: int | None = None) -> None:
         """Act on a badge code the way this station's mode says (the service decides)."""
         scans = self.services.scans
+        direction = self.direction
         scan = self.flow.start(
             code,
             scans.action(line_item_id),
             at=self.clock(),
             started=time.monotonic(),
-            target=scans.target(line_item_id),
+            target=scans.target(line_item_id, direction=direction),
             line_item_id=line_item_id,
         )
         if scan.stage is Stage.WAITING:
-            self._jobs.put(partial(self._send, scan, self.ctx))
+            self._jobs.put(partial(self._send, scan, self.ctx, direction))
         else:  # the same code is waiting: this one's turn comes after that answer
             self._jobs.put(partial(self._follow, scan))
         if self._working_timer is None:
@@ -692,6 +717,72 @@ class StationApp(App[int], inherit_bindings=False):
         self._show_header()
         self.push_screen(SignInScreen(preset=None, handing_over=True), self._signed_in)
 
+    # ----------------------------------------------------------------- doors
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_direction", "everyone_out"):
+            return self.settings.mode is Mode.DOOR  # hidden elsewhere
+        return True
+
+    def action_toggle_direction(self) -> None:
+        """F6 at a door: IN (admit) <-> OUT (record exits); the header says which."""
+        if self.settings.mode is not Mode.DOOR or not isinstance(self.screen, ScanScreen):
+            return
+        self.direction = "out" if self.direction == "in" else "in"
+        # A code just scanned the other way was another action: scanning it again now is
+        # the new direction's scan, not a double scan.
+        self.recent = RecentScans(self.settings.scanner.double_scan_window_s)
+        self._show_header()
+        word = "OUT — scans record exits" if self.direction == "out" else "IN — scans admit"
+        self.notify(f"Door switched to {word}.", timeout=4, markup=False)
+
+    def action_everyone_out(self) -> None:
+        """F7 at a door: a supervisor clears the room (name, PIN, a yes)."""
+        if self.settings.mode is not Mode.DOOR:
+            return
+        if self.ready and isinstance(self.screen, ScanScreen):
+            door = self.info.product_name if self.info else self.settings.product
+            self.push_screen(DoorClearScreen(door=door or ""), self._door_cleared)
+
+    def _door_cleared(self, result: DoorClearResult | None) -> None:
+        if result is None or self.closing_down:
+            return
+        verdict = verdicts.for_door_clear(result, self.timezone)
+        when = verdicts.local_time(result.cleared_at, self.timezone, seconds=True)
+        self.verdict = verdict
+        self.scan_screen.show_outcome(
+            verdict, (when, display_safe(f"Everyone out ({result.by})", limit=40))
+        )
+        self._refresh_counts_soon()
+
+    @work(thread=True, exclusive=True, group="doors-read", exit_on_error=False)
+    def door_room(self, reply_to: MessagePump) -> None:
+        try:
+            room = self.services.doors.room(self.ctx, self.settings.product or "")
+        except StationError as error:
+            reply_to.post_message(RoomLoaded(None, error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("doors", crash))
+        else:
+            reply_to.post_message(RoomLoaded(room))
+
+    @work(thread=True, group="doors", exit_on_error=False)
+    def clear_door(self, supervisor: str, pin: str, reply_to: MessagePump) -> None:
+        try:
+            result = self.services.doors.clear_door(
+                self.ctx,
+                product=self.settings.product or "",
+                supervisor=supervisor,
+                pin=pin,
+                client_id=uuid.uuid4(),
+            )
+        except StationError as error:
+            reply_to.post_message(DoorCleared(None, error))
+        except Exception as crash:
+            self.post_message(WorkCrashed("doors", crash))
+        else:
+            reply_to.post_message(DoorCleared(result))
+
     # ----------------------------------------------------------------- voids
 
     def action_void_last(self) -> None:
@@ -875,7 +966,7 @@ class StationApp(App[int], inherit_bindings=False):
             except Exception as crash:  # a job reports its own errors; this is the net
                 oplog.log_worker_error("scan job", crash)
 
-    def _send(self, scan: Scan, ctx: StationContext) -> None:
+    def _send(self, scan: Scan, ctx: StationContext, direction: Direction = "in") -> None:
         """Run one scan's service call and post what happened; never raises."""
         error: StationError | None = None
         answer: ScanAnswer | None = None
@@ -883,7 +974,11 @@ class StationApp(App[int], inherit_bindings=False):
         self.flow.begin(scan)
         try:
             answer = self.services.scans.scan(
-                ctx, scan.code, client_id=scan.client_id, line_item_id=scan.line_item_id
+                ctx,
+                scan.code,
+                client_id=scan.client_id,
+                line_item_id=scan.line_item_id,
+                direction=direction,
             )
         except DatabaseUnavailable as unavailable:
             error = unavailable
@@ -1182,7 +1277,9 @@ def run_station(settings: Settings, *, demo_codes: tuple[tuple[str, str], ...] =
         print(f"station: {error.message}", file=sys.stderr)
         return 2
     try:
-        app = make_app(services, settings=settings, demo_codes=demo_codes)
+        app = make_app(
+            services, settings=services.settings, clock=services.clock, demo_codes=demo_codes
+        )
         app.handle_hangup = True
         app.run(mouse=False)
         code = app.return_code or 0

@@ -26,6 +26,10 @@ SCAN: list[BindingType] = [
     # Voids: function keys too, so no scanned code can start one.
     Binding("f4", "app.void_last", "Undo", priority=True),
     Binding("f5", "app.supervisor_void", "Supervisor void", show=False, priority=True),
+    # Door stations only (see StationApp.check_action): in/out, and a supervisor's
+    # "everyone out".
+    Binding("f6", "app.toggle_direction", "In/Out", priority=True),
+    Binding("f7", "app.everyone_out", "Everyone out", show=False, priority=True),
 ]
 
 SCAN_INPUT: list[BindingType] = [
@@ -56,6 +60,10 @@ SIGN_IN: list[BindingType] = [
 
 HELP: list[BindingType] = [
     Binding("escape", "close", "Back"),
+]
+
+DOOR_CLEAR: list[BindingType] = [
+    Binding("escape", "close", "Cancel"),
 ]
 
 SUPERVISOR_VOID: list[BindingType] = [

@@ -14,6 +14,8 @@ from station.scanflow.pending import PendingScan
 from station.services.errors import StationError
 from station.services.results import (
     AttendeeMatch,
+    DoorClearResult,
+    RoomCount,
     ScanAnswer,
     StaffMember,
     StationInfo,
@@ -181,6 +183,24 @@ class VoidFinished(Message):
     """A void recorded (``result``) or refused (``error``)."""
 
     def __init__(self, result: VoidResult | None, error: StationError | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error
+
+
+class RoomLoaded(Message):
+    """A door's room before "everyone out" is confirmed (how many it will count out)."""
+
+    def __init__(self, room: RoomCount | None, error: StationError | None = None) -> None:
+        super().__init__()
+        self.room = room
+        self.error = error
+
+
+class DoorCleared(Message):
+    """A supervisor's "everyone out" recorded (``result``) or refused (``error``)."""
+
+    def __init__(self, result: DoorClearResult | None, error: StationError | None = None) -> None:
         super().__init__()
         self.result = result
         self.error = error

@@ -51,6 +51,14 @@ class StationPort(Protocol):
         """Void ``record`` as that supervisor (answers ``VoidFinished``)."""
         ...
 
+    def door_room(self, reply_to: MessagePump) -> object:
+        """This door's room, to say how many "everyone out" counts out (``RoomLoaded``)."""
+        ...
+
+    def clear_door(self, supervisor: str, pin: str, reply_to: MessagePump) -> object:
+        """Everyone out of this door's room, as that supervisor (answers ``DoorCleared``)."""
+        ...
+
     def type_into_scan_field(self, text: str) -> None:
         """A person typed on a screen without a field: to the scan field with it."""
         ...

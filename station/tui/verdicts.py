@@ -19,6 +19,7 @@ from station.services.results import (
     BadgeData,
     CheckInResult,
     DoorCheckResult,
+    DoorClearResult,
     RedemptionResult,
     VoidResult,
 )
@@ -261,15 +262,36 @@ def for_redemption(result: RedemptionResult) -> Verdict:
 
 
 def for_door(result: DoorCheckResult) -> Verdict:
+    """ADMITTED, or OUT for an exit scan; a counted room says how full it is now."""
+    room = ""
+    if result.inside is not None:
+        shown = f"{result.inside}/{result.capacity}" if result.capacity else str(result.inside)
+        room = f"Inside now: {shown}"
+    if result.direction == "out":
+        return Verdict(Tone.OK, "OUT", f"OUT — {result.product}", result.attendee_name,
+                       f"Exit recorded. {room}".strip())  # fmt: skip
     return with_attention(
         Verdict(
             Tone.OK,
             "ADMITTED",
             f"ADMITTED — {result.product}",
             result.attendee_name,
-            "",
+            room,
             result.attention,
         )
+    )
+
+
+def for_door_clear(result: DoorClearResult, timezone: str) -> Verdict:
+    """A supervisor's "everyone out": the room counts from zero again."""
+    when = local_time(result.cleared_at, timezone)
+    people = "person" if result.counted_out == 1 else "people"
+    return Verdict(
+        Tone.WARNING,
+        "EVERYONE OUT",
+        f"EVERYONE OUT — {display_safe(result.product, limit=50)}",
+        f"{result.counted_out} {people} counted out",
+        display_safe(f"Cleared {when} by {result.by}; inside now: 0", limit=120),
     )
 
 

@@ -32,7 +32,7 @@ async def test_door_admits_who_bought_the_product(station: Station) -> None:
     app = station.app()
     async with app.run_test() as pilot:
         await started(pilot)
-        assert "DOOR: Workshop A" in screen_text(app)
+        assert "DOOR IN: Workshop A" in screen_text(app)
         shown = await scan(pilot, built.access_code)
         assert shown.splitlines()[:2] == ["✔ ADMITTED — Workshop A", "Ada Lovelace"]
         assert isinstance(app.screen, ScanScreen)

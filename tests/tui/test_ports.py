@@ -31,6 +31,8 @@ def _parameters(function: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
 
 def test_the_port_lists_what_the_screens_use() -> None:
     assert MEMBERS == [
+        "clear_door",
+        "door_room",
         "list_staff",
         "scan_screen_mounted",
         "search_attendees",

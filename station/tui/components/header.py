@@ -60,8 +60,13 @@ class StationHeader(Horizontal):
         mode: Mode,
         product: str | None,
         operator: str | None,
+        direction: str = "in",
     ) -> None:
-        mode_text = MODE_WORDS[mode] + (f": {product}" if product else "")
+        # A door says which way it scans before its product, so a long name never hides it.
+        word = MODE_WORDS[mode]
+        if mode is Mode.DOOR:
+            word += " OUT (exits)" if direction == "out" else " IN"
+        mode_text = word + (f": {product}" if product else "")
         parts: list[str | tuple[str, str]] = [
             (conference, "bold"),
             " · ",
@@ -95,12 +100,19 @@ COUNTER_WORDS = {
 def render_counters(tally: StationTally | None, *, mode: Mode) -> Content:
     if tally is None:
         return Content(f"{COUNTER_WORDS[mode]}: –   This station today: –")
+    room: list[str | tuple[str, str]] = []
+    if tally.inside is not None:
+        inside = str(tally.inside)
+        if tally.capacity is not None:
+            inside += f"/{tally.capacity}"
+        room = ["Inside: ", (inside, "bold"), "   "]
     today = str(tally.today)
     if tally.total is not None:
         today += f" / {tally.total}"
         if tally.mode is Mode.MEAL:
             today += " bought"
     return Content.assemble(
+        *room,
         f"{COUNTER_WORDS[tally.mode]}: ",
         (today, "bold"),
         f"   All days: {tally.done}   This station today: ",

@@ -52,6 +52,8 @@ class ScanScreen(Screen[None]):
         ("?", "This help (while the field is empty)"),
         ("F4", "Undo: void this station's last scan (within the void window; asks first)"),
         ("F5", "Supervisor void: PIN, badge, the scan to void, a reason"),
+        ("F6", "Door: switch between IN (admit) and OUT (record exits)"),
+        ("F7", "Door: everyone out (a supervisor with their PIN; asks first)"),
     )
 
     def __init__(self) -> None:
