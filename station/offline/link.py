@@ -159,10 +159,9 @@ class FailoverScanService:
         if done:
             assert answer is not None
             return answer
-        if direction == "out":
-            # The journal keeps entries, not exits: an exit waits for the database.
-            raise DatabaseUnavailable("Exit scans need the database — exit NOT recorded.")
-        return self._offline.scan(ctx, code, client_id=client_id, line_item_id=line_item_id)
+        return self._offline.scan(
+            ctx, code, client_id=client_id, line_item_id=line_item_id, direction=direction
+        )
 
     def recorded(
         self, ctx: StationContext, *, action: str, target: str, client_id: uuid.UUID

@@ -22,7 +22,7 @@ from station.bootstrap import Services, build_services
 from station.config import Settings
 from station.db import make_engine, make_session_factory
 from station.domain import Mode
-from station.models import CheckIn, ProductRedemption, utcnow
+from station.models import CheckIn, DoorCheck, ProductRedemption, utcnow
 from station.offline.journal import Journal
 from station.offline.replay import Replayer
 from station.offline.settings import OfflineSettings
@@ -31,7 +31,12 @@ from station.offline.store import OfflineStore
 from station.offline.sync import SnapshotSync
 from station.services import CheckInService, RedemptionService
 from station.services.errors import DatabaseUnavailable
-from station.services.results import CheckInResult, RedemptionResult, StationContext
+from station.services.results import (
+    CheckInResult,
+    DoorCheckResult,
+    RedemptionResult,
+    StationContext,
+)
 from station.services.scan import ScanService
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase as Database
@@ -207,3 +212,31 @@ def test_a_replayed_write_whose_answer_is_lost_is_recorded_once(
         engine.dispose()
     finally:
         proxy.stop()
+
+
+def test_an_exit_scanned_during_an_outage_is_replayed_as_an_exit(
+    postgres_database: Database, link: FaultyLink, tmp_path: Path
+) -> None:
+    """A door switched to OUT keeps counting people out while the link is cut."""
+    conf = ConferenceBuilder(postgres_database.sessions)
+    code = conf.attendee("EXIT1", addons={"workshop": 1}).access_code
+    services = _station(postgres_database, link, conf, tmp_path, name="Room 2",
+                        mode=Mode.DOOR, product="addon:workshop")  # fmt: skip
+    offline = services.offline
+    assert offline is not None
+    ctx = StationContext(conf.slug, "Room 2")
+    try:
+        entry = services.scans.scan(ctx, code, client_id=uuid.uuid4())
+        assert isinstance(entry, DoorCheckResult) and entry.direction == "in"
+        link.cut()
+        out = services.scans.scan(ctx, code, client_id=uuid.uuid4(), direction="out")
+        assert isinstance(out, DoorCheckResult) and out.direction == "out"
+        assert not offline.link.online
+        assert [e.direction for e in offline.journal.entries()] == ["out"]
+        link.restore()
+        wait_until(lambda: offline.link.online and offline.link.state().waiting == 0)
+        with postgres_database.sessions() as s:
+            directions = s.scalars(select(DoorCheck.direction).order_by(DoorCheck.id)).all()
+        assert directions == ["in", "out"]
+    finally:
+        services.dispose()
