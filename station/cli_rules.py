@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from station.rulebook.event_rules import RuleField
     from station.services.rules_admin import ProductRuleSet, RulesChanged
 
-# (rule, heading, narrowest width: a time window or "at most 40" is never cut)
+# (rule, heading, narrowest width: a time window is never cut)
 _COLUMNS: tuple[tuple[RuleField, str, int], ...] = (
     ("daily_limit", "limit", 0),
     ("hours", "hours", 11),
@@ -32,6 +32,23 @@ _COLUMNS: tuple[tuple[RuleField, str, int], ...] = (
     ("capacity", "capacity", 0),
     ("reentry", "re-entry", 0),
 )
+
+
+# Short enough for an 80-column terminal; `rules set --help` and the README give the long words.
+_REENTRY_SHORT = {"once": "once", "daily": "once a day", "after_exit": "after exit"}
+
+
+def _cell(field: RuleField, words: str, product: ProductRuleSet) -> str:
+    """One rule in a table cell: one window or date per line, so columns stay narrow."""
+    if not words:
+        return "-"
+    if field in ("hours", "valid_dates"):
+        return words.replace(", ", "\n")
+    if field == "reentry":
+        return _REENTRY_SHORT.get(product.rules.reentry, words)
+    if field == "capacity":
+        return str(product.rules.capacity)
+    return words
 
 
 @contextmanager
@@ -184,5 +201,5 @@ def _print_table(title: str, products: list[ProductRuleSet] | tuple[ProductRuleS
         words = product.words()
         named = Text(display_safe(product.product, limit=60))
         named.append("\n" + display_safe(product.name, limit=22), style="dim")
-        table.add_row(named, *(Text(words[field] or "-") for field, _heading, _width in _COLUMNS))
+        table.add_row(named, *(Text(_cell(field, words[field], product)) for field, *_ in _COLUMNS))
     Console().print(table)
