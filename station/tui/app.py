@@ -255,7 +255,7 @@ class StationApp(App[int], inherit_bindings=False):
             "not the real time. Scans are recorded at that time.",
             title="DEMO CLOCK SET",
             severity="warning",
-            timeout=20,
+            timeout=10,
             markup=False,
         )
 
