@@ -486,10 +486,20 @@ def redeemed(facts: ScanFacts, accept: Accept, at: datetime) -> RedemptionResult
     )
 
 
-def replayed(facts: ScanFacts) -> CheckInResult | DoorCheckResult | RedemptionResult:
-    """The answer to a retry whose original was recorded: the original's, never a new write."""
+def replayed(
+    facts: ScanFacts, conference_slug: str
+) -> CheckInResult | DoorCheckResult | RedemptionResult:
+    """The answer to a retry whose original was recorded: the original's, never a new write.
+
+    A retry naming a product the conference does not have is refused as ``decide``
+    refuses it (a misconfigured station), whatever its client id recorded before.
+    """
     prior, holder = facts.prior, facts.holder
     assert prior is not None and holder is not None
+    if facts.target_missing:
+        wanted = facts.request.wanted_product()
+        assert wanted is not None, "only a named product can be missing"
+        raise unknown_product(*wanted, conference_slug)
     client_id: uuid.UUID = facts.request.client_id
     action = facts.request.action
     if action == "checkin":

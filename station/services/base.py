@@ -161,7 +161,7 @@ class ServiceBase:
                         if facts.holder is None or facts.holder.attendee_id != prior.attendee_id:
                             attendee_id = prior.attendee_id  # a retry of another badge
                             continue
-                        return rules.replayed(facts)
+                        return rules.replayed(facts, ctx.conference)
                     decision = rules.decide(facts, ctx.conference)
                     if isinstance(decision, Refusal):
                         refused = decision
@@ -207,7 +207,7 @@ class ServiceBase:
             if prior is None:
                 return None
             if facts.holder is not None and facts.holder.attendee_id == prior.attendee_id:
-                return rules.replayed(facts)
+                return rules.replayed(facts, ctx.conference)
             attendee_id = prior.attendee_id
         return None
 

@@ -24,6 +24,8 @@ from station.models import (
     AddOn,
     Attendee,
     Conference,
+    DoorCheck,
+    DoorClear,
     Order,
     OrderLineItem,
     Person,
@@ -31,7 +33,15 @@ from station.models import (
     TicketType,
 )
 from station.rulebook import Accept, Holder, Line, Prior, ScanFacts, ScanRequest, Target
-from station.rulebook.facts import FirstEntry, RecordKind, ScanRecord, VoidFacts, VoidRequest
+from station.rulebook.event_rules import Direction, ProductRules
+from station.rulebook.facts import (
+    DoorState,
+    FirstEntry,
+    RecordKind,
+    ScanRecord,
+    VoidFacts,
+    VoidRequest,
+)
 from station.rulebook.rules import VoidAccept
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
@@ -52,6 +62,7 @@ class Snapshot:
     scan_log: list[dict[str, Any]] = field(default_factory=list)
     voids: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    door_clears: list[dict[str, Any]] = field(default_factory=list)
     # One id sequence per record table, as in the databases (a void names kind and id).
     ids: dict[str, Iterator[int]] = field(
         default_factory=lambda: {k: itertools.count(1) for k in ("checkin", "door", "redeem")}
@@ -84,16 +95,31 @@ def snapshot(sessions: sessionmaker[Session]) -> Snapshot:
             for li in s.scalars(select(OrderLineItem).order_by(OrderLineItem.id))
         ]  # fmt: skip
         products = [
-            {"kind": "ticket", "id": t.id, "conference_id": t.conference_id, "slug": t.slug,
-             "name": t.name, "attention": t.checkin_attention or ""}
-            for t in s.scalars(select(TicketType))
-        ] + [
-            {"kind": "addon", "id": a.id, "conference_id": a.conference_id, "slug": a.slug,
-             "name": a.name, "attention": a.checkin_attention or ""}
-            for a in s.scalars(select(AddOn))
+            {"kind": kind, "id": p.id, "conference_id": p.conference_id, "slug": p.slug,
+             "name": p.name, "attention": p.checkin_attention or "",
+             "rules": ProductRules.from_columns(p.daily_limit, p.open_hours, p.valid_dates,
+                                                p.reentry, p.capacity)}
+            for kind, model in (("ticket", TicketType), ("addon", AddOn))
+            for p in s.scalars(select(model))  # type: ignore[attr-defined]
         ]  # fmt: skip
         staff = {m.id: m.name for m in s.scalars(select(Staff))}
-    return Snapshot(conferences, attendees, lines, products, staff)
+        # A day may start with a room's history: scans at its doors and its clears.
+        door_checks = [
+            {"id": d.id, "client_id": d.client_id, "attendee_id": d.attendee_id,
+             "at": d.checked_at, "staff_id": d.staff_id, "station": d.station,
+             "kind": "ticket" if d.ticket_type_id is not None else "addon",
+             "product": d.ticket_type_id or d.addon_id, "direction": d.direction}
+            for d in s.scalars(select(DoorCheck).order_by(DoorCheck.id))
+        ]  # fmt: skip
+        door_clears = [
+            {"kind": "ticket" if c.ticket_type_id is not None else "addon",
+             "product": c.ticket_type_id or c.addon_id, "at": c.cleared_at}
+            for c in s.scalars(select(DoorClear).order_by(DoorClear.id))
+        ]  # fmt: skip
+    data = Snapshot(conferences, attendees, lines, products, staff, door_checks=door_checks,
+                    door_clears=door_clears)  # fmt: skip
+    data.ids["door"] = itertools.count(max((d["id"] for d in door_checks), default=0) + 1)
+    return data
 
 
 class MemoryStore:
@@ -195,6 +221,30 @@ class MemoryStore:
         ]
         return tuple(sorted(mine, key=lambda r: (r.at, r.id), reverse=True))
 
+    def door_state(self, attendee_id: int, target: Target) -> DoorState:
+        """The holder's standing scans at the door, its last clear, and (for a door with a
+        capacity) how many are inside: whoever's last standing scan since the clear is an
+        entry (the rule of ``station.services.rooms``, over plain lists)."""
+        data, product = self.data, (target.kind, target.id)
+        cleared = max((c["at"] for c in data.door_clears
+                       if (c["kind"], c["product"]) == product), default=None)  # fmt: skip
+        standing = sorted(
+            (d for d in data.door_checks
+             if (d["kind"], d["product"]) == product and not self.voided("door", d["id"])),
+            key=lambda d: (d["at"], d["id"]),
+        )  # fmt: skip
+        events: tuple[tuple[datetime, Direction], ...] = tuple(
+            (d["at"], d["direction"]) for d in standing if d["attendee_id"] == attendee_id
+        )
+        inside = None
+        if target.rules.capacity is not None:
+            last: dict[int, str] = {}
+            for d in standing:
+                if cleared is None or d["at"] > cleared:
+                    last[d["attendee_id"]] = d["direction"]
+            inside = sum(1 for direction in last.values() if direction == "in")
+        return DoorState(events=events, cleared_at=cleared, inside=inside)
+
     def holder(self, attendee: dict[str, Any]) -> Holder:
         data = self.data
         products = {(p["kind"], p["id"]): p for p in data.products}
@@ -211,7 +261,8 @@ class MemoryStore:
                 Line(li["id"], kind, product["id"], product["slug"], product["name"],
                      li["description"], li["quantity"], len(uses),
                      uses[-1]["at"] if uses else None, uses[-1]["station"] if uses else "",
-                     product["attention"])
+                     product["attention"], product["rules"],
+                     tuple(use["at"] for use in uses) if kind == "addon" else ())
             )  # fmt: skip
         entries = [c for c in data.check_ins if c["attendee_id"] == attendee["id"]
                    and not self.voided("checkin", c["id"])]  # fmt: skip
@@ -243,20 +294,26 @@ class MemoryAttempt:
         target = None
         for p in data.products:
             if (p["kind"], p["slug"], p["conference_id"]) == (kind, slug, conference.id):
-                target = Target(p["kind"], p["id"], p["slug"], p["name"])
+                target = Target(p["kind"], p["id"], p["slug"], p["name"], p["rules"])
         found = [
             a for a in data.attendees if a["conference_id"] == conference.id
             and (a["id"] == self._attendee_id if self._attendee_id is not None
                  else a["code"] == request.code)
         ]  # fmt: skip
+        holder = self._store.holder(found[0]) if found else None
+        door = None
+        if request.action == "door" and holder is not None and target is not None:
+            door = self._store.door_state(holder.attendee_id, target)
         return ScanFacts(
             request=request,
             conference_id=conference.id,
             timezone=conference.timezone,
-            holder=self._store.holder(found[0]) if found else None,
+            holder=holder,
             target=target,
             target_missing=kind is not None and target is None,
             prior=self._prior(),
+            now=self._store._clock(),
+            door=door,
         )
 
     def _prior(self) -> Prior | None:
@@ -296,7 +353,8 @@ class MemoryAttempt:
         elif accept.action == "door":
             assert accept.target is not None
             data.door_checks.append({**row, "kind": accept.target.kind,
-                                     "product": accept.target.id})  # fmt: skip
+                                     "product": accept.target.id,
+                                     "direction": accept.direction})  # fmt: skip
         else:
             assert accept.line is not None
             data.redemptions.append({**row, "line_id": accept.line.id, "note": request.note})
@@ -359,8 +417,8 @@ def rows(data: Snapshot) -> dict[str, list[tuple[Any, ...]]]:
                       c["note"]) for c in data.check_ins],
         "door_check": [(d["client_id"], d["attendee_id"],
                         d["product"] if d["kind"] == "ticket" else None,
-                        d["product"] if d["kind"] == "addon" else None, d["at"], d["station"])
-                       for d in data.door_checks],
+                        d["product"] if d["kind"] == "addon" else None, d["at"], d["station"],
+                        d["direction"]) for d in data.door_checks],
         "product_redemption": [(r["client_id"], r["attendee_id"], r["line_id"], r["at"],
                                 r["station"], r["note"]) for r in data.redemptions],
         "scan_log": [(e["conference_id"], e["attendee_id"], e["client_at"], e["station"],

@@ -267,6 +267,7 @@ def rows_written(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, .
             DoorCheck.addon_id,
             DoorCheck.client_at,
             DoorCheck.station,
+            DoorCheck.direction,
         ),
         "product_redemption": dump(
             ProductRedemption,
