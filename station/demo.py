@@ -36,6 +36,7 @@ from station.models import (
     OrderLineItem,
     Person,
     ProductRedemption,
+    RoomCount,
     ScanLog,
     Staff,
     TicketType,
@@ -585,7 +586,7 @@ def _delete_demo(conn: Connection) -> None:
             or_(ScanLog.conference_id == conference_id, ScanLog.attendee_id.in_(attendees))
         )
     )
-    for model in (ProductRedemption, DoorCheck, CheckIn):
+    for model in (ProductRedemption, DoorCheck, CheckIn, RoomCount):
         conn.execute(delete(model).where(model.conference_id == conference_id))
     conn.execute(delete(Attendee).where(Attendee.conference_id == conference_id))
     conn.execute(delete(OrderLineItem).where(OrderLineItem.order_id.in_(orders)))
