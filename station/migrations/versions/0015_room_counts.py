@@ -48,10 +48,12 @@ TRIGGER_FUNCTIONS = ("station_room_scan()", "station_room_void()", "station_room
 # Whether one person stands inside a door's room: their last standing scan there since
 # the door's last clear is an entry. @ATTENDEE@, @TICKET@, @ADDON@: the person and the
 # door (one of the two ids NULL); @SCAN@ and @VOID@ leave out a scan or a void (the
-# standing before the row that fired); @NEVER@ the time before any clear.
+# standing before the row that fired); @NEVER@ the time before any clear. The door is
+# matched with @SAME@ (IS NOT DISTINCT FROM, not indexable) so that PostgreSQL reads the
+# person's few scans by their own index, never the door's whole history by the room's.
 _STANDING = """coalesce((SELECT d.direction = 'in' FROM door_check d
      WHERE d.attendee_id = @ATTENDEE@
-       AND (d.ticket_type_id = @TICKET@ OR d.addon_id = @ADDON@)
+       AND d.ticket_type_id @SAME@ @TICKET@ AND d.addon_id @SAME@ @ADDON@
        AND d.checked_at > coalesce((SELECT max(c.cleared_at) FROM door_clear c
                                      WHERE c.ticket_type_id = @TICKET@
                                         OR c.addon_id = @ADDON@), @NEVER@)
@@ -84,6 +86,7 @@ def standing(
         .replace("@TICKET@", ticket)
         .replace("@ADDON@", addon)
         .replace("@NEVER@", never)
+        .replace("@SAME@", "IS" if never == SQLITE_NEVER else "IS NOT DISTINCT FROM")
         .replace("@SCAN@", f"\n       AND d.id <> {scan}" if scan else "")
         .replace("@VOID@", f" AND v.id <> {void}" if void else "")
     )
@@ -253,7 +256,8 @@ def _old_room(column: str) -> str:
 
 
 def _new_room(column: str) -> str:
-    holder = _revision("0014_event_rules.py")._HOLDER_INSIDE.replace("@COLUMN@", column)
+    ticket, addon = ("p_product", "NULL") if column == "ticket_type_id" else ("NULL", "p_product")
+    holder = standing("p_attendee", ticket, addon, PG_NEVER)
     return (
         f"SELECT r.inside INTO v_inside FROM room_count r WHERE r.{column} = p_product\n"
         "                   FOR UPDATE;\n"
