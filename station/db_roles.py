@@ -49,6 +49,8 @@ APPEND_ONLY = (
     "offline_conflict",
     "door_clear",
 )
+# Kept by the database's own triggers (migration 0015's room counts): read, never written.
+KEPT = ("room_count",)
 FUNCTIONS = (
     "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
     "text)",
@@ -98,6 +100,7 @@ CONFERENCE_POLICIES = {
     "scan_void": "conference_id = %s",
     "offline_conflict": "conference_id = %s",
     "door_clear": "conference_id = %s",
+    "room_count": "conference_id = %s",
 }
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
@@ -209,6 +212,7 @@ def station_role_sql(
         f"GRANT SELECT ON {where}.attendee TO {who}",
         # Records only through the guarded functions: no INSERT, UPDATE or DELETE here.
         f"GRANT SELECT ON {tables(APPEND_ONLY)} TO {who}",
+        f"GRANT SELECT ON {tables(KEPT)} TO {who}",
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in FUNCTIONS),
         *(f"GRANT EXECUTE ON FUNCTION {where}.{f} TO {who}" for f in PIN_FUNCTIONS),
         _policies_sql(who, role, where, slug),

@@ -38,6 +38,7 @@ from station.models import (
     OrderLineItem,
     Person,
     ProductRedemption,
+    RoomCount,
     ScanLog,
     ScanVoid,
     Staff,
@@ -640,7 +641,7 @@ def _delete_demo(conn: Connection) -> None:
     with _append_only_lifted(conn, ("scan_void", "door_clear")):
         for record in (ScanVoid, DoorClear):
             conn.execute(delete(record).where(record.conference_id == conference_id))
-    for model in (ProductRedemption, DoorCheck, CheckIn):
+    for model in (ProductRedemption, DoorCheck, CheckIn, RoomCount):
         conn.execute(delete(model).where(model.conference_id == conference_id))
     conn.execute(delete(Attendee).where(Attendee.conference_id == conference_id))
     conn.execute(delete(OrderLineItem).where(OrderLineItem.order_id.in_(orders)))

@@ -396,6 +396,25 @@ class DoorClear(Base):
     """How many were counted inside when the door was cleared."""
 
 
+class RoomCount(Base):
+    """How many people are inside a door's room (migration 0015): one row per door product,
+    kept by the database's triggers on door_check, scan_void and door_clear, so a door with
+    a capacity reads its room in one row. Read-only to everyone else; the definition is
+    station.services.rooms' (``inside_query`` counts the same from the records)."""
+
+    __tablename__ = "room_count"
+    __table_args__ = (
+        CheckConstraint("(ticket_type_id IS NULL) <> (addon_id IS NULL)", name="one_product"),
+        CheckConstraint("inside >= 0", name="inside"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(index=True)
+    ticket_type_id: Mapped[int | None] = mapped_column(unique=True)
+    addon_id: Mapped[int | None] = mapped_column(unique=True)
+    inside: Mapped[int] = mapped_column(default=0)
+
+
 class ProductRedemption(Base):
     __tablename__ = "product_redemption"
     __table_args__ = (Index(None, "order_line_item_id", "attendee_id"),)

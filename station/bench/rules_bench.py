@@ -47,6 +47,31 @@ def set_rule(engine: Engine, table: str, product: int, column: str, value: int |
                      {"v": value, "id": product})  # fmt: skip
 
 
+def door_history(engine: Engine, attendees: int) -> int:
+    """The hall's door already saw the attendees who came: each went in, half went out again.
+
+    A room's count then has a history to walk (or not), and the statistics know it.
+    """
+    first = fresh_attendees(attendees) + 1
+    with engine.begin() as conn:
+        for direction, offset, every in (("in", "2 hours", 1), ("out", "1 hour", 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO door_check (client_id, attendee_id, conference_id,"
+                    " ticket_type_id, checked_at, station, direction)"
+                    " SELECT gen_random_uuid(), a.id, a.conference_id, 1,"
+                    f" now() - interval '{offset}' + a.id * interval '1 millisecond',"
+                    " 'Hall door', :direction"
+                    " FROM attendee a WHERE a.id >= :first AND a.id % :every = 0"
+                ),
+                {"direction": direction, "first": first, "every": every},
+            )
+        rows = conn.scalar(text("SELECT count(*) FROM door_check")) or 0
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE door_check"))
+    return int(rows)
+
+
 def scanner(flows: Flows, flow: str) -> Callable[[str], None]:
     if flow == "meal":
         return lambda code: flows.scan("meal redeem", code)
@@ -79,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         took = seed(engine, args.attendees)
         attendees = Attendees(fresh_attendees(args.attendees))
         print(f"seeded {args.attendees:,} attendees in {took:.1f} s into schema {schema}")
+        print(f"the hall's door has {door_history(engine, args.attendees):,} scans of history")
         flows = Flows(engine)
         for flow in ("meal redeem", "voucher (contended)", "door check"):  # warm-up
             for code in codes(flow, attendees.take(30)):

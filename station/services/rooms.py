@@ -2,8 +2,12 @@
 
 Someone is inside a door's room when their last standing (not voided) scan at that
 door since it was last cleared ("everyone out") is an entry. Two entries in a row
-count once; an exit of someone not inside counts for nothing. The guarded
-function station_admit() (migration 0014) counts the same way under its lock.
+count once; an exit of someone not inside counts for nothing.
+
+That count is kept in the database (room_count, migration 0015: triggers on door_check,
+scan_void and door_clear change it as each record lands), so a door's facts and the
+guarded function station_admit() read one row. ``inside_query`` counts the same from the
+records: the definition, which the tests hold the kept count to.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy.orm import Session
 
-from station.models import DoorCheck, DoorClear
+from station.models import DoorCheck, DoorClear, RoomCount
 from station.rulebook.event_rules import Direction
 from station.rulebook.facts import DoorState, ProductKind
 from station.services import void_queries
@@ -62,8 +66,14 @@ def inside_query(kind: ProductKind, product_id: int) -> Select[Any]:
     )
 
 
+def counted_query(kind: ProductKind, product_id: int) -> Select[Any]:
+    """How many people are inside, as the database keeps it (room_count): one row."""
+    column = RoomCount.ticket_type_id if kind == "ticket" else RoomCount.addon_id
+    return select(func.coalesce(func.max(RoomCount.inside), 0)).where(column == product_id)
+
+
 def inside(session: Session, kind: ProductKind, product_id: int) -> int:
-    return int(session.scalar(inside_query(kind, product_id)) or 0)
+    return int(session.scalar(counted_query(kind, product_id)) or 0)
 
 
 def door_state(

@@ -114,7 +114,7 @@ _TARGET = """,
          WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s) AS target"""
 
 # A door scan: the holder's standing scans at the door, when it was last cleared, and for a
-# room with a capacity how many are inside (station.services.rooms; 0014 counts the same).
+# room with a capacity how many are inside (room_count, kept by migration 0015's triggers).
 _THE_TARGET = (
     "(SELECT t.id FROM {table} t WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s)"
 )
@@ -127,16 +127,7 @@ _DOOR = """,
        (SELECT max(c.cleared_at) FROM door_clear c WHERE c.{column} = {target}) AS cleared_at,
        (SELECT CASE WHEN t.capacity IS NOT NULL THEN {inside} END FROM {table} t
          WHERE t.conference_id = %(conference_id)s AND t.slug = %(slug)s) AS inside"""
-_INSIDE = """(SELECT count(*) FROM (
-        SELECT DISTINCT ON (d.attendee_id) d.direction
-          FROM door_check d
-         WHERE d.{column} = t.id
-           AND d.checked_at > coalesce((SELECT max(c.cleared_at) FROM door_clear c
-                                         WHERE c.{column} = t.id), '-infinity')
-           AND NOT EXISTS (SELECT 1 FROM scan_void v WHERE v.record_kind = 'door'
-                                                      AND v.record_id = d.id)
-         ORDER BY d.attendee_id, d.checked_at DESC, d.id DESC) last
-     WHERE last.direction = 'in')"""
+_INSIDE = "coalesce((SELECT r.inside FROM room_count r WHERE r.{column} = t.id), 0)"
 
 
 def _door_sql(target: str) -> str:

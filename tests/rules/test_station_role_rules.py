@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from station.db import make_session_factory
-from station.models import AddOn, DoorCheck, ProductRedemption
+from station.models import AddOn, DoorCheck, ProductRedemption, RoomCount
 from station.services import CheckInService, RedemptionService
 from station.services.errors import Reason, RuleRefusal
 from station.services.results import StationContext
@@ -198,3 +198,45 @@ def test_a_day_with_rules_runs_as_the_station_role(station_role: StationRole) ->
     out = door.record_door_check(ctx, ada.access_code, product="addon:tutorial", direction="out")
     assert out.inside == 0
     assert door.record_door_check(ctx, bob.access_code, product="addon:tutorial").inside == 1
+
+
+FORGED_ROOM_WRITES = (
+    "UPDATE room_count SET inside = 0",
+    "DELETE FROM room_count",
+    "INSERT INTO room_count (conference_id, addon_id, inside) VALUES (:conference, :room, 0)",
+)
+
+
+@pytest.mark.parametrize("statement", FORGED_ROOM_WRITES)
+def test_a_station_role_reads_its_rooms_counts_and_writes_none(
+    station_role: StationRole, statement: str
+) -> None:
+    admin_sessions = make_session_factory(station_role.admin)
+    conf = ConferenceBuilder(admin_sessions)
+    room = conf.addon("tutorial")
+    person = conf.attendee(addons={"tutorial": 1})
+    other = ConferenceBuilder(admin_sessions, slug="other-con")
+    their_room = other.addon("tutorial")
+    theirs = other.attendee(addons={"tutorial": 1})
+    with station_role.station.begin() as conn:
+        admitted = call(conn, ADMIT, attendee=person.attendee_id, conference=conf.conference_id,
+                        product=room, direction="in", seen=0)  # fmt: skip
+        assert admitted == "ok"
+    with admin_sessions.begin() as s:
+        s.execute(
+            insert(DoorCheck).values(
+                client_id=uuid.uuid4(), attendee_id=theirs.attendee_id,
+                conference_id=other.conference_id, addon_id=their_room, station="Theirs",
+            )
+        )  # fmt: skip
+    rooms = select(RoomCount.addon_id, RoomCount.inside).order_by(RoomCount.addon_id)
+    with station_role.station.connect() as conn:
+        # The room counts of its own conference only (row-level security).
+        assert [tuple(row) for row in conn.execute(rooms)] == [(room, 1)]
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        station_role.station.begin() as conn,
+    ):
+        conn.execute(text(statement), {"conference": conf.conference_id, "room": their_room + 1})
+    with station_role.admin.connect() as conn:
+        assert [tuple(row) for row in conn.execute(rooms)] == [(room, 1), (their_room, 1)]
