@@ -50,6 +50,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 class TestDatabase:
     """What a test needs to talk to one real database."""
 
+    __test__ = False  # a helper, not a test class, wherever it is imported by name
+
     kind: str
     settings: DatabaseSettings
     engine: Engine
