@@ -27,7 +27,7 @@ from tests.builders import ConferenceBuilder
 from tests.conftest import REQUIRE_PG
 from tests.services.pg_cluster import Cluster, make_cluster
 from tests.services.pg_tls import TestCertificates, make_certificates
-from tests.test_cli import station
+from tests.test_cli import station, station_in_terminal
 
 pytestmark = pytest.mark.postgres
 
@@ -185,3 +185,15 @@ def test_postgres_tls_settings_from_the_environment(servers: Servers, tmp_path: 
     wrong = env | {"STATION_DATABASE_SSLROOTCERT": str(servers.certs.other_ca)}
     line = one_line_failure(station(tmp_path, "db", "current", env=wrong))
     assert "(certificate verify failed)" in line
+
+
+def test_postgres_tls_failure_stops_station_run_in_one_line(
+    servers: Servers, tmp_path: Path
+) -> None:
+    path = config(tmp_path, servers.url(), *verify_full(servers.certs.other_ca))
+    result = station_in_terminal(tmp_path, "--config", str(path), "run")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in lines[0], result.stderr
+    assert lines[0].startswith("station: Cannot use the database ")
+    assert "(certificate verify failed): set sslrootcert to the CA that signed it" in lines[0]
