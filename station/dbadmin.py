@@ -86,11 +86,11 @@ def reporting_failures(settings: DatabaseSettings) -> Iterator[None]:
         raise StationError(f"Cannot open the database {where}: {exc.strerror or exc}") from None
 
 
-def first_line(message: str) -> str:
+def first_line(message: str, limit: int = 300) -> str:
     """The part of a driver message that says what happened, on one line."""
     for line in message.strip().splitlines():
         if line.strip():
-            return " ".join(line.split())[:300]
+            return " ".join(line.split())[:limit]
     return "unknown error"
 
 

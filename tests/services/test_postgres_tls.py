@@ -95,7 +95,7 @@ def verify_full(ca: Path) -> tuple[str, str]:
 
 def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
     """The whole of stderr, which must be one line (no traceback)."""
-    assert result.returncode != 0, result
+    assert result.returncode == 1, result  # a runtime failure, not a setup one (2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in lines[0]
@@ -197,3 +197,27 @@ def test_postgres_tls_failure_stops_station_run_in_one_line(
     assert len(lines) == 1 and "Traceback" not in lines[0], result.stderr
     assert lines[0].startswith("station: Cannot use the database ")
     assert "(certificate verify failed): set sslrootcert to the CA that signed it" in lines[0]
+
+
+def test_postgres_verify_full_without_a_ca_file_is_one_line(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """sslmode in the URL and no sslrootcert: libpq's ~/.postgresql/root.crt is missing."""
+    url = f"{servers.url()}?sslmode=verify-full"
+    path = config(tmp_path, url)
+    result = station(tmp_path, "--config", str(path), "db", "current", env={"HOME": str(tmp_path)})
+    assert one_line_failure(result) == (
+        f"station: Cannot use the database {url}: sslmode=verify-full checks the server's "
+        f"certificate against a CA file, and {tmp_path}/.postgresql/root.crt does not exist: "
+        "set sslrootcert to the CA's file"
+    )
+
+
+def test_postgres_tls_missing_ca_file_is_a_setup_error(servers: Servers, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-ca.crt"
+    path = config(tmp_path, servers.url(), *verify_full(missing))
+    result = station(tmp_path, "--config", str(path), "db", "current")
+    assert result.returncode == 2, result
+    assert result.stderr.strip() == (
+        f'station: {path}: "database.sslrootcert": file {missing} not found'
+    )
