@@ -68,10 +68,12 @@ def _failure_for(exc: BaseException) -> Failure | None:
 
     from station.dbadmin import first_line
 
+    # Our own messages are kept whole (a URL, a path and the fix can pass 300 characters);
+    # a driver's own text is still cut short where it is quoted.
     if isinstance(exc, ConfigurationError | InvalidInput):
-        return SetupFailure(first_line(exc.message))
+        return SetupFailure(first_line(exc.message, limit=1000))
     if isinstance(exc, StationError):
-        return Failure(first_line(exc.message))
+        return Failure(first_line(exc.message, limit=1000))
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)
         return Failure(f"Database error: {first_line(str(orig or exc))}")

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from station.db import DatabaseSettings, parse_url
+from station.db import SSL_MODES, TLS_PARAMETERS, DatabaseSettings, parse_url
 from station.domain import Mode
 from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
@@ -83,6 +83,10 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_CONNECT_TIMEOUT": "database.connect_timeout_s",
     "STATION_STATEMENT_TIMEOUT_MS": "database.statement_timeout_ms",
     "STATION_LOCK_TIMEOUT_MS": "database.lock_timeout_ms",
+    "STATION_DATABASE_SSLMODE": "database.sslmode",
+    "STATION_DATABASE_SSLROOTCERT": "database.sslrootcert",
+    "STATION_DATABASE_SSLCERT": "database.sslcert",
+    "STATION_DATABASE_SSLKEY": "database.sslkey",
     "STATION_CONFERENCE": "conference",
     "STATION_NAME": "station",
     "STATION_MODE": "mode",
@@ -140,7 +144,14 @@ _TOP_LEVEL_KEYS = (
     "clock",
 )
 _TABLES = ("database", "scanner", "offline")
-_DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
+_DATABASE_KEYS = (
+    "url",
+    "schema",
+    "connect_timeout_s",
+    "statement_timeout_ms",
+    "lock_timeout_ms",
+    *TLS_PARAMETERS,
+)
 _OFFLINE_KEYS = (
     "enabled",
     "threshold_s",
@@ -393,7 +404,7 @@ def _database_settings(
     get = problems.get
     url = get(layers, "database.url", _database_url, default=None)
     defaults = DatabaseSettings(url="")
-    return DatabaseSettings(
+    settings = DatabaseSettings(
         url=url or default_database_url(env),
         connect_timeout_s=get(
             layers,
@@ -415,7 +426,18 @@ def _database_settings(
         ),
         schema=get(layers, "database.schema", _schema, default=None),
         application_name=_printable(application)[:63],
+        sslmode=get(layers, "database.sslmode", _sslmode, default=None),
+        sslrootcert=get(layers, "database.sslrootcert", _ca_file, default=None),
+        sslcert=get(layers, "database.sslcert", _readable_file, default=None),
+        sslkey=get(layers, "database.sslkey", _readable_file, default=None),
     )
+    tls_keys = [name for name in TLS_PARAMETERS if f"database.{name}" in layers]
+    if tls_keys and (url or default_database_url(env)).startswith("sqlite"):
+        problems.add(
+            f"{layers['database.' + tls_keys[0]].where} is for PostgreSQL only; "
+            "the database URL is SQLite (leave the TLS settings out)"
+        )
+    return settings
 
 
 def _offline_settings(layers: _Layers, problems: _Problems) -> OfflineSettings:
@@ -677,10 +699,61 @@ def _positive_int(maximum: int, unit: str) -> Callable[[object, str], int]:
 def _database_url(raw: object, where: str) -> str:
     value = _text(raw, where, limit=2000)
     try:
-        parse_url(value)
+        url = parse_url(value)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc.message}") from None
+    # TLS settings in the URL's query (?sslmode=verify-full&sslrootcert=...) are checked
+    # as the [database] keys are.
+    checks = (
+        ("sslmode", _sslmode),
+        ("sslrootcert", _ca_file),
+        ("sslcert", _readable_file),
+        ("sslkey", _readable_file),
+    )
+    for name, check in checks:
+        query = url.query.get(name)
+        if query is not None:
+            check(query if isinstance(query, str) else query[-1], f"{where} (?{name}=)")
     return value
+
+
+def _sslmode(raw: object, where: str) -> str:
+    value = _text(raw, where, limit=20).lower()
+    if value not in SSL_MODES:
+        raise ConfigurationError(
+            f"{where} must be one of {', '.join(SSL_MODES)} (got {_quote(_shown(value))})"
+        )
+    return value
+
+
+def _ca_file(raw: object, where: str) -> str:
+    """A CA file that exists and can be read, or libpq's ``system`` (the OS's trusted CAs)."""
+    if isinstance(raw, str) and raw.strip() == "system":
+        return "system"
+    return _readable_file(raw, where)
+
+
+def _readable_file(raw: object, where: str) -> str:
+    """A certificate or key path, checked now: libpq's own complaint comes only at connect."""
+    path = Path(_text(raw, where, limit=1000)).expanduser()
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{where}: file {_shown(str(path), 200)} not found") from None
+    except IsADirectoryError:
+        raise ConfigurationError(
+            f"{where}: {_shown(str(path), 200)} is a directory, not a file"
+        ) from None
+    except PermissionError:
+        raise ConfigurationError(
+            f"{where}: file {_shown(str(path), 200)} is not readable (permission denied)"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{where}: cannot read {_shown(str(path), 200)} ({exc.strerror})"
+        ) from None
+    return str(path)
 
 
 def _schema(raw: object, where: str) -> str:

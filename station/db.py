@@ -52,6 +52,17 @@ class DatabaseSettings:
     # of the server's, for a demo clock; honoured only for a role that may write the record
     # tables directly (never a station role). None: the server's own clock.
     clock_offset_s: float | None = None
+    # PostgreSQL only: TLS, passed to libpq as its own parameters (they win over the URL's
+    # ?sslmode=... query). None: libpq's default (or the URL's).
+    sslmode: str | None = None
+    sslrootcert: str | None = None  # the CA file that signed the server's certificate
+    sslcert: str | None = None  # a client certificate, for servers that ask for one
+    sslkey: str | None = None
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq's TLS parameters, as the settings and the URL query both name them.
+TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 
 
 def parse_url(raw: str) -> URL:
@@ -123,6 +134,7 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
         options.append(f"-c search_path={settings.schema}")
     if settings.clock_offset_s is not None:
         options.append(f"-c station.clock_offset={settings.clock_offset_s:.3f}s")
+    tls = {name: value for name in TLS_PARAMETERS if (value := getattr(settings, name)) is not None}
     engine = create_engine(
         url,
         # Replaced by the cheaper check below: SQLAlchemy's costs a round trip per checkout.
@@ -145,6 +157,7 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
             "keepalives_interval": 2,
             "keepalives_count": 3,
             "tcp_user_timeout": settings.statement_timeout_ms + 2000,
+            **tls,
         },
     )
     _check_connections_on_checkout(engine, settings.ping_after_idle_s)

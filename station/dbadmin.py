@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from station.db import DatabaseSettings, current_revision, head_revision, make_engine, parse_url
 from station.services.errors import ConfigurationError, DatabaseUnavailable, StationError
+from station.tls_errors import tls_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ def reporting_failures(settings: DatabaseSettings) -> Iterator[None]:
         raise
     except DBAPIError as exc:
         detail = first_line(str(exc.orig) if exc.orig is not None else str(exc))
+        tls = tls_failure(detail, parse_url(settings.url), settings.sslmode, settings.sslrootcert)
+        if tls is not None:
+            raise DatabaseUnavailable(f"Cannot use the database {where}: {tls}") from None
         if exc.connection_invalidated or type(exc).__name__ in (
             "OperationalError",
             "InterfaceError",
@@ -82,11 +86,11 @@ def reporting_failures(settings: DatabaseSettings) -> Iterator[None]:
         raise StationError(f"Cannot open the database {where}: {exc.strerror or exc}") from None
 
 
-def first_line(message: str) -> str:
+def first_line(message: str, limit: int = 300) -> str:
     """The part of a driver message that says what happened, on one line."""
     for line in message.strip().splitlines():
         if line.strip():
-            return " ".join(line.split())[:300]
+            return " ".join(line.split())[:limit]
     return "unknown error"
 
 

@@ -183,6 +183,7 @@ def test_the_example_file_loads_and_documents_every_key() -> None:
     top = {"conference", "station", "mode", "product", "operator", "kiosk", "badge_seconds"}
     top |= {"supervisor_pin_hash", "ascii_borders", "direction", "clock"}
     database = {"url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms"}
+    database |= {"sslmode", "sslrootcert", "sslcert", "sslkey"}
     scanner = {f.name for f in fields(ScannerProfile)}
     offline = {"enabled", "threshold_s", "sync_s", "directory", "default_policy", "products"}
     offline |= {"cap", "max_minutes"}
@@ -426,3 +427,60 @@ def test_the_demo_clock_from_toml_and_without_it(tmp_path: Path) -> None:
     path = write(tmp_path, 'conference = "c"\nclock = 2026-06-16T12:00:00\n')
     assert load_settings(path, {}, {}).clock == datetime(2026, 6, 16, 12, 0)
     assert load_settings(None, {"STATION_CONFERENCE": "c"}, {}).clock is None
+
+
+# --- TLS to PostgreSQL -------------------------------------------------------------------
+
+
+def test_tls_settings_from_file_and_environment(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("a CA\n")
+    path = write(
+        tmp_path,
+        f"""
+        [database]
+        url = "postgresql://station@db.example.org/pycon"
+        sslmode = "verify-full"
+        sslrootcert = "{ca}"
+        """,
+    )
+    database = load_database_settings(path, {}, {})
+    assert (database.sslmode, database.sslrootcert) == ("verify-full", str(ca))
+    assert (database.sslcert, database.sslkey) == (None, None)
+    env = {"STATION_DATABASE_SSLMODE": "verify-ca", "STATION_DATABASE_SSLROOTCERT": "system"}
+    database = load_database_settings(path, env, {})
+    assert (database.sslmode, database.sslrootcert) == ("verify-ca", "system")
+
+
+def test_tls_settings_are_refused_in_one_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        conference = "pycon"
+        [database]
+        url = "postgresql://station@db.example.org/pycon"
+        sslmode = "verify_full"
+        sslrootcert = "{tmp_path / "missing.crt"}"
+        sslcert = "{tmp_path}"
+        """,
+    )
+    message = refusal(path)
+    assert message == (
+        f'3 problems in the settings: {path}: "database.sslmode" must be one of disable, '
+        f'allow, prefer, require, verify-ca, verify-full (got "verify_full"); {path}: '
+        f'"database.sslrootcert": file {tmp_path / "missing.crt"} not found; {path}: '
+        f'"database.sslcert": {tmp_path} is a directory, not a file'
+    )
+    env = {
+        "STATION_DATABASE_URL": "postgresql://db.example.org/pycon?sslmode=verify-full"
+        f"&sslrootcert={tmp_path / 'nope.crt'}",
+        "STATION_CONFERENCE": "pycon",
+    }
+    assert refusal(None, env) == (
+        f"STATION_DATABASE_URL (?sslrootcert=): file {tmp_path / 'nope.crt'} not found"
+    )
+    sqlite = {"STATION_DATABASE_SSLMODE": "require", "STATION_CONFERENCE": "pycon"}
+    assert refusal(None, sqlite | {"STATION_DATA_DIR": str(tmp_path)}) == (
+        "STATION_DATABASE_SSLMODE is for PostgreSQL only; the database URL is SQLite "
+        "(leave the TLS settings out)"
+    )

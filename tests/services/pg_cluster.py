@@ -68,6 +68,27 @@ class Cluster:
             )
         return self
 
+    def enable_tls(self, cert: Path, key: Path, *, also_listen: str = "") -> None:
+        """Serve TLS with this certificate and refuse TCP clients that do not use it.
+
+        ``also_listen`` adds another loopback address (``127.0.0.2``), for clients
+        that reach the server by an address its certificate does not name.
+        """
+        for source, name in ((cert, "server.crt"), (key, "server.key")):
+            shutil.copyfile(source, self.data / name)
+            os.chmod(self.data / name, 0o600)
+            if os.geteuid() == 0:
+                shutil.chown(self.data / name, "postgres")
+        listen = ",".join(filter(None, ("127.0.0.1", also_listen)))
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '{listen}'\nssl = on\n"
+                "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+            )
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\nhostssl all all 127.0.0.0/8 trust\n"
+        )
+
     def start(self) -> None:
         self._ctl("-l", str(self.data / "server.log"), "start")
 
