@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from station.db import DatabaseSettings, parse_url
+from station.db import POOLERS, DatabaseSettings, parse_url
 from station.domain import Mode
 from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
@@ -83,6 +83,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_CONNECT_TIMEOUT": "database.connect_timeout_s",
     "STATION_STATEMENT_TIMEOUT_MS": "database.statement_timeout_ms",
     "STATION_LOCK_TIMEOUT_MS": "database.lock_timeout_ms",
+    "STATION_DATABASE_POOLER": "database.pooler",
     "STATION_CONFERENCE": "conference",
     "STATION_NAME": "station",
     "STATION_MODE": "mode",
@@ -140,7 +141,14 @@ _TOP_LEVEL_KEYS = (
     "clock",
 )
 _TABLES = ("database", "scanner", "offline")
-_DATABASE_KEYS = ("url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms")
+_DATABASE_KEYS = (
+    "url",
+    "schema",
+    "connect_timeout_s",
+    "statement_timeout_ms",
+    "lock_timeout_ms",
+    "pooler",
+)
 _OFFLINE_KEYS = (
     "enabled",
     "threshold_s",
@@ -414,6 +422,7 @@ def _database_settings(
             default=defaults.lock_timeout_ms,
         ),
         schema=get(layers, "database.schema", _schema, default=None),
+        pooler=get(layers, "database.pooler", _pooler, default=None),
         application_name=_printable(application)[:63],
     )
 
@@ -681,6 +690,16 @@ def _database_url(raw: object, where: str) -> str:
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc.message}") from None
     return value
+
+
+def _pooler(raw: object, where: str) -> str | None:
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value == "none":
+        return None
+    if value in POOLERS:
+        return value
+    choices = ", ".join(f'"{name}"' for name in (*POOLERS, "none"))
+    raise ConfigurationError(f"{where} must be {choices} (got {_shown(repr(raw))})")
 
 
 def _schema(raw: object, where: str) -> str:
