@@ -34,7 +34,7 @@ from station.services.errors import AttendeeNotFound, ConfigurationError, FullyR
 from station.services.results import StationContext
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
-from tests.pooler.conftest import POOL_SIZE, Bouncer
+from tests.pooler.conftest import INI, POOL_SIZE, Bouncer
 
 STATIONS = 6  # > POOL_SIZE server connections
 SCANS = 8  # attendees per station: more than psycopg's prepare threshold
@@ -235,3 +235,18 @@ def test_offline_keeper_polls_instead_of_listening_through_pgbouncer_postgres(
         through.stop()
         direct._close_listener()
         pooled.dispose()
+
+
+def test_the_readme_shows_the_tested_pgbouncer_ini() -> None:
+    shown = INI.format(
+        host="db.example.org",
+        port=5432,
+        dbname="pycon",
+        user="station",
+        schema="station",
+        listen_port=6432,
+        auth_file="/etc/pgbouncer/userlist.txt",
+        pool_size=POOL_SIZE,
+    )
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"```ini\n{shown}```" in readme
