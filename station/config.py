@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from station.db import SSL_MODES, TLS_PARAMETERS, DatabaseSettings, parse_url
+from station.db import POOLERS, SSL_MODES, TLS_PARAMETERS, DatabaseSettings, parse_url
 from station.domain import Mode
 from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
@@ -87,6 +87,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_DATABASE_SSLROOTCERT": "database.sslrootcert",
     "STATION_DATABASE_SSLCERT": "database.sslcert",
     "STATION_DATABASE_SSLKEY": "database.sslkey",
+    "STATION_DATABASE_POOLER": "database.pooler",
     "STATION_CONFERENCE": "conference",
     "STATION_NAME": "station",
     "STATION_MODE": "mode",
@@ -151,6 +152,7 @@ _DATABASE_KEYS = (
     "statement_timeout_ms",
     "lock_timeout_ms",
     *TLS_PARAMETERS,
+    "pooler",
 )
 _OFFLINE_KEYS = (
     "enabled",
@@ -425,6 +427,7 @@ def _database_settings(
             default=defaults.lock_timeout_ms,
         ),
         schema=get(layers, "database.schema", _schema, default=None),
+        pooler=get(layers, "database.pooler", _pooler, default=None),
         application_name=_printable(application)[:63],
         sslmode=get(layers, "database.sslmode", _sslmode, default=None),
         sslrootcert=get(layers, "database.sslrootcert", _ca_file, default=None),
@@ -754,6 +757,16 @@ def _readable_file(raw: object, where: str) -> str:
             f"{where}: cannot read {_shown(str(path), 200)} ({exc.strerror})"
         ) from None
     return str(path)
+
+
+def _pooler(raw: object, where: str) -> str | None:
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value == "none":
+        return None
+    if value in POOLERS:
+        return value
+    choices = ", ".join(f'"{name}"' for name in (*POOLERS, "none"))
+    raise ConfigurationError(f"{where} must be {choices} (got {_shown(repr(raw))})")
 
 
 def _schema(raw: object, where: str) -> str:

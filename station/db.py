@@ -58,11 +58,17 @@ class DatabaseSettings:
     sslrootcert: str | None = None  # the CA file that signed the server's certificate
     sslcert: str | None = None  # a client certificate, for servers that ask for one
     sslkey: str | None = None
+    # PostgreSQL only: "pgbouncer" when the URL points at PgBouncer in transaction pooling
+    # mode (no prepared statements, no startup options, no LISTEN). None: a direct connection.
+    pooler: str | None = None
 
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # libpq's TLS parameters, as the settings and the URL query both name them.
 TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+POOLERS = ("pgbouncer",)
 
 
 def parse_url(raw: str) -> URL:
@@ -123,6 +129,8 @@ def _sqlite_engine(url: URL, settings: DatabaseSettings) -> Engine:
 
 
 def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
+    if settings.pooler is not None:
+        return _pooled_engine(url, settings)
     options = [
         f"-c statement_timeout={settings.statement_timeout_ms}",
         f"-c lock_timeout={settings.lock_timeout_ms}",
@@ -134,7 +142,65 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
         options.append(f"-c search_path={settings.schema}")
     if settings.clock_offset_s is not None:
         options.append(f"-c station.clock_offset={settings.clock_offset_s:.3f}s")
-    tls = {name: value for name in TLS_PARAMETERS if (value := getattr(settings, name)) is not None}
+    return _pooled_or_direct(url, settings, " ".join(options), settings.prepare_threshold)
+
+
+def _pooled_engine(url: URL, settings: DatabaseSettings) -> Engine:
+    """An engine that keeps no state on a server connection PgBouncer may hand to another.
+
+    In transaction pooling mode each transaction (each autocommit statement) may run on
+    a different server connection: a statement prepared on one is unknown on the next,
+    and session settings sent at start-up would stay on whichever connection got them
+    (PgBouncer 1.18 refuses the ``options`` start-up parameter outright). So no
+    statement is prepared, and the timeouts and search_path come from the server side
+    (``ALTER ROLE ... SET``, or ``connect_query`` in pgbouncer.ini), not from us.
+    """
+    if settings.pooler not in POOLERS:
+        raise ConfigurationError(
+            f"Database pooler must be {' or '.join(POOLERS)} (got {settings.pooler!r})."
+        )
+    if settings.schema:
+        raise ConfigurationError(
+            "Database schema cannot be sent through PgBouncer: set search_path on the role "
+            "(ALTER ROLE ... SET search_path) or in pgbouncer.ini's connect_query."
+        )
+    if settings.clock_offset_s is not None:
+        raise ConfigurationError(
+            "A demo clock needs a direct database connection, not one through PgBouncer."
+        )
+    engine = _pooled_or_direct(url, settings, None, None)
+    _BEHIND_POOLER.add(engine)
+    return engine
+
+
+_BEHIND_POOLER: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def behind_pooler(engine: Engine) -> bool:
+    """True for an engine built for PgBouncer (``DatabaseSettings.pooler``)."""
+    return engine in _BEHIND_POOLER
+
+
+def _pooled_or_direct(
+    url: URL, settings: DatabaseSettings, options: str | None, prepare_threshold: int | None
+) -> Engine:
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout_s,
+        "application_name": settings.application_name[:63],
+        "prepare_threshold": prepare_threshold,
+        # A dropped venue link is noticed in about 11 s, not the kernel's two hours,
+        # and data the server never acknowledges fails the write after the statement timeout.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": settings.statement_timeout_ms + 2000,
+    }
+    if options is not None:
+        connect_args["options"] = options
+    connect_args.update(
+        (name, value) for name in TLS_PARAMETERS if (value := getattr(settings, name)) is not None
+    )
     engine = create_engine(
         url,
         # Replaced by the cheaper check below: SQLAlchemy's costs a round trip per checkout.
@@ -145,20 +211,7 @@ def _postgres_engine(url: URL, settings: DatabaseSettings) -> Engine:
         pool_use_lifo=True,
         pool_timeout=settings.connect_timeout_s,
         pool_recycle=1800,
-        connect_args={
-            "connect_timeout": settings.connect_timeout_s,
-            "options": " ".join(options),
-            "application_name": settings.application_name[:63],
-            "prepare_threshold": settings.prepare_threshold,
-            # A dropped venue link is noticed in about 11 s, not the kernel's two hours,
-            # and data the server never acknowledges fails the write after the statement timeout.
-            "keepalives": 1,
-            "keepalives_idle": 5,
-            "keepalives_interval": 2,
-            "keepalives_count": 3,
-            "tcp_user_timeout": settings.statement_timeout_ms + 2000,
-            **tls,
-        },
+        connect_args=connect_args,
     )
     _check_connections_on_checkout(engine, settings.ping_after_idle_s)
     return engine

@@ -184,6 +184,7 @@ def test_the_example_file_loads_and_documents_every_key() -> None:
     top |= {"supervisor_pin_hash", "ascii_borders", "direction", "clock"}
     database = {"url", "schema", "connect_timeout_s", "statement_timeout_ms", "lock_timeout_ms"}
     database |= {"sslmode", "sslrootcert", "sslcert", "sslkey"}
+    database |= {"pooler"}
     scanner = {f.name for f in fields(ScannerProfile)}
     offline = {"enabled", "threshold_s", "sync_s", "directory", "default_policy", "products"}
     offline |= {"cap", "max_minutes"}
@@ -260,6 +261,7 @@ def test_typos_in_keys_tables_and_values_are_all_reported(tmp_path: Path) -> Non
         ('[database]\nconnect_timeout_s = "5s"', '"database.connect_timeout_s"', "whole number"),
         ("[database]\nlock_timeout_ms = 0", '"database.lock_timeout_ms"', "between 1 and"),
         ('[database]\nschema = "a-b"', '"database.schema"', "schema name"),
+        ('[database]\npooler = "pgpool"', '"database.pooler"', '"pgbouncer", "none"'),
         ('[scanner]\nterminator = "space"', "scanner.terminator", "enter, crlf, tab, none"),
         ('direction = "sideways"', '"direction"', '"in" or "out"'),
         ('direction = "out"', '"direction"', "only a door station"),
@@ -484,3 +486,14 @@ def test_tls_settings_are_refused_in_one_line(tmp_path: Path) -> None:
         "STATION_DATABASE_SSLMODE is for PostgreSQL only; the database URL is SQLite "
         "(leave the TLS settings out)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [('"pgbouncer"', "pgbouncer"), ('"PgBouncer"', "pgbouncer"), ('"none"', None)],
+)
+def test_the_database_pooler(tmp_path: Path, value: str, expected: str | None) -> None:
+    path = write(tmp_path, f'conference = "c"\n[database]\npooler = {value}\n')
+    assert load_settings(path, {}, {}).database.pooler == expected
+    env = {"STATION_DATABASE_POOLER": "pgbouncer", "STATION_CONFERENCE": "c"}
+    assert load_settings(None, env, {}).database.pooler == "pgbouncer"

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from station.db import behind_pooler
 from station.offline.journal import Journal
 from station.offline.replay import Replayer
 from station.offline.sync import SnapshotSync
@@ -293,7 +294,9 @@ class OfflineKeeper:
             self._stop.wait(min(seconds, self._probe_s))
 
     def _listen(self) -> Any:
-        if self._engine.dialect.name != "postgresql":
+        # Through PgBouncer (transaction pooling) a LISTEN would end with its transaction:
+        # the keeper polls every sync_s instead.
+        if self._engine.dialect.name != "postgresql" or behind_pooler(self._engine):
             return None
         if self._listener is not None:
             return self._listener
