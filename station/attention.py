@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, update
 
 from station.importer.fields import MAX_ATTENTION
 from station.models import AddOn, Conference, Order, TicketType
+from station.services.conferences import conference_slug
 from station.text import display_safe
 
 Kind = Literal["order", "ticket", "addon"]
@@ -72,7 +73,7 @@ def attention(
     model: Any = {"order": Order, "ticket": TicketType, "addon": AddOn}[kind]
     natural = model.reference if kind == "order" else model.slug
     with engine.begin() as conn:
-        slug = _conference(conn, conference)
+        slug = conference_slug(conn, conference, AttentionInputError)
         found = conn.execute(
             select(model.id, natural.label("key"), model.checkin_attention)
             .join(Conference, Conference.id == model.conference_id)
@@ -91,22 +92,6 @@ def attention(
                 update(model).where(model.id == found.id).values(checkin_attention=current)
             )
     return AttentionNote(slug, kind, found.key, _WORDS[kind], current)
-
-
-def _conference(conn: Any, slug: str | None) -> str:
-    if slug is not None:
-        if conn.scalar(select(Conference.id).where(Conference.slug == slug)) is None:
-            raise AttentionInputError(f"conference {shown(slug)} does not exist in this database")
-        return slug
-    slugs = list(conn.scalars(select(Conference.slug).order_by(Conference.slug).limit(6)))
-    if len(slugs) == 1:
-        return str(slugs[0])
-    if not slugs:
-        raise AttentionInputError("this database has no conference yet; import attendees first")
-    listed = ", ".join(slugs[:5]) + (", …" if len(slugs) > 5 else "")
-    raise AttentionInputError(
-        f"say which conference with --conference (this database has: {listed})"
-    )
 
 
 def shown(value: str) -> str:

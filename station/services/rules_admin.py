@@ -29,6 +29,7 @@ from station.rulebook.event_rules import (
     with_fields,
 )
 from station.rulebook.facts import ProductKind
+from station.services.conferences import conference_slug
 from station.services.errors import InvalidInput
 from station.text import display_safe
 
@@ -90,7 +91,7 @@ class RulesShown:
 
 def show_rules(engine: Engine, conference: str | None = None) -> RulesShown:
     with engine.connect() as conn:
-        slug = _conference(conn, conference)
+        slug = conference_slug(conn, conference, _refused)
         return RulesShown(slug, tuple(_products(conn, slug).values()))
 
 
@@ -109,7 +110,7 @@ def set_rules(
             "or --capacity."
         )
     with engine.begin() as conn:
-        slug = _conference(conn, conference)
+        slug = conference_slug(conn, conference, _refused)
         found = _find(_products(conn, slug), product, slug)
         try:
             rules = with_fields(found.rules, texts)
@@ -141,7 +142,7 @@ def import_rules(
     if len(parsed) > MAX_IMPORT_PRODUCTS:
         raise InvalidInput(f"The rules file names more than {MAX_IMPORT_PRODUCTS} products.")
     with engine.begin() as conn:
-        slug = _conference(conn, conference)
+        slug = conference_slug(conn, conference, _refused)
         products = _products(conn, slug)
         changes: dict[str, RuleChange] = {}
         for key, table in parsed.items():
@@ -254,19 +255,8 @@ def _find(products: Mapping[str, ProductRuleSet], name: str, conference: str) ->
     )
 
 
-def _conference(conn: Connection, slug: str | None) -> str:
-    """The named conference, or the only one in the database."""
-    if slug is not None:
-        if conn.scalar(select(Conference.id).where(Conference.slug == slug)) is None:
-            raise InvalidInput(f"Conference {_shown(slug)} does not exist in this database.")
-        return slug
-    slugs = list(conn.scalars(select(Conference.slug).order_by(Conference.slug).limit(6)))
-    if len(slugs) == 1:
-        return str(slugs[0])
-    if not slugs:
-        raise InvalidInput("This database has no conference yet; import attendees first.")
-    listed = ", ".join(slugs[:5]) + (", …" if len(slugs) > 5 else "")
-    raise InvalidInput(f"Say which conference with --conference (this database has: {listed}).")
+def _refused(reason: str) -> InvalidInput:
+    return InvalidInput(f"{reason[0].upper()}{reason[1:]}.")
 
 
 def _shown(value: str) -> str:
