@@ -63,7 +63,7 @@ class Services:
             sessions=self.checkin._sessions,
             online=self.online_scans,
             writer=self.checkin,
-            clock=station_clock(settings.database.clock_offset_s),
+            clock=self.clock,
         )
 
     @cached_property
@@ -103,16 +103,13 @@ class Services:
 
 
 def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
-    clock: Callable[[], datetime] = utcnow
     if settings.clock is not None and engine is None:
         offset = demo_clock_offset(settings)
         settings = replace(
             settings, database=replace(settings.database, clock_offset_s=offset.total_seconds())
         )
-
-        def clock() -> datetime:
-            return utcnow() + offset
-
+    # One clock for the services, the offline path and the server's recording clock.
+    clock = station_clock(settings.database.clock_offset_s)
     engine = engine or make_engine(settings.database)
     sessions = make_session_factory(engine)
     return Services(
