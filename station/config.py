@@ -348,6 +348,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: config file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise ConfigurationError(f"{path}: not a config file: its values nest too deeply") from None
 
 
 def _flatten_file(

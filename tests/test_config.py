@@ -310,6 +310,11 @@ def test_missing_file(tmp_path: Path) -> None:
     assert f"{path}: config file not found" in refusal(path)
 
 
+def test_a_deeply_nested_file_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert f"{path}: not a config file: its values nest too deeply" in refusal(path)
+
+
 def test_unreadable_file(tmp_path: Path) -> None:
     path = write(tmp_path, 'conference = "c"\n')
     path.write_bytes(b'conference = "\xff"\n')

@@ -137,6 +137,8 @@ def import_rules(
         parsed = tomllib.loads(document)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"The rules file is not valid TOML: {display_safe(str(exc))}.") from None
+    except RecursionError:
+        raise InvalidInput("The rules file is not valid: its values nest too deeply.") from None
     if not parsed:
         raise InvalidInput("The rules file names no product: write one [slug] table per product.")
     if len(parsed) > MAX_IMPORT_PRODUCTS:

@@ -150,6 +150,8 @@ def test_import_and_dry_run(database: TestDatabase, conf: ConferenceBuilder) -> 
         ("[voucher]\ndaily_limit = 1\n\x00",
          "The rules file is not valid TOML: Invalid statement (at line 3"),
         ('[voucher]\nhours = "11:30-14:30\x00"\n', "The rules file is not valid TOML"),
+        ("[voucher]\nhours = " + "[" * 5000 + "]" * 5000 + "\n",
+         "The rules file is not valid: its values nest too deeply."),
         ("[voucher]\ndaily_limit = 1\n[tutorial]\ncapacity = 99999999999999999999999\n",
          "addon:tutorial capacity: The capacity must be a whole number from 0 to 1,000,000."),
         ("[tutorial]\ncapacity = -1\n", "addon:tutorial capacity: The capacity must be a whole"),
