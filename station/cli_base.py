@@ -8,7 +8,8 @@ command tree: no import cycle between the entry point and its commands.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from station import oplog
 from station.services.errors import ConfigurationError, InvalidInput, StationError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from station.config import Settings
     from station.db import DatabaseSettings
 
@@ -142,3 +145,22 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+@contextmanager
+def configured_engine(state: CliState, *, read_only: bool = False) -> Iterator[Engine]:
+    """The configured database, migrated if SQLite, checked if PostgreSQL.
+
+    A SQLite file is created for an import, never for a report, an export or the rules.
+    """
+    from station.dbadmin import open_engine, prepare_for_station, reporting_failures
+    from station.paths import data_dir
+
+    database = state.database()
+    prepare_for_station(database, own_dir=data_dir(state.env), read_only=read_only)
+    engine = open_engine(database)
+    try:
+        with reporting_failures(database):
+            yield engine
+    finally:
+        engine.dispose()

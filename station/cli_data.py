@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from station.cli_base import configured_engine
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -55,25 +57,6 @@ class InputFailure(DataFailure):
     the README says of set-up and input problems."""
 
     exit_code = 2
-
-
-@contextmanager
-def _engine(state: CliState, *, read_only: bool = False) -> Iterator[Engine]:
-    """The configured database, migrated if SQLite, checked if PostgreSQL.
-
-    A SQLite file is created for an import, never for a report or an export.
-    """
-    from station.dbadmin import open_engine, prepare_for_station, reporting_failures
-    from station.paths import data_dir
-
-    database = state.database()
-    prepare_for_station(database, own_dir=data_dir(state.env), read_only=read_only)
-    engine = open_engine(database)
-    try:
-        with reporting_failures(database):
-            yield engine
-    finally:
-        engine.dispose()
 
 
 # --- station import ----------------------------------------------------------------------
@@ -136,7 +119,7 @@ def import_cmd(
         skip_bad_rows=skip_bad_rows,
     )
     show_bar = sys.stderr.isatty() and len(parsed.records) >= PROGRESS_FROM_ROWS
-    with _engine(state) as engine, _progress(show_bar) as progress:
+    with configured_engine(state) as engine, _progress(show_bar) as progress:
         report = import_parsed(engine, parsed, options, progress)
     for problem in report.problems:
         click.echo(f"{label} {problem}", err=True)
@@ -256,7 +239,7 @@ def export_cmd(
     from station.exporter import ExportFilter, conference_zone, export_rows, parse_time, write
     from station.reading import read_connection
 
-    with _engine(state, read_only=True) as engine, read_connection(engine) as conn:
+    with configured_engine(state, read_only=True) as engine, read_connection(engine) as conn:
         zone = conference_zone(conn, conference)
         filters = ExportFilter(
             conference=conference,
@@ -326,7 +309,7 @@ def report_cmd(
     if watch and as_json:
         raise click.UsageError("--watch draws a table; use --json without --watch.")
     where = shown_url(state.database())
-    with _engine(state, read_only=True) as engine:
+    with configured_engine(state, read_only=True) as engine:
         if watch:
             _watch(engine, conference, interval, where)
             return
@@ -417,7 +400,7 @@ def attention_cmd(
     from station.attention import AttentionInputError, attention
 
     try:  # never creates a database: a note needs the orders an import brought
-        with _engine(state, read_only=True) as engine:
+        with configured_engine(state, read_only=True) as engine:
             found = attention(engine, kind, key, conference=conference, note=note, clear=clear)
     except AttentionInputError as exc:
         raise InputFailure(str(exc)) from None

@@ -8,18 +8,14 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from station.cli_base import SetupFailure, StationGroup
+from station.cli_base import SetupFailure, StationGroup, configured_engine
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from station.cli_base import CliState
     from station.rulebook.event_rules import RuleField
     from station.services.rules_admin import ProductRuleSet, RulesChanged
@@ -49,22 +45,6 @@ def _cell(field: RuleField, words: str, product: ProductRuleSet) -> str:
     if field == "capacity":
         return str(product.rules.capacity)
     return words
-
-
-@contextmanager
-def _engine(state: CliState) -> Iterator[Engine]:
-    """The configured database; never created here (rules need a conference's products)."""
-    from station.dbadmin import open_engine, prepare_for_station, reporting_failures
-    from station.paths import data_dir
-
-    database = state.database()
-    prepare_for_station(database, own_dir=data_dir(state.env), read_only=True)
-    engine = open_engine(database)
-    try:
-        with reporting_failures(database):
-            yield engine
-    finally:
-        engine.dispose()
 
 
 @click.group("rules", cls=StationGroup)
@@ -118,7 +98,7 @@ def rules_set(
         "capacity": capacity,
     }
     texts = {name: value for name, value in given.items() if value is not None}
-    with _engine(state) as engine:
+    with configured_engine(state, read_only=True) as engine:
         done = set_rules(engine, product, texts, conference=conference, dry_run=dry_run)
     _echo_changes(done)
 
@@ -131,7 +111,7 @@ def rules_show(state: CliState, conference: str | None, show_all: bool) -> None:
     """Show every product with rules, in the words a volunteer reads."""
     from station.services.rules_admin import show_rules
 
-    with _engine(state) as engine:
+    with configured_engine(state, read_only=True) as engine:
         shown = show_rules(engine, conference)
     listed = shown.products if show_all else shown.with_rules
     if not listed:
@@ -166,7 +146,7 @@ def rules_import(state: CliState, file: Path, conference: str | None, dry_run: b
         document = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SetupFailure(f"{label} is not UTF-8 text; nothing was changed.") from None
-    with _engine(state) as engine:
+    with configured_engine(state, read_only=True) as engine:
         done = import_rules(engine, document, conference=conference, dry_run=dry_run)
     _echo_changes(done, label=label)
 
