@@ -21,6 +21,7 @@ from station.services.counters import CounterService
 from station.services.db_errors import database_errors
 from station.services.doors import DoorService
 from station.services.errors import ConfigurationError, DatabaseUnavailable
+from station.services.health import HealthService
 from station.services.scan import ScanService
 from station.services.voids import VoidService
 
@@ -95,6 +96,11 @@ class Services:
     def counters(self) -> CounterService:
         """Read-only counts for the counters line, on the check-in service's sessions."""
         return CounterService.sharing(self.checkin)
+
+    @cached_property
+    def health(self) -> HealthService:
+        """The station's heartbeat, on the same sessions (never the demo clock)."""
+        return HealthService(self.checkin._sessions)
 
     def dispose(self) -> None:
         if "offline" in self.__dict__ and self.offline is not None:

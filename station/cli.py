@@ -24,6 +24,7 @@ import click
 
 from station import __version__, oplog
 from station.cli_base import EXIT_RUNTIME, CliState, Failure, StationGroup, pass_state
+from station.cli_dashboard import dashboard_cmd
 from station.cli_data import attention_cmd, export_cmd, import_cmd, report_cmd
 from station.cli_db import bench_cmd, grant_station_role_cmd
 from station.cli_rules import rules_cmd
@@ -432,6 +433,7 @@ def staff_list(state: CliState) -> None:
 cli.add_command(import_cmd, "import")
 cli.add_command(export_cmd, "export")
 cli.add_command(report_cmd, "report")
+cli.add_command(dashboard_cmd, "dashboard")
 cli.add_command(attention_cmd, "attention")
 cli.add_command(rules_cmd, "rules")
 cli.add_command(bench_cmd, "bench")

@@ -25,6 +25,9 @@ from typing import Any, Literal, TypeVar
 
 from station.db import POOLERS, SSL_MODES, TLS_PARAMETERS, DatabaseSettings, parse_url
 from station.domain import Mode
+from station.health import DEFAULT_EVERY_S as DEFAULT_HEARTBEAT_S
+from station.health import MAX_EVERY_S as MAX_HEARTBEAT_S
+from station.health import MIN_EVERY_S as MIN_HEARTBEAT_S
 from station.offline.settings import DEFAULT_CAP, DEFAULT_MAX_MINUTES, OfflineRules, OfflineSettings
 from station.oplog import LEVELS as LOG_LEVELS
 from station.paths import default_database_url
@@ -72,6 +75,8 @@ class Settings:
     # A demo clock: the station runs as if it were this time now (naive: the conference's
     # time zone, applied at start-up by station.bootstrap). None: the real time.
     clock: datetime | None = None
+    # How often the station writes its heartbeat (station_health; the dashboard reads it).
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
 
 CONFIG_ENV = "STATION_CONFIG"
@@ -105,6 +110,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_OFFLINE_DIR": "offline.directory",
     "STATION_DIRECTION": "direction",
     "STATION_CLOCK": "clock",
+    "STATION_HEARTBEAT_S": "heartbeat_s",
 }
 
 # Override (command-line flag) names, for messages: flat name -> flag.
@@ -143,6 +149,7 @@ _TOP_LEVEL_KEYS = (
     "log_dir",
     "direction",
     "clock",
+    "heartbeat_s",
 )
 _TABLES = ("database", "scanner", "offline")
 _DATABASE_KEYS = (
@@ -244,6 +251,12 @@ def load_settings(
         offline=_offline_settings(layers, problems),
         direction=get(layers, "direction", _direction, default="in"),
         clock=get(layers, "clock", _clock, default=None),
+        heartbeat_s=get(
+            layers,
+            "heartbeat_s",
+            _bounded(MIN_HEARTBEAT_S, MAX_HEARTBEAT_S, "seconds"),
+            default=DEFAULT_HEARTBEAT_S,
+        ),
     )
     if settings.direction == "out" and mode is not Mode.DOOR:
         problems.add(

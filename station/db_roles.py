@@ -67,6 +67,10 @@ FUNCTIONS = (
     # Migration 0013: a replayed offline scan the server refused.
     "station_offline_conflict(integer, integer, text, text, text, integer, uuid, timestamptz, "
     "text, integer, text, text)",
+    # Migration 0017: the station's heartbeat (it cannot read the table).
+    "station_heartbeat(text, text, text, text, text, text, boolean, boolean, integer, "
+    "timestamptz, integer, integer, double precision, double precision, double precision, "
+    "timestamptz)",
 )
 
 # Every column of staff but pin_hash.

@@ -496,6 +496,39 @@ class OfflineConflict(Base):
     other_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class StationHealth(Base):
+    """Each station's latest heartbeat (migration 0017): one row per station, overwritten
+    every few seconds, so the dashboard reads the whole event in one small table.
+
+    ``beat_at`` is the writer's server time (the station's own clock on SQLite, where the
+    station is its own server); a row whose ``beat_at`` is older than a few of its own
+    ``every_s`` is a lost station. The station role writes it only through
+    ``station_heartbeat()`` and cannot read it.
+    """
+
+    __tablename__ = "station_health"
+    __table_args__ = (CheckConstraint("state IN ('running', 'closed')", name="state"),)
+
+    conference_id: Mapped[int] = mapped_column(primary_key=True)
+    station: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    product: Mapped[str | None] = mapped_column(String(200))
+    operator: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10))
+    online: Mapped[bool] = mapped_column()
+    backlog: Mapped[int | None] = mapped_column()
+    last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scans_1m: Mapped[int] = mapped_column()
+    refusals_1m: Mapped[int] = mapped_column()
+    p50_ms: Mapped[float | None] = mapped_column()
+    p95_ms: Mapped[float | None] = mapped_column()
+    every_s: Mapped[float] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    beats: Mapped[int] = mapped_column(BigInteger())
+
+
 class ScanLog(Base):
     """Every scan attempt, refused ones included, for the organisers' audit."""
 

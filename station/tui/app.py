@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,8 +32,9 @@ from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from station import heap, oplog, paths, terminal
+from station import __version__, heap, oplog, paths, terminal
 from station.domain import Mode
+from station.health import Heartbeat, ScanWindow
 from station.rulebook.event_rules import Direction
 from station.scanflow.flow import Scan, ScanFlow, Stage
 from station.scanflow.keys import BurstRouter, ScanKeys
@@ -150,6 +152,10 @@ class StationApp(App[int], inherit_bindings=False):
         self.probe_every = PROBE_EVERY_S
         """While the database is away, how often to knock (tests shorten it)."""
         self.verdict_times: dict[int, float] = {}
+        self.scan_window = ScanWindow()
+        """The last minute of verdicts and their times on screen (what the heartbeat says)."""
+        self.started_at = datetime.now(UTC)
+        self._beat_failed = False
         """seq -> monotonic time the verdict was painted (read by the latency benchmark)."""
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         """Work for the one scan worker, in arrival order; None stops it."""
@@ -244,6 +250,7 @@ class StationApp(App[int], inherit_bindings=False):
             offline.start()
             self._read_link()
             self.set_interval(LINK_EVERY_S, self._read_link)
+        self.set_interval(self.settings.heartbeat_s, self._heartbeat)
 
     def _announce_clock(self) -> None:
         """A demo clock is set: say so on start, where nobody can miss it."""
@@ -261,6 +268,7 @@ class StationApp(App[int], inherit_bindings=False):
 
     def on_unmount(self) -> None:
         self._jobs.put(None)
+        self._last_heartbeat()
 
     def scan_screen_mounted(self) -> None:
         self._show_header()
@@ -277,6 +285,7 @@ class StationApp(App[int], inherit_bindings=False):
         self.ctx = replace(self.ctx, staff_id=member.id if member else None)
         self._show_header()
         self._refresh_counts()
+        self._heartbeat()
         self.ready = True
         heap.settle()  # start-up is over: the collector need not look at it again
 
@@ -615,12 +624,14 @@ class StationApp(App[int], inherit_bindings=False):
         if record:
             when = verdicts.local_time(scan.at, self.timezone, seconds=True)
             entry = (when, display_safe(who, limit=40))
+        refused = verdict.tone is verdicts.Tone.REFUSED
         if self.flow.show(scan):
             self.verdict = verdict
             screen.show_outcome(verdict, entry)
-            self.call_after_refresh(self._painted, scan.seq)
+            self.call_after_refresh(self._painted, scan, refused if record else None)
         elif entry is not None:
             screen.show_outcome(screen.verdict, entry)
+            self._count_scan(scan, refused, time.monotonic())
         if verdict.rings_bell:
             self.bell()
         if not busy:
@@ -629,10 +640,18 @@ class StationApp(App[int], inherit_bindings=False):
                 self._working_timer = None
             screen.set_working(False)
 
-    def _painted(self, seq: int) -> None:
-        self.verdict_times[seq] = time.monotonic()
+    def _painted(self, scan: Scan, refused: bool | None) -> None:
+        painted = self.verdict_times[scan.seq] = time.monotonic()
         if len(self.verdict_times) > 1000:
             del self.verdict_times[min(self.verdict_times)]
+        if refused is not None:
+            self._count_scan(scan, refused, painted)
+
+    def _count_scan(self, scan: Scan, refused: bool, ended: float) -> None:
+        """A scan's verdict reached the screen: the heartbeat's minute counts it."""
+        self.scan_window.add(
+            at=ended, latency_s=ended - scan.started, refused=refused, wall=datetime.now(UTC)
+        )
 
     def on_pending_confirmed(self, message: PendingConfirmed) -> None:
         """A scan shown as not recorded was recorded after all: say so in the history."""
@@ -1033,6 +1052,57 @@ class StationApp(App[int], inherit_bindings=False):
                 return
             if answer is not None:
                 self.post_message(PendingConfirmed(entry, answer))
+
+    def heartbeat(self, *, closing: bool = False) -> Heartbeat:
+        """What this station says of itself now (read on the UI thread)."""
+        settings, info = self.settings, self.info
+        bar = None if self.services.offline is None else self.scan_screen.offline_bar.state
+        return Heartbeat(
+            station=settings.station,
+            mode=settings.mode.value,
+            product=info.product_name if info and info.product_name else settings.product,
+            operator=self.operator.name if self.operator else None,
+            version=__version__,
+            online=self.online and self.link_online,
+            backlog=None if self.services.offline is None else (bar.waiting if bar else 0),
+            window=self.scan_window.summary(time.monotonic()),
+            every_s=settings.heartbeat_s,
+            started_at=self.started_at,
+            closing=closing,
+        )
+
+    def _heartbeat(self) -> None:
+        if not self.closing_down:
+            self._send_heartbeat(self.heartbeat())
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False)
+    def _send_heartbeat(self, beat: Heartbeat) -> None:
+        self._write_heartbeat(beat)
+
+    def _write_heartbeat(self, beat: Heartbeat) -> None:
+        """One statement; a failure is logged once per outage and otherwise ignored: the
+        dashboard shows a station that cannot beat as lost, which is the truth."""
+        try:
+            self.services.health.beat(self.settings.conference, beat)
+        except Exception as error:
+            if not self._beat_failed:
+                oplog.log_worker_error("heartbeat", error)
+            self._beat_failed = True
+        else:
+            self._beat_failed = False
+
+    def _last_heartbeat(self) -> None:
+        """On the way out: say "closed", so the dashboard does not call it lost. Waits at
+        most a second: a station whose database is away still quits at once."""
+        if not self.ready:
+            return
+        try:
+            beat = self.heartbeat(closing=True)
+        except Exception:  # the screens are gone already: no figures, no goodbye
+            return
+        done = threading.Thread(target=self._write_heartbeat, args=(beat,), daemon=True)
+        done.start()
+        done.join(timeout=1.0)
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def _check_database(self) -> None:

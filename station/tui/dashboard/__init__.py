@@ -1,0 +1,1 @@
+"""The organisers' dashboard (`station dashboard`)."""
