@@ -87,6 +87,8 @@ def title_line(name: str, view: StationsView | None, zone: str) -> str:
     if view is None:
         return f"{name} — dashboard — reading…"
     clock = local_time(view.now, zone, seconds=True)
+    if not view.stations:
+        return f"{name} — {clock} — no station has reported yet"
     counts = [f"{len(view.stations)} stations"]
     for status in ("ok", "offline", "lost", "closed"):
         n = view.count(status)
@@ -114,7 +116,7 @@ def refusal_lines(view: StationsView | None) -> list[str]:
     if view is None:
         return []
     if not view.refusals:
-        return ["No refusals in the last hour."]
+        return ["None in the last hour."]
     return [f"{n:>5}  {display_safe(words, limit=40)}" for words, n in view.refusals]
 
 
