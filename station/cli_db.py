@@ -94,12 +94,17 @@ def bench_cmd(args: tuple[str, ...]) -> None:
     """Benchmark the scan paths on PostgreSQL (station.bench; --help for options).
 
     ``station bench offline`` measures offline mode instead (station.bench.offline_bench);
-    ``station bench rules`` what a per-day cap or a capacity costs (station.bench.rules_bench).
+    ``station bench rules`` what a per-day cap or a capacity costs (station.bench.rules_bench);
+    ``station bench dashboard`` what `station dashboard` costs with 200 stations.
     """
     if args and args[0] == "rules":
         from station.bench.rules_bench import main as rules_main
 
         raise SystemExit(rules_main(list(args[1:])))
+    if args and args[0] == "dashboard":
+        from station.bench.dashboard_bench import main as dashboard_main
+
+        raise SystemExit(dashboard_main(list(args[1:])))
     if args and args[0] == "offline":
         from station.bench.offline_bench import main as offline_main
 
