@@ -664,8 +664,10 @@ def run_fleet(
             f"seeded {options.attendees:,} attendees in {took:.1f} s into schema {schema}; "
             f"{len(station_plans[0].codes)} fresh attendees per station"
         )
+        # A station opens two client connections: the scans' held one, and the pool's
+        # (sign-in's station_info reads in a session while the held one is opened).
         extra = (
-            f"max_client_conn = {options.stations + 20}\n"
+            f"max_client_conn = {2 * options.stations + 20}\n"
             f"max_db_connections = {options.server_connections}\n"
             "admin_users = {user}\n"
         )
