@@ -897,19 +897,23 @@ def print_report(report: FleetReport, out: Callable[[str], None] = print) -> Non
         f"{report.phases[0].cpu['cores']:.0f})")  # fmt: skip
     out(
         f"{'phase':<11}{'stations':>9}{'pgbouncer':>10}{'postgres':>9}{'rest':>6}{'machine':>8}"
-        f"{'  pgbouncer: xact ms, wait ms':>30}"
+        f"{'CPU ms/scan: st':>17}{'pgb':>6}{'pg':>6}{'xact ms':>9}{'wait ms':>9}"
     )
     for p in report.phases:
         c, b = p.cpu, p.bouncer
+        per_scan = p.wall / max(1, len(p.tally.latencies)) * 1000  # ms of wall per scan
         out(
             f"{p.phase.name:<11}{c['stations']:>9.2f}{c['pgbouncer']:>10.2f}{c['postgres']:>9.2f}"
-            f"{c['rest']:>6.2f}{c['machine']:>8.2f}{b['xact_ms']:>16.2f}{b['wait_ms']:>10.2f}"
+            f"{c['rest']:>6.2f}{c['machine']:>8.2f}{c['stations'] * per_scan:>17.2f}"
+            f"{c['pgbouncer'] * per_scan:>6.2f}{c['postgres'] * per_scan:>6.2f}"
+            f"{b['xact_ms']:>9.2f}{b['wait_ms']:>9.2f}"
         )
     out(
         "  stations: the worker processes (services, psycopg, Python); postgres: the server "
         "processes behind PgBouncer; rest: everything else on the machine (other work, "
-        "PostgreSQL's WAL writer, the sampler); xact ms: PgBouncer's mean time a transaction "
-        "held a server connection; wait ms: mean time a client waited for one"
+        "PostgreSQL's WAL writer, the sampler); CPU ms/scan: each one's CPU per scan; "
+        "xact ms: PgBouncer's mean time per transaction (from the client's query, its wait "
+        "for a server connection included); wait ms: mean time a client waited for one"
     )
     for p in report.phases:
         w = p.watch
