@@ -375,14 +375,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU seconds of the whole machine so far, all cores (/proc/stat).
+
+    Steal is time the hypervisor gave another guest while this one wanted the CPU (a
+    shared virtual machine); it counts as busy here.
+    """
     with open("/proc/stat", encoding="ascii") as f:
         values = [int(v) for v in f.readline().split()[1:]]
     tick = os.sysconf("SC_CLK_TCK")
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    steal = values[7] if len(values) > 7 else 0
     total = sum(values[:8])  # guest time is already in user
-    return (total - idle) / tick, total / tick
+    return (total - idle) / tick, steal / tick, total / tick
 
 
 @dataclass
@@ -530,6 +535,7 @@ class PhaseReport:
     watch: Watch
     cpu: dict[str, float]  # cores used on average: clients, pgbouncer, postgres, rest, machine
     bouncer: dict[str, float]  # from SHOW STATS deltas
+    window: float = 0.0  # seconds the CPU figures cover (the phase and its start and end)
     dashboard: list[float] | None = None
     dashboard_errors: Counter[str] = field(default_factory=Counter)
 
@@ -750,7 +756,8 @@ def _run(
             pids = [bouncer.pid, *(w.pid for w in workers if w.pid)]
             backends = sampler.server_pids()
             cpu_before = {pid: cpu_seconds(pid) for pid in (*pids, *backends)}
-            busy_before, total_before = machine_busy()
+            busy_before, steal_before, total_before = machine_busy()
+            window_start = time.monotonic()
             start_at.value = time.monotonic() + 0.2
             if board:
                 board.start()
@@ -761,7 +768,8 @@ def _run(
                 tally.add(got)
             if board:
                 board.stop()
-            busy_after, total_after = machine_busy()
+            busy_after, steal_after, total_after = machine_busy()
+            window = time.monotonic() - window_start  # what the CPU figures cover
             watch = sampler.restart()
             backends |= watch.backend_pids | sampler.server_pids()
             cpu_after = {pid: cpu_seconds(pid) for pid in (*pids, *backends)}
@@ -771,17 +779,17 @@ def _run(
             clients = sum(used[w.pid] for w in workers if w.pid)
             pgbouncer = used[bouncer.pid]
             postgres = sum(used[pid] for pid in backends if pid in used)
-            machine_cores = (busy_after - busy_before) / wall
+            machine_cores = (busy_after - busy_before) / window
             cpu = {
-                "stations": clients / wall,
-                "pgbouncer": pgbouncer / wall,
-                "postgres": postgres / wall,
+                "stations": clients / window,
+                "pgbouncer": pgbouncer / window,
+                "postgres": postgres / window,
                 "machine": machine_cores,
-                "cores": (total_after - total_before) / wall,
+                "cores": (total_after - total_before) / window,
+                "steal": (steal_after - steal_before) / window,
             }
-            cpu["rest"] = max(
-                0.0, machine_cores - cpu["stations"] - cpu["pgbouncer"] - cpu["postgres"]
-            )
+            ours = cpu["stations"] + cpu["pgbouncer"] + cpu["postgres"]
+            cpu["rest"] = max(0.0, machine_cores - ours - cpu["steal"])
             delta = {k: stats_after.get(k, 0) - stats_before.get(k, 0) for k in stats_after}
             xacts = delta.get("total_xact_count", 0) or 1
             bouncer_figures = {
@@ -798,6 +806,7 @@ def _run(
                     watch,
                     cpu,
                     bouncer_figures,
+                    window=window,
                     dashboard=list(board.latencies) if board else None,
                     dashboard_errors=Counter(board.errors) if board else Counter(),
                 )
@@ -896,22 +905,25 @@ def print_report(report: FleetReport, out: Callable[[str], None] = print) -> Non
     out("Where the time went (CPU in cores, averaged over the phase; the machine has "
         f"{report.phases[0].cpu['cores']:.0f})")  # fmt: skip
     out(
-        f"{'phase':<11}{'stations':>9}{'pgbouncer':>10}{'postgres':>9}{'rest':>6}{'machine':>8}"
+        f"{'phase':<11}{'stations':>9}{'pgbouncer':>10}{'postgres':>9}{'rest':>6}{'steal':>6}"
+        f"{'busy':>6}"
         f"{'CPU ms/scan: st':>17}{'pgb':>6}{'pg':>6}{'xact ms':>9}{'wait ms':>9}"
     )
     for p in report.phases:
         c, b = p.cpu, p.bouncer
-        per_scan = p.wall / max(1, len(p.tally.latencies)) * 1000  # ms of wall per scan
+        per_scan = p.window / max(1, len(p.tally.latencies)) * 1000  # CPU cores -> ms/scan
         out(
             f"{p.phase.name:<11}{c['stations']:>9.2f}{c['pgbouncer']:>10.2f}{c['postgres']:>9.2f}"
-            f"{c['rest']:>6.2f}{c['machine']:>8.2f}{c['stations'] * per_scan:>17.2f}"
+            f"{c['rest']:>6.2f}{c['steal']:>6.2f}{c['machine']:>6.2f}"
+            f"{c['stations'] * per_scan:>17.2f}"
             f"{c['pgbouncer'] * per_scan:>6.2f}{c['postgres'] * per_scan:>6.2f}"
             f"{b['xact_ms']:>9.2f}{b['wait_ms']:>9.2f}"
         )
     out(
         "  stations: the worker processes (services, psycopg, Python); postgres: the server "
         "processes behind PgBouncer; rest: everything else on the machine (other work, "
-        "PostgreSQL's WAL writer, the sampler); CPU ms/scan: each one's CPU per scan; "
+        "PostgreSQL's WAL writer, the sampler); steal: CPU the hypervisor gave to other "
+        "guests; busy: all of it; CPU ms/scan: each one's CPU per scan; "
         "xact ms: PgBouncer's mean time per transaction (from the client's query, its wait "
         "for a server connection included); wait ms: mean time a client waited for one"
     )
