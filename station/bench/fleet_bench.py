@@ -451,7 +451,8 @@ class Sampler:
             pools = admin_rows(self.admin, "SHOW POOLS")
             servers = admin_rows(self.admin, "SHOW SERVERS")
             activity = self.direct.execute(
-                "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity "
+                "SELECT pid, state, wait_event_type, wait_event, "
+                "substring(query from 'station_[a-z_]+\\(') FROM pg_stat_activity "
                 "WHERE application_name = %s AND backend_type = 'client backend'",
                 (self.app,),
             ).fetchall()
@@ -474,9 +475,10 @@ class Sampler:
                 if s.get("remote_pid") not in (None, "0"):
                     watch.backend_pids.add(int(s["remote_pid"]))
             watch.samples += 1
-            for _pid, state, kind, event in activity:
+            for _pid, state, kind, event, function in activity:
                 if state == "active":
-                    watch.waits[f"{kind}:{event}" if kind else "on CPU (no wait event)"] += 1
+                    where = f" in {function.rstrip('(')}" if kind == "Lock" and function else ""
+                    watch.waits[f"{kind}:{event}{where}" if kind else "on CPU (no wait event)"] += 1
                 else:
                     watch.waits[f"({state})"] += 1
 
