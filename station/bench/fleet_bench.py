@@ -558,6 +558,8 @@ class FleetOptions:
     contended_attendees: int = 20
     sample_every_s: float = 0.1
     keep: bool = False
+    # pgbouncer.ini settings added after the tested ini's (later lines win), for levers.
+    pgbouncer_settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -678,7 +680,7 @@ def run_fleet(
             f"max_client_conn = {2 * options.stations + 20}\n"
             f"max_db_connections = {options.server_connections}\n"
             "admin_users = {user}\n"
-        )
+        ) + "".join(f"{key} = {value}\n" for key, value in options.pgbouncer_settings)
         with running_pgbouncer(
             options.url,
             schema,
@@ -872,6 +874,9 @@ def print_report(report: FleetReport, out: Callable[[str], None] = print) -> Non
         f"server connections; {o.stations} stations in {o.processes} processes, "
         "one connection each, offline mode off"
     )
+    if o.pgbouncer_settings:
+        changed = ", ".join(f"{k} = {v}" for k, v in o.pgbouncer_settings)
+        out(f"pgbouncer.ini changed from the tested one (README): {changed}")
     out(
         "load average before / after: "
         f"{' '.join(f'{x:.2f}' for x in report.load_before)} / "
@@ -1050,8 +1055,22 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults.contended_attendees,
         help="attendees every station races for in the contended phase (20)",
     )
+    parser.add_argument(
+        "--pgbouncer-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pgbouncer.ini setting added after the tested ini's (repeatable), e.g. "
+        "server_check_delay=30",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
     args = parser.parse_args(argv)
+    changed = []
+    for item in args.pgbouncer_set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier() or "\n" in value:
+            parser.error(f"--pgbouncer-set wants KEY=VALUE, got {item!r}")
+        changed.append((key.strip(), value.strip()))
     burst = args.burst_seconds
     if burst is None:
         burst = min(defaults.burst_seconds, args.seconds)
@@ -1065,6 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         attendees=args.attendees,
         contended_attendees=args.contended_attendees,
         keep=args.keep,
+        pgbouncer_settings=tuple(changed),
     )
     started = time.perf_counter()
     try:
