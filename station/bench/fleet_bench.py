@@ -38,7 +38,9 @@ import argparse
 import contextlib
 import multiprocessing as mp
 import os
+import queue
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -63,7 +65,13 @@ from station.bench.pg_seed import (
     line_ids,
     seed,
 )
-from station.bench.pgbouncer import Bouncer, PgBouncerUnavailable, admin_rows, running_pgbouncer
+from station.bench.pgbouncer import (
+    PGBOUNCER,
+    Bouncer,
+    PgBouncerUnavailable,
+    admin_rows,
+    running_pgbouncer,
+)
 from station.bootstrap import Services, build_services
 from station.config import Settings
 from station.db import DatabaseSettings, make_engine
@@ -82,6 +90,7 @@ MIX: tuple[tuple[Mode, str | None], ...] = (
 )
 CONTENDED_PRODUCTS = (("lunch", 1), ("voucher", 3))  # (add-on, units each attendee bought)
 TARGET_P95_MS = 25.0
+WORKER_WAIT_S = 1800.0  # a worker left waiting this long for the next phase gives up
 TARGET_BURST_RATE = 2000.0
 
 
@@ -336,7 +345,7 @@ def _worker(
     results.put(("connected", os.getpid(), _run_threads(stations, _tally_of(_connect))))
     heap.settle()  # as a station does once it is ready
     for phase in phases:
-        barrier.wait()
+        barrier.wait(timeout=WORKER_WAIT_S)
         start = start_at.value
         end = None if phase.seconds is None else start + phase.seconds
         delay = start - time.monotonic()
@@ -344,7 +353,7 @@ def _worker(
             time.sleep(delay)
         tally = _run_threads(stations, partial(Station.run, phase=phase, start=start, end=end))
         results.put((phase.name, os.getpid(), tally))
-    barrier.wait()
+    barrier.wait(timeout=WORKER_WAIT_S)
     for station in stations:
         with contextlib.suppress(Exception):
             station.close()
@@ -747,11 +756,8 @@ def _run(
     ]
     for worker in workers:
         worker.start()
-    connected = Tally()
     try:
-        for _ in workers:
-            _, _, tally = results.get(timeout=300)
-            connected.add(tally)
+        connected = _collect(results, workers, 300)
         sampler = Sampler(bouncer, direct, app, options.sample_every_s)
         out(
             f"{options.stations} stations connected through PgBouncer on port {bouncer.port} "
@@ -771,11 +777,8 @@ def _run(
             start_at.value = time.monotonic() + 0.2
             if board:
                 board.start()
-            barrier.wait()
-            tally = Tally()
-            for _ in workers:
-                _, _, got = results.get(timeout=(phase.seconds or 0) + 600)
-                tally.add(got)
+            barrier.wait(timeout=120)
+            tally = _collect(results, workers, (phase.seconds or 0) + 600)
             if board:
                 board.stop()
             busy_after, steal_after, total_after = machine_busy()
@@ -822,7 +825,7 @@ def _run(
                 )
             )
             out(f"  {phase.name}: {len(tally.latencies)} scans in {wall:.1f} s")
-        barrier.wait()
+        barrier.wait(timeout=120)
         for worker in workers:
             worker.join(60)
         sampler.close()
@@ -850,11 +853,27 @@ def _run(
                 worker.join()
 
 
+def _collect(results: Any, workers: list[Any], timeout_s: float) -> Tally:
+    """One tally from each worker; a worker that died or a phase that hangs ends the run."""
+    total = Tally()
+    deadline = time.monotonic() + timeout_s
+    waiting = len(workers)
+    while waiting:
+        try:
+            _, _, got = results.get(timeout=1.0)
+        except queue.Empty:
+            dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a station process died (exit code {dead[0]})") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer from the stations in {timeout_s:.0f} s") from None
+            continue
+        total.add(got)
+        waiting -= 1
+    return total
+
+
 def _pgbouncer_version() -> str:
-    import subprocess
-
-    from station.bench.pgbouncer import PGBOUNCER
-
     try:
         done = subprocess.run(
             [str(PGBOUNCER), "--version"], capture_output=True, text=True, timeout=10
