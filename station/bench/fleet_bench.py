@@ -1127,7 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         report = run_fleet(options)
-    except PgBouncerUnavailable as exc:
+    except (PgBouncerUnavailable, RuntimeError) as exc:
         print(f"station bench fleet: {exc}", file=sys.stderr)
         return 2
     print_report(report)
