@@ -1055,7 +1055,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STATION_BENCH_DATABASE_URL", DEFAULT_URL),
         help=f"PostgreSQL server to use (default $STATION_BENCH_DATABASE_URL or {DEFAULT_URL})",
     )
-    parser.add_argument("--stations", type=int, default=defaults.stations, help="(200)")
+    parser.add_argument(
+        "--stations",
+        type=int,
+        default=defaults.stations,
+        help="simulated stations, each with its own engine and connections (200)",
+    )
     parser.add_argument(
         "--processes",
         type=int,
