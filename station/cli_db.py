@@ -95,8 +95,13 @@ def bench_cmd(args: tuple[str, ...]) -> None:
 
     ``station bench offline`` measures offline mode instead (station.bench.offline_bench);
     ``station bench rules`` what a per-day cap or a capacity costs (station.bench.rules_bench);
-    ``station bench dashboard`` what `station dashboard` costs with 200 stations.
+    ``station bench dashboard`` what `station dashboard` costs with 200 stations;
+    ``station bench fleet`` 200 stations through PgBouncer (station.bench.fleet_bench).
     """
+    if args and args[0] == "fleet":
+        from station.bench.fleet_bench import main as fleet_main
+
+        raise SystemExit(fleet_main(list(args[1:])))
     if args and args[0] == "rules":
         from station.bench.rules_bench import main as rules_main
 
