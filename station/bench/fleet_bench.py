@@ -48,6 +48,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -124,11 +125,53 @@ class DashboardProbe:
     make: Callable[[DatabaseSettings], tuple[Callable[[], None], Callable[[], None]]]
 
 
-# Issue #19: station heartbeats (``station.services.health``) are added here, e.g.
-# PERIODIC = (Periodic("heartbeat", 5.0, make_heartbeat),), and the dashboard's refresh as
-# DASHBOARD = DashboardProbe("dashboard refresh", 1.0, make_dashboard_refresh).
-PERIODIC: tuple[Periodic, ...] = ()
-DASHBOARD: DashboardProbe | None = None
+def make_heartbeat(services: Services, plan: StationPlan) -> Callable[[], None]:
+    """A station's heartbeat, as the app sends it every ``heartbeat_s`` (one statement)."""
+    from station import __version__
+    from station.health import Heartbeat, WindowSummary
+
+    started = datetime.now(UTC)
+
+    def beat() -> None:
+        services.health.beat(
+            CONFERENCE,
+            Heartbeat(
+                station=plan.name,
+                mode=str(plan.mode),
+                product=plan.product,
+                operator="Bench",
+                version=__version__,
+                online=True,
+                backlog=None,
+                window=WindowSummary(20, 1, 12.0, 25.0, datetime.now(UTC)),
+                every_s=HEARTBEAT_S,
+                started_at=started,
+            ),
+        )
+
+    return beat
+
+
+def make_dashboard_refresh(
+    database: DatabaseSettings,
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The dashboard's regular read (every station's heartbeat row and the last minutes of
+    scan counts), through PgBouncer like the stations. Its totals, read every 10 s, are
+    measured by ``station bench dashboard``."""
+    from station.services.dashboard import DashboardFeed
+
+    engine = make_engine(database)
+    feed = DashboardFeed(engine, CONFERENCE)
+
+    def refresh() -> None:
+        feed.stations()
+
+    return refresh, engine.dispose
+
+
+HEARTBEAT_S = 5.0
+PERIODIC: tuple[Periodic, ...] = (Periodic("heartbeat", HEARTBEAT_S, make_heartbeat),)
+DASHBOARD: DashboardProbe | None = DashboardProbe("dashboard refresh", 1.0, make_dashboard_refresh)
 
 
 # --- what each station does -----------------------------------------------------------
