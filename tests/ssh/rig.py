@@ -78,8 +78,14 @@ def free_port() -> int:
         return port
 
 
-def live_processes(uid: int) -> list[str]:
-    """The user's processes that still run (zombies waiting for init's reaping do not)."""
+def live_processes(uid: int, marker: str | None = None, ancestor: int | None = None) -> list[str]:
+    """The user's processes that still run (zombies waiting for init's reaping do not).
+
+    With ``marker`` or ``ancestor``, only one rig's: a process whose environment holds
+    ``marker`` (every process a login starts gets the rig's ``SetEnv`` paths, and keeps
+    them when orphaned), or that descends from ``ancestor`` (sshd's session processes).
+    Rigs of other test workers log in as the same user at the same time.
+    """
     found: list[str] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -89,12 +95,32 @@ def live_processes(uid: int) -> list[str]:
                 continue
             stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            environ = (entry / "environ").read_bytes() if marker is not None else b""
         except OSError:
             continue
         state = stat[stat.rindex(")") + 2]
-        if state not in "ZX":
+        if state in "ZX":
+            continue
+        anyones = marker is None and ancestor is None
+        marked = marker is not None and marker.encode() in environ
+        descends = ancestor is not None and _descends_from(int(entry.name), ancestor)
+        if anyones or marked or descends:
             found.append(f"{entry.name} {cmdline}")
     return found
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    for _ in range(64):
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return False
 
 
 def interpreter_for(user: pwd.struct_passwd) -> tuple[str, str]:
@@ -160,13 +186,19 @@ class SshRig:
         return settings
 
     def live(self) -> list[str]:
-        return live_processes(self.user.pw_uid)
+        """This rig's login processes that still run (sshd's session side, wrapper, station)."""
+        ancestor = self.process.pid if self.process is not None else None
+        return live_processes(self.user.pw_uid, marker=str(self.tmp), ancestor=ancestor)
 
     def log(self) -> str:
         path = self.tmp / "sshd.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        # Sessions outlive the listener; end what this rig's logins left (there should be
+        # none). Listed while the listener runs: sshd's session processes are known as its
+        # descendants only until it exits.
+        left = self.live()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -174,8 +206,7 @@ class SshRig:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        # Sessions outlive the listener; end what this test's logins left (there should be none).
-        for line in self.live():
+        for line in {*left, *self.live()}:
             with suppress(ProcessLookupError):
                 os.kill(int(line.split()[0]), signal.SIGKILL)
         shutil.rmtree(self.tmp, ignore_errors=True)
