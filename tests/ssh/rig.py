@@ -185,6 +185,21 @@ class SshRig:
             settings.setdefault(name, []).append(value)
         return settings
 
+    def add_key(self, key: str) -> str:
+        """A new terminal: a key of its own, without a name, in authorized_keys (sshd reads
+        it at each login). One key is one terminal: the wrapper runs one station per key."""
+        path = _keygen(self.tmp / f"{key}_key")
+        with (self.tmp / "authorized_keys").open("a") as keys:
+            keys.write(f"restrict,pty {path.with_suffix('.pub').read_text().strip()}\n")
+        self.keys[key] = path
+        return key
+
+    def stand_in(self, name: str, script: str) -> None:
+        """Logins whose station name is ``name`` run ``script`` instead of the station."""
+        path = self.tmp / "stand-ins" / name
+        path.write_text(script)
+        path.chmod(0o755)
+
     def live(self) -> list[str]:
         """This rig's login processes that still run (sshd's session side, wrapper, station)."""
         ancestor = self.process.pid if self.process is not None else None
@@ -268,7 +283,15 @@ def _write_files(rig: SshRig) -> None:
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "station"
-    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{pythonpath}" exec "{python}" -m station "$@"\n')
+    # A test may put a stand-in for one station name in stand-ins/ (a program that
+    # draws like a dashboard, say); every other name runs the real station.
+    (tmp / "stand-ins").mkdir()
+    shim.write_text(
+        "#!/bin/sh\n"
+        f'stand_in="{tmp}/stand-ins/$STATION_NAME"\n'
+        '[ -x "$stand_in" ] && exec "$stand_in" "$@"\n'
+        f'PYTHONPATH="{pythonpath}" exec "{python}" -m station "$@"\n'
+    )
     shim.chmod(0o755)
 
     config = tmp / "station.toml"
