@@ -78,8 +78,14 @@ def free_port() -> int:
         return port
 
 
-def live_processes(uid: int) -> list[str]:
-    """The user's processes that still run (zombies waiting for init's reaping do not)."""
+def live_processes(uid: int, marker: str | None = None, ancestor: int | None = None) -> list[str]:
+    """The user's processes that still run (zombies waiting for init's reaping do not).
+
+    With ``marker`` or ``ancestor``, only one rig's: a process whose environment holds
+    ``marker`` (every process a login starts gets the rig's ``SetEnv`` paths, and keeps
+    them when orphaned), or that descends from ``ancestor`` (sshd's session processes).
+    Rigs of other test workers log in as the same user at the same time.
+    """
     found: list[str] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -89,12 +95,32 @@ def live_processes(uid: int) -> list[str]:
                 continue
             stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            environ = (entry / "environ").read_bytes() if marker is not None else b""
         except OSError:
             continue
         state = stat[stat.rindex(")") + 2]
-        if state not in "ZX":
+        if state in "ZX":
+            continue
+        anyones = marker is None and ancestor is None
+        marked = marker is not None and marker.encode() in environ
+        descends = ancestor is not None and _descends_from(int(entry.name), ancestor)
+        if anyones or marked or descends:
             found.append(f"{entry.name} {cmdline}")
     return found
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    for _ in range(64):
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return False
 
 
 def interpreter_for(user: pwd.struct_passwd) -> tuple[str, str]:
@@ -159,14 +185,35 @@ class SshRig:
             settings.setdefault(name, []).append(value)
         return settings
 
+    def add_key(self, key: str) -> str:
+        """A new terminal: a key of its own, without a name, in authorized_keys (sshd reads
+        it at each login). One key is one terminal: the wrapper runs one station per key."""
+        path = _keygen(self.tmp / f"{key}_key")
+        with (self.tmp / "authorized_keys").open("a") as keys:
+            keys.write(f"restrict,pty {path.with_suffix('.pub').read_text().strip()}\n")
+        self.keys[key] = path
+        return key
+
+    def stand_in(self, name: str, script: str) -> None:
+        """Logins whose station name is ``name`` run ``script`` instead of the station."""
+        path = self.tmp / "stand-ins" / name
+        path.write_text(script)
+        path.chmod(0o755)
+
     def live(self) -> list[str]:
-        return live_processes(self.user.pw_uid)
+        """This rig's login processes that still run (sshd's session side, wrapper, station)."""
+        ancestor = self.process.pid if self.process is not None else None
+        return live_processes(self.user.pw_uid, marker=str(self.tmp), ancestor=ancestor)
 
     def log(self) -> str:
         path = self.tmp / "sshd.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        # Sessions outlive the listener; end what this rig's logins left (there should be
+        # none). Listed while the listener runs: sshd's session processes are known as its
+        # descendants only until it exits.
+        left = self.live()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -174,8 +221,7 @@ class SshRig:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        # Sessions outlive the listener; end what this test's logins left (there should be none).
-        for line in self.live():
+        for line in {*left, *self.live()}:
             with suppress(ProcessLookupError):
                 os.kill(int(line.split()[0]), signal.SIGKILL)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -237,7 +283,15 @@ def _write_files(rig: SshRig) -> None:
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "station"
-    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{pythonpath}" exec "{python}" -m station "$@"\n')
+    # A test may put a stand-in for one station name in stand-ins/ (a program that
+    # draws like a dashboard, say); every other name runs the real station.
+    (tmp / "stand-ins").mkdir()
+    shim.write_text(
+        "#!/bin/sh\n"
+        f'stand_in="{tmp}/stand-ins/$STATION_NAME"\n'
+        '[ -x "$stand_in" ] && exec "$stand_in" "$@"\n'
+        f'PYTHONPATH="{pythonpath}" exec "{python}" -m station "$@"\n'
+    )
     shim.chmod(0o755)
 
     config = tmp / "station.toml"

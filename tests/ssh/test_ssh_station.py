@@ -306,3 +306,45 @@ def test_client_named_station_quits_only_with_the_supervisor_pin(
         raise AssertionError(f"{exc}\nstill running on the server: {ssh_rig.live()}") from None
     assert status == 0  # the session ended normally: no shell to fall into
     wait_until_gone(ssh_rig)
+
+
+def station_pids(rig: SshRig) -> list[int]:
+    """The running stations (``python -m station run``) of this rig's logins."""
+    return [int(line.split()[0]) for line in rig.live() if "-m station run" in line]
+
+
+def test_keys_pressed_while_the_wrapper_restarts_the_station_do_not_end_the_session(
+    ssh_rig: SshRig, tmux: Tmux, tmp_path: Path
+) -> None:
+    """After a crash the wrapper waits 2 s and starts the station again; until the new
+    station takes the terminal, it is in cooked mode, where Ctrl+\\, Ctrl+C and Ctrl+Z are
+    signals to the whole foreground process group: the wrapper, and the login shell that
+    sshd started it with (dash, which does not exec the forced command), which would die
+    of them and end the session."""
+    wait_until_gone(ssh_rig)  # the previous test's logins are closing
+    ssh_status = tmp_path / "ssh-status"
+    connect(tmux, ssh_rig, "named", status_file=ssh_status)
+    tmux.wait_for(signed_in, "the scan screen over ssh")
+    (first,) = station_pids(ssh_rig)
+
+    for round_ in range(2):
+        os.kill(station_pids(ssh_rig)[0], signal.SIGSEGV)  # a crash, as far as the wrapper knows
+        tmux.wait_for(lambda s: "restarting in" in s, "the wrapper's restart message")
+        for key in ("C-\\", "C-c", "C-z"):
+            tmux.send_keys(key)
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert not ssh_status.exists(), f"round {round_}: the session ended:\n{tmux.screen()}"
+        tmux.wait_for(signed_in, "the station back after the crash")
+        (again,) = station_pids(ssh_rig)
+        assert again != first
+        first = again
+
+    # The restarted station still scans, and nothing is left after the client goes.
+    code, name, _last = CODES["margaret"]
+    tmux.send_text(code)
+    tmux.send_keys("Enter")
+    tmux.wait_for(lambda s: name in s, "a verdict from the restarted station")
+    assert not ssh_status.exists()
+    os.kill(tmux.pane_pid(), signal.SIGKILL)
+    wait_until_gone(ssh_rig)

@@ -52,6 +52,7 @@ class Wrapper:
             "STATION_BIN": str(self.tmp / "station"),
             "STATION_RESTART_DELAY_S": "0",
             "SSH_CONNECTION": "192.0.2.7 50000 192.0.2.1 22",
+            "STATION_SESSION_DIR": str(self.tmp / "sessions"),
         }
         env.update(extra)
         return env
@@ -258,3 +259,50 @@ def test_a_missing_station_command_is_reported(wrapper: Wrapper, tmp_path: Path)
     status, shown = wrapper.run("0", STATION_BIN=str(tmp_path / "nowhere"))
     assert status == 1
     assert "is not installed; tell the administrator" in shown
+
+
+def test_sessions_per_key_is_a_setting_and_the_same_address_takes_over(wrapper: Wrapper) -> None:
+    """Two stations per name allowed: a third login from elsewhere is refused in one line;
+    a third from the address of a running one replaces that one; 0 means no limit."""
+    wrapper.plan("wait", "wait", "wait", "wait", "wait")
+    started: list[PtyStation] = []
+
+    def start(address: str, **extra: str) -> PtyStation:
+        settings = {"STATION_NAME": "Door A", "STATION_SESSIONS_PER_KEY": "2"}
+        settings.update(extra, SSH_CONNECTION=f"{address} 50000 192.0.2.1 22")
+        env = wrapper.env(**settings)
+        process = PtyStation.start([str(WRAPPER)], env)
+        started.append(process)
+        return process
+
+    try:
+        first = start("192.0.2.7")
+        first.wait_for_text("RUNNING", timeout=10)
+        start("192.0.2.8").wait_for_text("RUNNING", timeout=10)
+        third = start("192.0.2.9")
+        assert third.wait_ended(10) is not None
+        third.pump(0)
+        assert third.status == 3
+        lines = [line for line in third.text.replace("\r", "").split("\n") if line.strip()]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("station: this terminal's key already has 2 sessions")
+        assert "at most 2 per terminal" in lines[0]
+        assert len(wrapper.runs) == 2
+
+        again = start("192.0.2.7")  # the first terminal again
+        again.wait_for_text("RUNNING", timeout=20)
+        assert first.wait_ended(10) is not None
+        first.pump(0)
+        assert first.status == 0
+        assert "station: this terminal logged in again; this session has ended" in first.text
+        assert (wrapper.tmp / "signals").read_text() == "hangup\n"
+
+        unlimited = start("192.0.2.10", STATION_SESSIONS_PER_KEY="0")
+        unlimited.wait_for_text("RUNNING", timeout=10)
+        assert len(wrapper.runs) == 4
+    finally:
+        for process in started:
+            if not process.poll():
+                os.kill(process.pid, signal.SIGTERM)
+                process.wait_ended(5)
+            process.close()
