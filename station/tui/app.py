@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -1093,8 +1094,11 @@ class StationApp(App[int], inherit_bindings=False):
 
     def _last_heartbeat(self) -> None:
         """On the way out: say "closed", so the dashboard does not call it lost. Waits at
-        most a second: a station whose database is away still quits at once."""
+        most a second: a station whose database is away still quits at once. Not after a
+        hangup: a terminal whose link died is lost to the organisers, not closed."""
         if not self.ready:
+            return
+        if self.exit_signals is not None and self.exit_signals.received == signal.SIGHUP:
             return
         try:
             beat = self.heartbeat(closing=True)
