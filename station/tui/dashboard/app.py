@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
@@ -156,6 +157,13 @@ class DashboardApp(App[int], inherit_bindings=False):
         self.listener.close()
 
     def on_feed_read(self, message: FeedRead) -> None:
+        try:
+            self._apply(message)
+        except NoMatches:  # a read that lands while the app closes: its widgets are gone
+            if self.is_running and not self._exit:
+                raise
+
+    def _apply(self, message: FeedRead) -> None:
         started = time.perf_counter()
         self.last_read_s = message.took_s
         title = self.query_one("#dash-title", Static)
