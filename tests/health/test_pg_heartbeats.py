@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 
+import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from station.db import make_session_factory
+from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.services.dashboard import BeatListener
 from station.services.errors import ConfigurationError
 from station.services.health import HealthService
 from tests.builders import ConferenceBuilder
-from tests.conftest import TestDatabase
+from tests.conftest import PG_URL, TestDatabase
 from tests.health.helpers import health_rows, heartbeat
 from tests.services.test_station_role import StationRole, station_role
 
@@ -94,9 +98,17 @@ def test_a_listener_is_woken_by_a_beat_from_another_connection(
     listener = BeatListener(postgres_database.engine)
     assert listener.usable
     other = postgres_database.new_engine()
+    # A second listener of our own, to tell our beat's notification from another test
+    # run's (NOTIFY is per database; parallel runs share it).
+    witness = psycopg.connect(
+        make_url(PG_URL).set(drivername="postgresql").render_as_string(False), autocommit=True
+    )
     try:
+        witness.execute("LISTEN station_health")
         listener.wait(0.01)  # connects and LISTENs
         health = HealthService(make_session_factory(other))
+        with other.connect() as conn:
+            beating_pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         woke: list[tuple[bool, float]] = []
 
         def listen() -> None:
@@ -113,29 +125,52 @@ def test_a_listener_is_woken_by_a_beat_from_another_connection(
         print(f"woken {time.monotonic() - sent:.3f}s after the beat was sent")
         assert notified is True
         assert waited < 0.2 + 1.0
+        ours = None
+        for notice in witness.notifies(timeout=2.0):
+            if notice.pid == beating_pid:
+                ours = notice
+                break
+        assert ours is not None, "the beat notified nothing"
+        assert (ours.channel, ours.payload) == ("station_health", str(conf.conference_id))
     finally:
+        witness.close()
         listener.close()
         other.dispose()
 
 
-def test_a_listener_says_false_after_its_timeout_without_a_beat(
-    postgres_database: TestDatabase,
-) -> None:
-    """Other test runs beating on the same server (another schema, in parallel) notify the
-    same channel; a quiet half second comes within a few tries."""
-    listener = BeatListener(postgres_database.engine)
+@pytest.fixture
+def quiet_database() -> Iterator[Engine]:
+    """A database of its own: nobody else notifies there (channels are per database)."""
+    name = f"station_quiet_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(
+        DatabaseSettings(url=make_url(PG_URL).set(database=name).render_as_string(False))
+    )
     try:
-        listener.wait(0.01)
-        tries = []
-        for _ in range(10):
-            started = time.monotonic()
-            notified = listener.wait(0.5)
-            tries.append((notified, time.monotonic() - started))
-            if not notified:
-                break
-        notified, waited = tries[-1]
-        assert notified is False, tries
-        assert 0.45 <= waited < 2.0, tries
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_listener_says_false_after_its_timeout_without_a_beat(quiet_database: Engine) -> None:
+    listener = BeatListener(quiet_database)
+    assert listener.usable
+    try:
+        assert listener.wait(0.01) is False  # connects and LISTENs
+        assert listener._connection is not None
+        started = time.monotonic()
+        assert listener.wait(0.5) is False
+        assert 0.45 <= time.monotonic() - started < 2.0
+        # And a notification there does wake it: it was listening all along.
+        with psycopg.connect(
+            quiet_database.url.set(drivername="postgresql").render_as_string(False),
+            autocommit=True,
+        ) as other:
+            other.execute("NOTIFY station_health, '1'")
+        assert listener.wait(2.0) is True
     finally:
         listener.close()
 
