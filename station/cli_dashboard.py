@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from station.cli_base import CliState, configured_engine
+from station.cli_base import CliState, SetupFailure, configured_engine
 
 
 @click.command("dashboard")
@@ -58,7 +58,7 @@ def dashboard_cmd(
     conference = conference or state.env.get("STATION_CONFERENCE") or None
     with configured_engine(state, read_only=True) as engine:
         with read_connection(engine, minutes=1) as conn:
-            slug = conference_slug(conn, conference, click.ClickException)
+            slug = conference_slug(conn, conference, SetupFailure)
         feed = DashboardFeed(engine, slug)
         app = DashboardApp(
             feed, BeatListener(engine), every_s=every_s, totals_every_s=totals_every_s
