@@ -221,7 +221,10 @@ class DashboardApp(App[int], inherit_bindings=False):
             table.remove_row(gone)
             del self._rows[gone]
         if changed_order:
-            order = {s.station: i for i, s in enumerate(view.stations)}
+            # The sort sees the cells, which show a name cut to 40 characters: order by that.
+            order: dict[str, int] = {}
+            for i, s in enumerate(view.stations):
+                order.setdefault(self._rows[s.station][0], i)
             table.sort("station", key=lambda name: order.get(str(name), len(order)))
 
 
