@@ -425,3 +425,21 @@ async def test_a_read_landing_while_the_app_closes_is_dropped(
     # What Textual does with a message still queued as the widgets go: it handles it.
     app.on_feed_read(FeedRead(view, totals, None, 0.01))
     app.on_feed_read(FeedRead(None, None, "connection lost", 0.01))
+
+
+async def test_a_lost_station_with_a_long_name_goes_on_top(sqlite_database: TestDatabase) -> None:
+    """The table shows 40 characters of a name; the order must still be the feed's."""
+    conf = ConferenceBuilder(sqlite_database.sessions)
+    health = HealthService(sqlite_database.sessions)
+    names = [f"{letter} registration desk by the main hall entrance" for letter in "ABC"]
+    assert all(len(name) > 40 for name in names)
+    for name in names:
+        health.beat(conf.slug, heartbeat(name))
+    app = dashboard(sqlite_database)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: len(app._rows) == 3, "the stations")
+        shown = [str(table(app).get_row_at(i)[0]) for i in range(3)]
+        assert [s[0] for s in shown] == ["A", "B", "C"] and shown[0].endswith("…")
+        age_beat(sqlite_database, names[2], 300)
+        await wait_for(pilot, lambda: cells(app, names[2])[1].startswith("LOST"), "LOST")
+        assert [str(table(app).get_row_at(i)[0])[0] for i in range(3)] == ["C", "A", "B"]
