@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from station.db import make_engine
+from station.domain import Mode
 from station.health import WindowSummary
 from station.models import TicketType
 from station.services import CheckInService, RedemptionService
@@ -443,3 +444,22 @@ async def test_a_lost_station_with_a_long_name_goes_on_top(sqlite_database: Test
         age_beat(sqlite_database, names[2], 300)
         await wait_for(pilot, lambda: cells(app, names[2])[1].startswith("LOST"), "LOST")
         assert [str(table(app).get_row_at(i)[0])[0] for i in range(3)] == ["C", "A", "B"]
+
+
+@pytest.mark.parametrize("mode", [Mode.MEAL, "meal"], ids=["Mode", "plain-string"])
+async def test_a_meal_line_beats_its_mode_and_product(station: Station, mode: Any) -> None:
+    """Settings built by hand may carry the mode's plain value (tests/tui do): the beat
+    must not take the station down at sign-in."""
+    station.conf.addon("lunch", "Lunch [veg]")
+    app = station.app(mode=mode, product="lunch", heartbeat_s=1.0)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await wait_for(pilot, lambda: bool(health_rows(station.db)), "a beat")
+        [row] = health_rows(station.db)
+        assert (row.mode, row.operator, row.state) == ("meal", "Ana", "running")
+        if mode is Mode.MEAL:  # the first beat may go before the station's info is read
+            await wait_for(
+                pilot,
+                lambda: [r.product for r in health_rows(station.db)] == ["Lunch [veg]"],
+                "a beat with the product's name",
+            )
