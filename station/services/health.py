@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from station.health import Heartbeat
 from station.models import Conference, StationHealth, utcnow
@@ -32,7 +33,14 @@ class HealthService(ServiceBase):
         """One heartbeat; database trouble raises DatabaseUnavailable (the caller shrugs)."""
         with self._transaction() as session:
             if session.get_bind().dialect.name == "postgresql":
-                session.execute(_PG_BEAT, _pg_params(conference, beat))
+                try:
+                    session.execute(_PG_BEAT, _pg_params(conference, beat))
+                except IntegrityError as refused:
+                    # The function's own refusals (no such conference, not this role's) are
+                    # the station's set-up, as on SQLite, not a database in trouble.
+                    if getattr(refused.orig, "sqlstate", None) != _CHECK_VIOLATION:
+                        raise
+                    raise ConfigurationError(_refusal(refused)) from None
                 return
             conference_id = session.scalar(
                 Conference.__table__.select()
@@ -49,6 +57,13 @@ class HealthService(ServiceBase):
 
 
 _KEY = ("conference_id", "station")
+_CHECK_VIOLATION = "23514"
+
+
+def _refusal(error: IntegrityError) -> str:
+    diag = getattr(error.orig, "diag", None)
+    said = getattr(diag, "message_primary", None) or "refused"
+    return f"Heartbeat refused by the database: {display_safe(said, limit=200)}."
 
 
 def _cleaned(value: str | None, limit: int) -> str | None:

@@ -1060,7 +1060,7 @@ class StationApp(App[int], inherit_bindings=False):
         bar = None if self.services.offline is None else self.scan_screen.offline_bar.state
         return Heartbeat(
             station=settings.station,
-            mode=str(settings.mode),
+            mode=str(settings.mode),  # a Mode, or its plain value (a StrEnum either way)
             product=info.product_name if info and info.product_name else settings.product,
             operator=self.operator.name if self.operator else None,
             version=__version__,

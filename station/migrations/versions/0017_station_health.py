@@ -63,7 +63,9 @@ BEGIN
         v_conference, left(p_station, 100), left(p_mode, 20), left(p_product, 200),
         left(p_operator, 200), left(p_version, 40),
         CASE WHEN p_closing THEN 'closed' ELSE 'running' END, p_online,
-        greatest(p_backlog, 0), p_last_scan_at, greatest(p_scans, 0), greatest(p_refusals, 0),
+        -- greatest() skips NULL: a station without offline mode keeps a NULL backlog.
+        CASE WHEN p_backlog < 0 THEN 0 ELSE p_backlog END, p_last_scan_at,
+        greatest(p_scans, 0), greatest(p_refusals, 0),
         p_p50_ms, p_p95_ms, least(greatest(p_every_s, 1), 3600), p_started_at, now(), 1)
     ON CONFLICT (conference_id, station) DO UPDATE SET
         mode = EXCLUDED.mode, product = EXCLUDED.product, operator = EXCLUDED.operator,

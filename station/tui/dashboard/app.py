@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
@@ -156,6 +157,13 @@ class DashboardApp(App[int], inherit_bindings=False):
         self.listener.close()
 
     def on_feed_read(self, message: FeedRead) -> None:
+        try:
+            self._apply(message)
+        except NoMatches:  # a read that lands while the app closes: its widgets are gone
+            if self.is_running and not self._exit:
+                raise
+
+    def _apply(self, message: FeedRead) -> None:
         started = time.perf_counter()
         self.last_read_s = message.took_s
         title = self.query_one("#dash-title", Static)
@@ -213,7 +221,10 @@ class DashboardApp(App[int], inherit_bindings=False):
             table.remove_row(gone)
             del self._rows[gone]
         if changed_order:
-            order = {s.station: i for i, s in enumerate(view.stations)}
+            # The sort sees the cells, which show a name cut to 40 characters: order by that.
+            order: dict[str, int] = {}
+            for i, s in enumerate(view.stations):
+                order.setdefault(self._rows[s.station][0], i)
             table.sort("station", key=lambda name: order.get(str(name), len(order)))
 
 

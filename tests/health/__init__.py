@@ -1,0 +1,1 @@
+"""Station heartbeats and the organisers' dashboard feed, on real databases."""
