@@ -5,8 +5,10 @@ must not prepare statements (``prepare_threshold=None``), so the server plans ev
 scan's statement again. This seeds a conference, then times the one-connection hot
 path (check-in, meal redeem) on a direct connection with the station's prepared
 statements (``prepare_threshold=2``) and without them, in alternating runs so a
-shared machine's drift falls on both. Both variants connect directly, so the figure
-is the planning cost alone, not PgBouncer's extra hop.
+shared machine's drift falls on both, each with the facts read as the plain
+statement and through its PL/pgSQL function (migration 0018, whose plan the server
+keeps). All variants connect directly, so the figures are the planning cost alone,
+not PgBouncer's extra hop.
 
     python benchmarks/pooler_cost.py [--url postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -24,9 +26,21 @@ from station import heap
 from station.bench.pg_bench import DEFAULT_URL, Attendees, Flows, codes, cpu_probe, machine, timed
 from station.bench.pg_seed import drop_schema, fresh_attendees, fresh_schema, seed
 from station.db import make_engine
+from station.services.store_pg import PgStore
 
 FLOWS = ("check-in", "meal redeem")
-VARIANTS = {"prepared (direct)": 2, "no prepared statements (pooler)": None}
+# name -> (prepare_threshold, facts read through its function)
+VARIANTS = {
+    "prepared, plain facts": (2, False),
+    "prepared, facts function": (2, True),
+    "unprepared, plain facts": (None, False),
+    "unprepared, facts function": (None, True),
+}
+RATIOS = (
+    ("unprepared / prepared, plain", "unprepared, plain facts", "prepared, plain facts"),
+    ("function / plain, unprepared", "unprepared, facts function", "unprepared, plain facts"),
+    ("function / plain, prepared", "prepared, facts function", "prepared, plain facts"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,13 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = fresh_schema(args.url, schema)
         engines = {
             name: make_engine(replace(settings, prepare_threshold=threshold))
-            for name, threshold in VARIANTS.items()
+            for name, (threshold, _function) in VARIANTS.items()
         }
         first = next(iter(engines.values()))
         print(f"machine: {machine(first)}; load: {os.getloadavg()[0]:.2f}")
         seed(first, args.attendees)
         attendees = Attendees(fresh_attendees(args.attendees))
         flows = {name: Flows(engine) for name, engine in engines.items()}
+        for name, station in flows.items():
+            for service in (station.checkin, station.redemption):
+                store = service._store
+                assert isinstance(store, PgStore)
+                store.facts_in_functions = VARIANTS[name][1]
         for station in flows.values():  # warm-up: connect, and prepare where it does
             for flow in FLOWS:
                 for i in attendees.take(20):
@@ -69,14 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.runs} alternating runs x {args.scans} scans per flow, one connection, "
             f"hot path; CPU probe {probe:.0f} / {cpu_probe():.0f} ms"
         )
-        print(f"{'flow':<14}{'variant':<34}{'median ms/scan':>16}{'runs (ms)':>40}")
+        print(f"{'flow':<14}{'variant':<34}{'median ms/scan':>16}   runs (ms)")
         for flow in FLOWS:
             for name in VARIANTS:
                 runs = per_scan[(name, flow)]
                 shown = " ".join(f"{r * 1000:.2f}" for r in runs)
                 print(f"{flow:<14}{name:<34}{statistics.median(runs) * 1000:>16.3f}   {shown}")
-            with_, without = (statistics.median(per_scan[(n, flow)]) for n in VARIANTS)
-            print(f"{flow:<14}{'without / with prepared':<34}{without / with_:>16.2f}")
+            for label, a, b in RATIOS:
+                pairs = [
+                    x / y for x, y in zip(per_scan[(a, flow)], per_scan[(b, flow)], strict=True)
+                ]
+                shown = " ".join(f"{r:.2f}" for r in pairs)
+                print(f"{flow:<14}{label:<34}{statistics.median(pairs):>16.2f}   {shown}")
         for engine in engines.values():
             engine.dispose()
     finally:

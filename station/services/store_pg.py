@@ -2,7 +2,9 @@
 
 1. One read-only statement returns every fact of the scan (the attendee, their
    order's lines with used counts, the first check-in, the station's product,
-   a record already made under the client id).
+   a record already made under the client id). It runs inside a PL/pgSQL function
+   generated from ``facts_sql`` (migration 0018), so the server keeps its plan
+   even behind PgBouncer, where nothing is prepared.
 2. The rule book decides in Python; one call of a guarded function
    (migration 0008) records the decision with the premise it was taken on, or
    logs the refusal. The function locks the attendee and checks the premise
@@ -185,6 +187,28 @@ def facts_sql(action: str, target: str | None, by_id: bool) -> str:
     return " ".join(sql.replace("@WHO@", who).split())
 
 
+# The facts read's parameters, in the order of migration 0018's functions, with server types.
+FACTS_PARAMETERS = (
+    ("conference_id", "integer"),
+    ("code", "text"),
+    ("attendee_id", "integer"),
+    ("client_id", "uuid"),
+    ("slug", "text"),
+)
+
+
+def facts_function(action: str, target: str | None, by_id: bool) -> str:
+    """The name of migration 0018's function that runs ``facts_sql(action, target, by_id)``."""
+    return f"station_facts_{action}_{target or 'none'}_{'id' if by_id else 'code'}"
+
+
+@cache
+def facts_call(action: str, target: str | None, by_id: bool) -> str:
+    """The facts read through its function: the same parameters, the same row."""
+    args = ", ".join(f"%({name})s" for name, _type in FACTS_PARAMETERS)
+    return f"SELECT * FROM {facts_function(action, target, by_id)}({args})"
+
+
 CHECK_IN = (
     "SELECT * FROM station_check_in(%(attendee)s, %(conference)s, %(first)s, %(reason)s, "
     "%(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(note)s, %(code)s)"
@@ -223,6 +247,11 @@ def _time(value: Any) -> datetime:
 
 
 class PgStore:
+    # The facts read goes through migration 0018's functions, whose plans the server keeps
+    # with or without prepared statements; benchmarks/pooler_cost.py turns it off to time
+    # the plain statement.
+    facts_in_functions = True
+
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
@@ -329,7 +358,11 @@ class PgAttempt:
         request = self._request
         wanted = request.wanted_product()
         kind, slug = wanted if wanted is not None else (None, "")
-        sql = facts_sql(request.action, kind, self._attendee_id is not None)
+        by_id = self._attendee_id is not None
+        if self._store.facts_in_functions:
+            sql = facts_call(request.action, kind, by_id)
+        else:
+            sql = facts_sql(request.action, kind, by_id)
         row = self._store.row(
             sql,
             {
