@@ -4,6 +4,7 @@ heartbeats that feed it."""
 from __future__ import annotations
 
 import shutil
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,6 +28,7 @@ from station.services.dashboard import BeatListener, DashboardFeed
 from station.services.errors import StationError
 from station.services.health import HealthService
 from station.services.results import StationContext
+from station.terminal import ExitOnSignal
 from station.tui.dashboard.app import DashboardApp, FeedRead
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
@@ -388,6 +390,29 @@ async def test_the_station_beats_after_sign_in_and_when_it_closes(any_station: S
     closed = row()
     assert closed.state == "closed"
     assert closed.beats > beat.beats
+
+
+@pytest.mark.parametrize(
+    ("signum", "state"), [(signal.SIGHUP, "running"), (signal.SIGTERM, "closed")]
+)
+async def test_a_station_that_hangs_up_is_not_shown_closed(
+    station: Station, signum: int, state: str
+) -> None:
+    """SIGHUP (the terminal or its SSH link is gone): no goodbye beat, so the dashboard
+    calls it lost, not closed. SIGTERM (stopped on purpose) still says closed."""
+    app = station.app(heartbeat_s=1.0)
+
+    def rows() -> list[Any]:
+        return [r for r in health_rows(station.db) if r.station == "Door A"]
+
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await wait_for(pilot, lambda: bool(rows()), "a beat")
+        handler = app.exit_signals = ExitOnSignal(app, grace_s=30.0, hard_exit=lambda _c: None)
+        handler(signum)
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    handler.cancel()
+    assert rows()[0].state == state
 
 
 async def test_the_dashboard_shows_a_running_station(station: Station) -> None:
