@@ -84,7 +84,10 @@ def _ready(screen: str) -> bool:
 @pytest.mark.parametrize("session", list(TERMINALS))
 def test_scan_screen_is_readable_at_80x24(terminals: Terminals, session: str) -> None:
     tmux = terminals.tmux
-    screen = tmux.wait_for(_ready, f"the scan screen in {session}", name=session)
+    # The header names the conference once the station's info is read (its own worker).
+    screen = tmux.wait_for(
+        lambda s: _ready(s) and "PyCon Test" in s, f"the scan screen in {session}", name=session
+    )
     lines = screen.splitlines()
     assert len(lines) <= 24
     assert all(len(line) <= 80 for line in lines)
