@@ -317,3 +317,25 @@ def _alembic_config(connection: Any) -> Any:
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection
     return config
+
+
+def listen_connection(engine: Engine, channel: str, *, connect_timeout: int) -> Any:
+    """A psycopg connection of its own, in autocommit, that LISTENs on ``channel``; None on
+    SQLite, through a pooler (PgBouncer's transaction pooling ends a LISTEN with its
+    transaction), or when it cannot connect. Its caller polls instead."""
+    if engine.dialect.name != "postgresql" or behind_pooler(engine):
+        return None
+    try:
+        import psycopg
+
+        url = engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout)
+    except Exception:
+        return None
+    try:
+        connection.execute(f"LISTEN {channel}")
+    except Exception:
+        connection.close()
+        return None
+    return connection

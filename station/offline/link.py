@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from station.db import behind_pooler
+from station.db import listen_connection
 from station.offline.journal import Journal
 from station.offline.replay import Replayer
 from station.offline.sync import SnapshotSync
@@ -294,24 +294,13 @@ class OfflineKeeper:
             self._stop.wait(min(seconds, self._probe_s))
 
     def _listen(self) -> Any:
-        # Through PgBouncer (transaction pooling) a LISTEN would end with its transaction:
-        # the keeper polls every sync_s instead.
-        if self._engine.dialect.name != "postgresql" or behind_pooler(self._engine):
-            return None
-        if self._listener is not None:
-            return self._listener
-        try:
-            import psycopg
-
-            url = self._engine.url.set(drivername="postgresql")
-            conninfo = url.render_as_string(hide_password=False)
+        # None on SQLite and through PgBouncer: the keeper polls every sync_s instead.
+        if self._listener is None:
             timeout = max(2, int(self._threshold_s + 0.999))
-            listener = psycopg.connect(conninfo, autocommit=True, connect_timeout=timeout)
-            listener.execute("LISTEN station_changes")
-        except Exception:
-            return None
-        self._listener = listener
-        return listener
+            self._listener = listen_connection(
+                self._engine, "station_changes", connect_timeout=timeout
+            )
+        return self._listener
 
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None

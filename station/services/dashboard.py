@@ -11,7 +11,8 @@ Two reads of different weight:
   units served against bought per product, and who is inside each door (the kept
   room counts of migration 0015, one row per door).
 
-Read-only: one read-only transaction per call. The results are frozen dataclasses.
+Read-only: one read-only transaction per call. The results are frozen dataclasses; a
+database that fails raises DatabaseUnavailable (DatabaseBusy on a timeout), as for scans.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Integer, case, cast, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from station.db import behind_pooler
+from station.db import behind_pooler, listen_connection
 from station.domain import ACTIVE_ORDER_STATUSES
 from station.health import lost_after_s
 from station.models import (
@@ -46,6 +47,7 @@ from station.models import (
 )
 from station.reading import read_connection
 from station.report import refusal_words
+from station.services.db_errors import database_errors
 from station.services.errors import ConfigurationError
 from station.services.void_queries import not_voided
 
@@ -145,7 +147,7 @@ class DashboardFeed:
             if self._complete_before is None
             else self._complete_before
         )
-        with read_connection(self._engine, minutes=1) as conn:
+        with database_errors(), read_connection(self._engine, minutes=1) as conn:
             rows = conn.execute(
                 select(StationHealth.__table__).where(
                     StationHealth.conference_id == self.conference.id
@@ -225,7 +227,7 @@ class DashboardFeed:
     def totals(self) -> TotalsView:
         conference_id = self.conference.id
         active = Order.status.in_(tuple(ACTIVE_ORDER_STATUSES))
-        with read_connection(self._engine, minutes=1) as conn:
+        with database_errors(), read_connection(self._engine, minutes=1) as conn:
             attendees, checked_in = conn.execute(
                 select(
                     func.count(Attendee.id),
@@ -321,7 +323,7 @@ def _db_now(conn: Connection, dialect: str) -> datetime | None:
 
 
 def _conference(engine: Engine, slug: str) -> ConferenceInfo:
-    with read_connection(engine, minutes=1) as conn:
+    with database_errors(), read_connection(engine, minutes=1) as conn:
         row = conn.execute(
             select(Conference.id, Conference.slug, Conference.name, Conference.timezone).where(
                 Conference.slug == slug
@@ -357,19 +359,8 @@ class BeatListener:
         return False
 
     def _connect(self) -> Any:
-        if not self.usable:
-            return None
-        if self._connection is None:
-            try:
-                import psycopg
-
-                url = self._engine.url.set(drivername="postgresql")
-                self._connection = psycopg.connect(
-                    url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
-                )
-                self._connection.execute("LISTEN station_health")
-            except Exception:
-                self._connection = None
+        if self.usable and self._connection is None:
+            self._connection = listen_connection(self._engine, "station_health", connect_timeout=5)
         return self._connection
 
     def close(self) -> None:

@@ -25,8 +25,9 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from station import terminal
+from station.dbadmin import first_line
 from station.services.dashboard import BeatListener, DashboardFeed, StationsView, TotalsView
-from station.services.errors import StationError
+from station.services.errors import DatabaseBusy, DatabaseUnavailable, StationError
 from station.tui.dashboard import render
 
 MIN_REFRESH_GAP_S = 1.0
@@ -137,10 +138,14 @@ class DashboardApp(App[int], inherit_bindings=False):
                 if started >= totals_due:
                     totals = self.feed.totals()
                     totals_due = started + self.totals_every_s
+            except DatabaseBusy:  # (its own words are a scan's: "scan NOT recorded")
+                error = "the database is busy (a statement timed out); trying again"
+            except DatabaseUnavailable:
+                error = "the database is not reachable; trying again"
             except StationError as failure:
                 error = failure.message
-            except Exception as failure:  # database down, timeouts: say it, keep trying
-                error = _one_line(failure)
+            except Exception as failure:  # a bug, not the database: say it, keep trying
+                error = first_line(str(failure) or type(failure).__name__, limit=160)
             last = time.monotonic()
             self.post_message(FeedRead(view, totals, error, last - started))
             deadline = last + self.every_s
@@ -238,8 +243,3 @@ def _styled(cells: tuple[str, ...], status: str) -> list[Content]:
     if style:
         contents[1] = Content.styled(cells[1], style)
     return contents
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:160]
