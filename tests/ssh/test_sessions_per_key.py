@@ -101,7 +101,12 @@ def test_six_logins_with_one_key_run_one_station(
     running = stations(ssh_rig)
     assert len(running) == 1, ssh_rig.live()
     assert rss_mb(running) < 150
-    assert len(ssh_rig.live()) <= 6, ssh_rig.live()  # sshd's, sh, wrapper, watcher, sleep, station
+    # sshd's, sh, wrapper, watcher, sleep, station; the watcher's `ss` look forks for a
+    # moment every 5 s (a CI run caught 7), so: at most 6 at some point within 10 s.
+    deadline = time.monotonic() + 10
+    while len(ssh_rig.live()) > 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(ssh_rig.live()) <= 6, ssh_rig.live()
     assert not first_status.exists()
     assert signed_in(tmux.screen("first"))
     os.kill(tmux.pane_pid("first"), signal.SIGKILL)
