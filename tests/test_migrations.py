@@ -277,3 +277,49 @@ def test_change_tracking_round_trip_on_postgres(
         assert_change_tracking_round_trip(engine)
     finally:
         engine.dispose()
+
+
+def _clock_shape(engine: Engine) -> tuple[Any, str]:
+    """station_now()'s SET clauses, and how the planner sees a call of it."""
+    with engine.connect() as conn:
+        config = conn.exec_driver_sql(
+            "SELECT proconfig FROM pg_proc WHERE proname = 'station_now' "
+            "AND pronamespace = current_schema()::regnamespace"
+        ).scalar()
+        plan = "\n".join(
+            str(row[0])
+            for row in conn.exec_driver_sql("EXPLAIN (VERBOSE, COSTS OFF) SELECT station_now()")
+        )
+    return config, plan
+
+
+@pytest.mark.postgres
+def test_the_recording_clock_is_inlined_into_its_callers(
+    empty_postgres_schema: DatabaseSettings,  # noqa: F811
+) -> None:
+    """0019: no SET clause, so a guarded write no longer switches search_path per call."""
+    from alembic import command
+
+    from station.db import _alembic_config
+
+    engine = make_engine(empty_postgres_schema)
+    try:
+        upgrade(engine)
+        config, plan = _clock_shape(engine)
+        assert config is None
+        assert "station_now" not in plan and "CASE" in plan  # the body, not a call
+        with engine.begin() as conn:  # the demo clock still moves it, for the owner
+            conn.exec_driver_sql("SET LOCAL station.clock_offset = '2 days'")
+            ahead = conn.exec_driver_sql(
+                "SELECT extract(epoch FROM station_now() - now())"
+            ).scalar()
+        assert ahead == 2 * 86400
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0018")
+        config, plan = _clock_shape(engine)
+        assert config is not None and any(c.startswith("search_path=") for c in config)
+        assert "station_now()" in plan
+        upgrade(engine)
+        assert _clock_shape(engine)[0] is None
+    finally:
+        engine.dispose()
