@@ -108,6 +108,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "STATION_OFFLINE": "offline.enabled",
     "STATION_OFFLINE_THRESHOLD_S": "offline.threshold_s",
     "STATION_OFFLINE_DIR": "offline.directory",
+    "STATION_SNAPSHOT_FIRST": "offline.snapshot_first",
     "STATION_DIRECTION": "direction",
     "STATION_CLOCK": "clock",
     "STATION_HEARTBEAT_S": "heartbeat_s",
@@ -166,6 +167,7 @@ _OFFLINE_KEYS = (
     "threshold_s",
     "sync_s",
     "directory",
+    "snapshot_first",
     "default_policy",
     "products",
     "cap",
@@ -480,6 +482,7 @@ def _offline_settings(layers: _Layers, problems: _Problems) -> OfflineSettings:
         ),
         sync_s=get(layers, "offline.sync_s", _bounded(1, 3600, "seconds"), default=defaults.sync_s),
         directory=get(layers, "offline.directory", _log_dir, default=None),
+        snapshot_first=get(layers, "offline.snapshot_first", _boolean, default=True),
         rules=OfflineRules(
             default_policy=get(layers, "offline.default_policy", _policy, default="allow"),
             policies=get(layers, "offline.products", _policies, default={}),

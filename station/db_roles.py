@@ -52,15 +52,16 @@ APPEND_ONLY = (
 # Kept by the database's own triggers (migration 0015's room counts): read, never written.
 KEPT = ("room_count",)
 FUNCTIONS = (
+    # Migration 0020: each guarded write also takes the row versions and records it saw.
     "station_check_in(integer, integer, boolean, text, uuid, timestamptz, text, integer, text, "
-    "text)",
+    "text, bigint[], bigint[])",
     # Migration 0014: a door's direction and premise; "everyone out"; the recording clock.
     "station_admit(integer, integer, text, integer, text, integer, text, uuid, timestamptz, "
-    "text, integer, text)",
+    "text, integer, text, bigint[], bigint[])",
     "station_door_clear(integer, text, integer, uuid, timestamptz, text, integer, text)",
     "station_now()",
     "station_redeem_line(integer, integer, integer, integer, text, text, uuid, timestamptz, "
-    "text, integer, text, text)",
+    "text, integer, text, text, bigint[], bigint[])",
     "station_log_scan(text, integer, text, text, text, timestamptz, text, integer, text)",
     # Migration 0012: a void of a record, and by whom.
     "station_void(integer, text, bigint, uuid, timestamptz, text, integer, text, text)",

@@ -187,7 +187,7 @@ def test_the_example_file_loads_and_documents_every_key() -> None:
     database |= {"pooler"}
     scanner = {f.name for f in fields(ScannerProfile)}
     offline = {"enabled", "threshold_s", "sync_s", "directory", "default_policy", "products"}
-    offline |= {"cap", "max_minutes"}
+    offline |= {"cap", "max_minutes", "snapshot_first"}
     assert top | database | scanner | offline <= documented
     missing = [variable for variable in ENV_VARIABLES if variable not in text]
     assert not missing

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from station.domain import Mode
 from station.models import utcnow
+from station.offline.first import SnapshotFirstStore
 from station.offline.journal import Journal, JournalEntry
 from station.offline.link import FailoverScanService, Link, OfflineKeeper
 from station.offline.replay import Replayer
@@ -91,6 +92,13 @@ def build_offline(
     stem = file_stem(conference, station)
     journal = Journal(directory / f"{stem}.journal.sqlite3")
     snapshot = Snapshot(directory / f"{stem}.snapshot.sqlite3")
+    if settings.snapshot_first:
+        # Online scans decide on the snapshot first and send only the guarded write.
+        max_age = timedelta(seconds=max(30.0, 6 * settings.sync_s))
+        for service in (online.checkin, online.redemption):
+            service.decide_first_with(
+                lambda pg: SnapshotFirstStore(pg, snapshot, clock, max_age=max_age)
+            )
     store = OfflineStore(snapshot, journal, clock, settings.rules)
     offline = ScanService(
         CheckInService(sessions, clock=clock, store=store),

@@ -33,11 +33,13 @@ class OfflineRules:
 @dataclass(frozen=True, slots=True)
 class OfflineSettings:
     """``enabled`` None means "auto": on for a PostgreSQL database, off for SQLite
-    (an embedded file has no network to lose)."""
+    (an embedded file has no network to lose). ``snapshot_first``: online scans decide
+    on the snapshot and send only the guarded write (one round trip, station.offline.first)."""
 
     enabled: bool | None = None
     threshold_s: float = 2.0
     sync_s: float = 5.0
     probe_s: float = 1.0
     directory: Path | None = None
+    snapshot_first: bool = True
     rules: OfflineRules = field(default_factory=OfflineRules)

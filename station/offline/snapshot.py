@@ -32,7 +32,7 @@ from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductK
 from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """Bumped whenever the tables change: a snapshot of another version is dropped on open
 and filled again (it is a cache)."""
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS attendee (
     order_attention TEXT NOT NULL DEFAULT '',
     checked_in_at TEXT,
     entries INTEGER NOT NULL DEFAULT 0,
-    first_at TEXT, first_station TEXT, first_staff TEXT
+    first_at TEXT, first_station TEXT, first_staff TEXT,
+    versions TEXT NOT NULL DEFAULT '', records TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS attendee_order ON attendee (order_id);
 CREATE TABLE IF NOT EXISTS line (
@@ -112,6 +113,12 @@ class AttendeeRow(NamedTuple):
     first_at: datetime | None
     first_station: str | None
     first_staff: str | None
+    # The change_seq (migration 0013) of the attendee, person, order and every line of the
+    # order, as read with the rest of this row: the premise of a scan decided on it (0020).
+    versions: tuple[int, ...] = ()
+    # The ids of their newest check-in, redemption (of the order's lines), door scan and
+    # void, 0 for none, read with the rest: the records a decision here saw (0020).
+    records: tuple[int, ...] = ()
 
 
 class LineRow(NamedTuple):
@@ -221,6 +228,38 @@ class Snapshot:
         with self._connection() as conn:
             rows = conn.execute("SELECT id, name, has_pin FROM staff ORDER BY name").fetchall()
         return tuple(StaffMember(int(r[0]), str(r[1]), bool(r[2])) for r in rows)
+
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever anything was committed to the copy since (by the sync's
+        connection or this thread's): what was read between two equal ones is one state."""
+        with self._connection() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes
+
+    def attendee_premise(self, attendee_id: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """What a decision on this attendee here rests on, as this copy read it with the
+        rest of their row: the change_seq of their rows (attendee, person, order, lines)
+        and their newest records' ids (see ``AttendeeRow``); None: not known."""
+        with self._connection() as conn:
+            found = conn.execute(
+                "SELECT versions, records FROM attendee WHERE id = ?", (attendee_id,)
+            ).fetchone()
+        if found is None or not found[0] or not found[1]:
+            return None
+        return (
+            tuple(int(v) for v in str(found[0]).split(",")),
+            tuple(int(v) for v in str(found[1]).split(",")),
+        )
+
+    def product_versions(self) -> tuple[int, ...]:
+        """Every ticket type's and add-on's change_seq as the last sync read them."""
+        raw = self.meta("product_versions") or ""
+        return tuple(int(v) for v in raw.split(",") if v)
+
+    def versions(self, attendee_id: int) -> tuple[int, ...] | None:
+        """The row versions a scan of this attendee decided on this copy rests on, sorted
+        (the premise migration 0020's guarded writes check); None: not known."""
+        own = self.attendee_premise(attendee_id)
+        return None if own is None else tuple(sorted(own[0] + self.product_versions()))
 
     def attendee_count(self) -> int:
         with self._connection() as conn:
@@ -498,8 +537,8 @@ class SnapshotWriter:
         self._conn.executemany(
             "INSERT OR REPLACE INTO attendee (id, access_code, first_name, last_name, username,"
             " email, order_id, order_status, order_reference, order_attention, checked_in_at,"
-            " entries, first_at, first_station, first_staff)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " entries, first_at, first_station, first_staff, versions, records)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     a.id,
@@ -517,6 +556,8 @@ class SnapshotWriter:
                     _opt_time(a.first_at),
                     a.first_station,
                     a.first_staff,
+                    ",".join(str(v) for v in sorted(a.versions)),
+                    ",".join(str(v) for v in a.records),
                 )
                 for a in rows
             ],

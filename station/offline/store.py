@@ -179,6 +179,8 @@ class OfflineStore:
 
 
 class OfflineAttempt:
+    final = True  # facts from the store itself: a refusal on them is the answer
+
     def __init__(
         self,
         store: OfflineStore,

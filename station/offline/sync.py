@@ -120,7 +120,10 @@ class SnapshotSync:
             conference = _conference(conn, self._slug)
             marks = _watermarks(conn, conference.id)
             products = _products(conn, conference.id)
-            attendees = _attendees(conn, conference.id, None)
+            attendees = _with_line_versions(
+                conn, _attendees(conn, conference.id, None), conference.id, whole=True
+            )
+            product_versions = _product_versions(conn, conference.id)
             lines = _lines(conn, conference.id, None)
             doors = _doors(conn, conference.id, None)
             clears = _clears(conn, conference.id, 0)
@@ -133,7 +136,7 @@ class SnapshotSync:
             writer.lines(lines)
             writer.doors(doors)
             writer.clears(clears)
-            writer.set_meta(_meta(conference, marks, started))
+            writer.set_meta(_meta(conference, marks, started, product_versions))
         return SyncStats(True, len(attendees), time.perf_counter() - began)
 
     def _changes(self, conference: SnapshotConference) -> SyncStats:
@@ -147,13 +150,16 @@ class SnapshotSync:
             touched = sorted({a for v, a in window.items() if v not in self._seen})
             self._seen = set(window)
             products = _products(conn, conference.id)
+            product_versions = _product_versions(conn, conference.id)
             clears = _clears(conn, conference.id, max(0, since["door_clear"] - OVERLAP))
             staff = _staff(conn)
             attendees: list[AttendeeRow] = []
             lines: list[LineRow] = []
             doors: list[DoorRow] = []
             for chunk in _chunks(touched):
-                found = _attendees(conn, conference.id, chunk)
+                found = _with_line_versions(
+                    conn, _attendees(conn, conference.id, chunk), conference.id, whole=False
+                )
                 attendees += found
                 orders = sorted({a.order_id for a in found if a.order_id is not None})
                 if orders:
@@ -166,7 +172,7 @@ class SnapshotSync:
             writer.replace_lines({a.order_id for a in attendees if a.order_id is not None}, lines)
             writer.replace_doors(touched, doors)
             writer.clears(clears)
-            writer.set_meta(_meta(conference, marks, started))
+            writer.set_meta(_meta(conference, marks, started, product_versions))
         return SyncStats(False, len(attendees), time.perf_counter() - began)
 
 
@@ -176,9 +182,10 @@ _MARK_KEYS = (
 
 
 def _meta(
-    conference: SnapshotConference, marks: dict[str, int], started: datetime
+    conference: SnapshotConference, marks: dict[str, int], started: datetime, products: str
 ) -> dict[str, str]:
     return {
+        "product_versions": products,
         "schema": SCHEMA_VERSION,
         "conference_id": str(conference.id),
         "conference_slug": conference.slug,
@@ -362,6 +369,9 @@ def _attendees(
             first.c.checked_in_at.label("first_at"),
             first.c.station.label("first_station"),
             Staff.name.label("first_staff"),
+            Attendee.change_seq,
+            Person.change_seq.label("person_seq"),
+            Order.change_seq.label("order_seq"),
         )
         .join(Person, Person.id == Attendee.person_id)
         .outerjoin(Order, Order.id == Attendee.order_id)
@@ -378,7 +388,7 @@ def _attendees(
     # per-row attribute lookups than the server took to answer.
     for (attendee_id, code, order_id, checked_in_at, first_name, last_name, username, email,
          status, reference, attention, entries, first_at, first_station, first_staff,
-         ) in _fetch(conn, query).fetchall():  # fmt: skip
+         attendee_seq, person_seq, order_seq) in _fetch(conn, query).fetchall():  # fmt: skip
         append(
             AttendeeRow(
                 attendee_id,
@@ -396,9 +406,89 @@ def _attendees(
                 first_at,
                 first_station,
                 first_staff,
+                tuple(int(v) for v in (attendee_seq, person_seq, order_seq) if v is not None),
             )
         )
     return made
+
+
+def _with_line_versions(
+    conn: Connection, attendees: list[AttendeeRow], conference_id: int, whole: bool
+) -> list[AttendeeRow]:
+    """Each attendee's versions with those of every line of their order (read in the same
+    transaction as the rest, so they are the versions of what the snapshot holds)."""
+    orders = sorted({a.order_id for a in attendees if a.order_id is not None})
+    query = (
+        select(OrderLineItem.order_id, OrderLineItem.change_seq)
+        .join(Order, Order.id == OrderLineItem.order_id)
+        .where(Order.conference_id == conference_id)
+    )
+    by_order: dict[int, list[int]] = {}
+    for chunk in [None] if whole else list(_chunks(orders)):
+        chosen = query if chunk is None else query.where(OrderLineItem.order_id.in_(list(chunk)))
+        for order_id, seq in _fetch(conn, chosen).fetchall():
+            by_order.setdefault(order_id, []).append(int(seq))
+    marks = _record_marks(conn, conference_id, None if whole else [a.id for a in attendees])
+    return [
+        a._replace(
+            versions=a.versions + tuple(by_order.get(a.order_id, ()))
+            if a.order_id is not None
+            else a.versions,
+            records=marks.get(a.id, (0, 0, 0, 0)),
+        )
+        for a in attendees
+    ]
+
+
+def _record_marks(
+    conn: Connection, conference_id: int, ids: Sequence[int] | None
+) -> dict[int, tuple[int, int, int, int]]:
+    """Per attendee the id of their newest check-in, redemption of their order's lines,
+    door scan and void (0 for none), as migration 0020's guarded writes read them."""
+    redemptions: Any = (
+        select(ProductRedemption.attendee_id, func.max(ProductRedemption.id))
+        .join(OrderLineItem, OrderLineItem.id == ProductRedemption.order_line_item_id)
+        .join(
+            Attendee,
+            (Attendee.id == ProductRedemption.attendee_id)
+            & (Attendee.order_id == OrderLineItem.order_id),
+        )
+        .where(ProductRedemption.conference_id == conference_id)
+        .group_by(ProductRedemption.attendee_id)
+    )
+
+    def newest(model: Any) -> Select[Any]:
+        return (
+            select(model.attendee_id, func.max(model.id))
+            .where(model.conference_id == conference_id)
+            .group_by(model.attendee_id)
+        )
+
+    queries: list[tuple[Any, Select[Any]]] = [
+        (CheckIn, newest(CheckIn)),
+        (ProductRedemption, redemptions),
+        (DoorCheck, newest(DoorCheck)),
+        (ScanVoid, newest(ScanVoid)),
+    ]
+    marks: dict[int, list[int]] = {}
+    for position, (model, query) in enumerate(queries):
+        for chunk in [None] if ids is None else list(_chunks(ids)):
+            chosen = query if chunk is None else query.where(model.attendee_id.in_(list(chunk)))
+            for attendee_id, top in _fetch(conn, chosen).fetchall():
+                marks.setdefault(int(attendee_id), [0, 0, 0, 0])[position] = int(top or 0)
+    return {attendee: (m[0], m[1], m[2], m[3]) for attendee, m in marks.items()}
+
+
+def _product_versions(conn: Connection, conference_id: int) -> str:
+    """Every ticket type's and add-on's change_seq, sorted, as the snapshot's meta keeps it."""
+    seqs = [
+        int(seq)
+        for model in (TicketType, AddOn)
+        for (seq,) in conn.execute(
+            select(model.change_seq).where(model.conference_id == conference_id)
+        )
+    ]
+    return ",".join(str(v) for v in sorted(seqs))
 
 
 def _lines(conn: Connection, conference_id: int, order_ids: Sequence[int] | None) -> list[LineRow]:

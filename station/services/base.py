@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, TextClause
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +43,9 @@ from station.services.results import (
     StationContext,
 )
 from station.services.store import ConferenceRef, ConflictReport, Recorded, ScanStore
+
+if TYPE_CHECKING:
+    from station.services.store_pg import PgStore
 
 log = logging.getLogger("station.services")
 
@@ -84,6 +87,14 @@ class ServiceBase:
             self._store = PgStore(bind, clock)
         else:
             self._store = OrmStore(sessions, clock, self._transaction, lock_rows=on_postgres)
+
+    def decide_first_with(self, make: Callable[[PgStore], ScanStore]) -> None:
+        """On the PostgreSQL store, put ``make(store)`` in front of it (the offline parts'
+        snapshot-first store, ``station.offline.first``); elsewhere nothing changes."""
+        from station.services.store_pg import PgStore
+
+        if isinstance(self._store, PgStore):
+            self._store = make(self._store)
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -164,6 +175,8 @@ class ServiceBase:
                         return rules.replayed(facts, ctx.conference)
                     decision = rules.decide(facts, ctx.conference)
                     if isinstance(decision, Refusal):
+                        if not attempt.final:  # decided on a copy: ask the database
+                            continue
                         refused = decision
                         try:
                             attempt.log_refusal(decision, access_code)

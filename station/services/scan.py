@@ -37,6 +37,14 @@ class ScanService:
         self._mode = mode
         self._product = product
 
+    @property
+    def checkin(self) -> CheckInService:
+        return self._checkin
+
+    @property
+    def redemption(self) -> RedemptionService:
+        return self._redemption
+
     def action(self, line_item_id: int | None = None) -> str:
         """What a scan does here: checkin, redeem, door, or products (the picker's list)."""
         if line_item_id is not None:

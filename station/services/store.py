@@ -68,6 +68,10 @@ class ScanAttempt(Protocol):
     and the caller reads the facts again and asks the rule book again.
     """
 
+    # False when the facts come from a copy that may be behind (the snapshot-first try,
+    # store_first): a refusal on them is not the answer, and the next try reads them.
+    final: bool
+
     def facts(self) -> ScanFacts: ...
 
     def record(self, accept: Accept, code: str) -> Recorded | None: ...

@@ -192,6 +192,8 @@ class OrmStore:
 
 
 class OrmAttempt:
+    final = True  # facts from the store itself: a refusal on them is the answer
+
     def __init__(
         self,
         store: OrmStore,

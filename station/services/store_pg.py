@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -211,17 +211,18 @@ def facts_call(action: str, target: str | None, by_id: bool) -> str:
 
 CHECK_IN = (
     "SELECT * FROM station_check_in(%(attendee)s, %(conference)s, %(first)s, %(reason)s, "
-    "%(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(note)s, %(code)s)"
+    "%(client_id)s, %(client_at)s, %(station)s, %(staff)s, %(note)s, %(code)s, "
+    "%(versions)s::bigint[], %(records)s::bigint[])"
 )
 ADMIT = (
     "SELECT * FROM station_admit(%(attendee)s, %(conference)s, %(kind)s, %(product)s, "
     "%(direction)s, %(seen)s, %(reason)s, %(client_id)s, %(client_at)s, %(station)s, "
-    "%(staff)s, %(code)s)"
+    "%(staff)s, %(code)s, %(versions)s::bigint[], %(records)s::bigint[])"
 )
 REDEEM = (
     "SELECT * FROM station_redeem_line(%(attendee)s, %(conference)s, %(line)s, %(used)s, "
     "%(reason)s, %(message)s, %(client_id)s, %(client_at)s, %(station)s, %(staff)s, "
-    "%(note)s, %(code)s)"
+    "%(note)s, %(code)s, %(versions)s::bigint[], %(records)s::bigint[])"
 )
 VOID = (
     "SELECT * FROM station_void(%(conference)s, %(kind)s, %(record)s, %(client_id)s, "
@@ -256,6 +257,13 @@ class PgStore:
         self._engine = engine
         self._clock = clock
         self._conferences: dict[str, ConferenceRef] = {}
+        # The server's recording clock less the station's, from the last answer that
+        # carried it: a decision on the station's clock (snapshot first, station.offline.first)
+        # is taken only while the two agree. None until the first answer.
+        self.skew: timedelta | None = None
+
+    def saw_server_time(self, at: datetime) -> None:
+        self.skew = at - self._clock()
 
     def row(self, sql: str, params: dict[str, Any]) -> Any:
         from station.services.hot_connection import hot_connection
@@ -340,6 +348,8 @@ class PgStore:
 
 
 class PgAttempt:
+    final = True  # facts read from the database: a refusal on them is the answer
+
     def __init__(
         self,
         store: PgStore,
@@ -353,6 +363,9 @@ class PgAttempt:
         self._request = request
         self._conference = conference
         self._attendee_id = attendee_id
+        # The row versions the decision rests on, when not read just now (store_first).
+        self.versions: str | None = None  # "{1,2,3}", a bigint[] literal
+        self.records: str | None = None  # and the attendee's newest records (0020)
 
     def facts(self) -> ScanFacts:
         request = self._request
@@ -406,7 +419,7 @@ class PgAttempt:
             target=target,
             target_missing=kind is not None and target is None,
             prior=prior,
-            now=_time(row.now),
+            now=self._seen_now(row.now),
             door=door,
         )
 
@@ -421,6 +434,8 @@ class PgAttempt:
             "station": ctx.station[:100],
             "staff": ctx.staff_id,
             "code": display_safe(code, limit=256),
+            "versions": self.versions,
+            "records": self.records,
         }
         if accept.action == "checkin":
             row = self._store.row(CHECK_IN, {**params, "first": accept.first, "note": request.note})
@@ -450,7 +465,14 @@ class PgAttempt:
             )
         if row.outcome != "ok":  # stale or duplicate: nothing written, decide again
             return None
-        return Recorded(at=_time(row.recorded_at), staff_name=getattr(row, "staff_name", None))
+        at = _time(row.recorded_at)
+        self._store.saw_server_time(at)
+        return Recorded(at=at, staff_name=getattr(row, "staff_name", None))
+
+    def _seen_now(self, raw: Any) -> datetime:
+        now = _time(raw)
+        self._store.saw_server_time(now)
+        return now
 
     def log_refusal(self, error: StationError, code: str) -> None:
         self._store.log_refusal(

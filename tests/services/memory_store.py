@@ -282,6 +282,8 @@ class MemoryStore:
 
 
 class MemoryAttempt:
+    final = True  # facts from the store itself: a refusal on them is the answer
+
     def __init__(self, store: MemoryStore, ctx: StationContext, request: ScanRequest,
                  conference: ConferenceRef, attendee_id: int | None) -> None:  # fmt: skip
         self._store, self._ctx, self._request = store, ctx, request

@@ -24,6 +24,7 @@ import itertools
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -51,6 +52,9 @@ from station.models import (
     Staff,
     TicketType,
 )
+from station.offline.first import SnapshotFirstStore
+from station.offline.snapshot import Snapshot as StationCopy
+from station.offline.sync import SnapshotSync
 from station.rulebook import event_rules
 from station.rulebook.event_rules import Direction
 from station.services import CheckInService, RedemptionService
@@ -58,6 +62,7 @@ from station.services.db_errors import named_rows
 from station.services.errors import ConfigurationError, Refusal
 from station.services.hot_connection import hot_connection
 from station.services.results import StationContext
+from station.services.store_pg import PgStore
 from station.services.void_queries import not_voided
 from station.services.voids import VoidService
 from tests.services.memory_store import MemoryStore, Snapshot, snapshot
@@ -497,14 +502,21 @@ def run(
     hot_paths: bool | None,
     memory: Snapshot | None = None,
     server: Engine | None = None,
+    copy: StationCopy | None = None,
 ) -> list[object]:
     """Every scan of the day, one after another, on one path; each outcome as compared.
 
     With ``memory``, the rule book alone decides, over that snapshot in memory. With
-    ``server`` (PostgreSQL's hot path), its recording clock follows the day's.
+    ``server`` (PostgreSQL's hot path), its recording clock follows the day's. With
+    ``copy`` too, every scan first decides on that station snapshot, filled before the
+    day and never synced during it, and forgetting this station's own writes: every
+    premise the day makes stale must be caught by the guarded writes.
     """
     clock = DayClock(day.start, server)
-    store = MemoryStore(memory, clock) if memory is not None else None
+    store: Any = MemoryStore(memory, clock) if memory is not None else None
+    if copy is not None:
+        assert server is not None
+        store = ForgetfulFirst(PgStore(server, clock), copy, clock, max_age=timedelta(days=3650))
     checkin = CheckInService(sessions, clock=clock, hot_paths=hot_paths, store=store)
     redemption = RedemptionService(sessions, clock=clock, hot_paths=hot_paths, store=store)
     voids = VoidService(sessions, clock=clock, hot_paths=hot_paths, store=store)
@@ -544,7 +556,22 @@ def run(
         outcomes.append(outcome(perform(scan)))
         if scan.kind != "clock":  # a clock scan is the time passing: the next scan is then
             clock.tick()
+    if isinstance(store, ForgetfulFirst):
+        FIRST_TRIES["tried"] += store.first_tries
+        FIRST_TRIES["recorded"] += store.first_tries_recorded
     return outcomes
+
+
+FIRST_TRIES: Counter[str] = Counter()
+"""Over a whole run: snapshot-first tries, and those whose write went through."""
+
+
+class ForgetfulFirst(SnapshotFirstStore):
+    """The snapshot-first store without its note of its own writes: it decides on the
+    day-old copy even for a badge it has just scanned, so the premises must catch it."""
+
+    def wrote(self, attendee_id: int) -> None:
+        pass
 
 
 def assert_invariants(sessions: sessionmaker[Session], day: Day, outcomes: list[object]) -> None:
@@ -652,11 +679,25 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
             results["the rule book alone"] = (alone, memory_rows(memory))
         finally:
             engine.dispose()
-        for name, hot_paths in (("postgres general", False), ("postgres hot", None)):
+        for name, hot_paths in (
+            ("postgres general", False),
+            ("postgres hot", None),
+            ("postgres snapshot first", None),
+        ):
             truncate(pg)
             assert build(pg_sessions, day) == line_ids
             server = pg if hot_paths is None else None
-            outcomes = run(pg_sessions, day, line_ids, hot_paths=hot_paths, server=server)
+            copy = None
+            if name == "postgres snapshot first":
+                copy = StationCopy(tmp_path / f"copy-{uuid.uuid4().hex}.sqlite3")
+                SnapshotSync(pg, copy, SLUG, clock=lambda: day.start).fill()
+            try:
+                outcomes = run(
+                    pg_sessions, day, line_ids, hot_paths=hot_paths, server=server, copy=copy
+                )
+            finally:
+                if copy is not None:
+                    copy.close()
             assert_invariants(pg_sessions, day, outcomes)
             results[name] = (outcomes, rows_written(pg_sessions))
 
@@ -670,6 +711,10 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
                 assert rows[table] == expected_rows, f"{name} differs from sqlite in {table}"
 
     try:
+        FIRST_TRIES.clear()
         check()
     finally:
         pg.dispose()
+    # The snapshot-first path was taken, and the guarded writes both took and refused it.
+    assert FIRST_TRIES["recorded"] > 0, FIRST_TRIES
+    assert FIRST_TRIES["tried"] > FIRST_TRIES["recorded"], FIRST_TRIES
