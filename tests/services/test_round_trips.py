@@ -16,6 +16,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -24,8 +26,13 @@ from sqlalchemy.engine import make_url
 from station.bench.tcp_proxy import TcpProxy, running_proxy
 from station.db import DatabaseSettings, make_engine, make_session_factory
 from station.domain import OrderStatus
+from station.models import utcnow
+from station.offline.first import SnapshotFirstStore
+from station.offline.snapshot import Snapshot
+from station.offline.sync import SnapshotSync
 from station.services import CheckInService, RedemptionService
 from station.services.results import StationContext
+from station.services.store_pg import PgStore
 from tests.builders import ConferenceBuilder
 from tests.conftest import PG_URL
 from tests.services.scenario import Refused, outcome
@@ -276,3 +283,40 @@ def test_a_connection_idle_for_long_is_pinged_first(
             checkin.lookup_attendee(ctx, code)
         assert trips(proxy, lambda: checkin.lookup_attendee(ctx, codes[3])) == 2
         engine.dispose()
+
+
+def test_on_the_snapshot_first_a_check_in_or_a_meal_is_one_round_trip(
+    through_proxy: tuple[TcpProxy, Engine], tmp_path: Path
+) -> None:
+    """A PostgreSQL station's default (offline mode on): facts from its snapshot, then the
+    guarded write alone. A refusal is still decided and logged on a read: two, as above."""
+    proxy, engine = through_proxy
+    sessions = make_session_factory(engine)
+    conf = ConferenceBuilder(sessions)
+    conf.ticket_type("general")
+    conf.addon("lunch")
+    ctx = StationContext(conf.slug, "Desk 1", conf.staff("Ana"))
+    people = [conf.attendee(addons={"lunch": 1}) for _ in range(16)]
+    snapshot = Snapshot(tmp_path / "copy.sqlite3")
+    SnapshotSync(engine, snapshot, conf.slug).fill()
+    pg = PgStore(engine, utcnow)
+    store = SnapshotFirstStore(pg, snapshot, utcnow, max_age=timedelta(hours=1))
+    checkin = CheckInService(sessions, store=store)
+    redemption = RedemptionService(sessions, store=store)
+
+    def scans(checked: str, fed: str) -> dict[str, Callable[[], object]]:
+        return {
+            "check-in": lambda: checkin.check_in(ctx, checked),
+            "meal redeem": lambda: redemption.redeem_product(ctx, fed, product="lunch"),
+            # Its own write is not in the copy yet: read, then the refusal's log row.
+            "fully redeemed": lambda: redemption.redeem_product(ctx, fed, product="lunch"),
+        }
+
+    codes = [person.access_code for person in people]
+    for checked, fed in zip(codes[0:12:2], codes[1:12:2], strict=True):  # connect, prepare
+        for scan in scans(checked, fed).values():
+            outcome(scan)
+    assert store.first_tries_recorded > 0
+    for checked, fed in zip(codes[12::2], codes[13::2], strict=True):
+        counted = {name: trips(proxy, scan) for name, scan in scans(checked, fed).items()}
+        assert counted == {"check-in": 1, "meal redeem": 1, "fully redeemed": 2}
