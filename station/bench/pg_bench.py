@@ -20,13 +20,17 @@ import contextlib
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import timeit
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -44,9 +48,14 @@ from station.bench.pg_seed import (
 )
 from station.bench.tcp_proxy import running_proxy
 from station.db import DatabaseSettings, make_engine, make_session_factory
+from station.models import utcnow
+from station.offline.first import SnapshotFirstStore
+from station.offline.snapshot import Snapshot
+from station.offline.sync import SnapshotSync
 from station.services import CheckInService, RedemptionService
 from station.services.errors import StationError
 from station.services.results import StationContext
+from station.services.store_pg import PgStore
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CTX = StationContext(CONFERENCE, "Bench desk", 1)
@@ -73,12 +82,20 @@ class Timing:
 
 
 class Flows:
-    """The scans a station makes, on one engine; ``hot_paths=False`` is the ORM path."""
+    """The scans a station makes, on one engine; ``hot_paths=False`` is the ORM path; with
+    a ``snapshot``, check-ins and meals decide on it first (a PostgreSQL station's default
+    with offline mode on, station.offline.first)."""
 
-    def __init__(self, engine: Engine, hot_paths: bool | None = None) -> None:
+    def __init__(
+        self, engine: Engine, hot_paths: bool | None = None, snapshot: Snapshot | None = None
+    ) -> None:
         sessions = make_session_factory(engine)
-        self.checkin = CheckInService(sessions, hot_paths=hot_paths)
-        self.redemption = RedemptionService(sessions, hot_paths=hot_paths)
+        store = None
+        if snapshot is not None:
+            pg = PgStore(engine, utcnow)
+            store = SnapshotFirstStore(pg, snapshot, utcnow, max_age=timedelta(days=1))
+        self.checkin = CheckInService(sessions, hot_paths=hot_paths, store=store)
+        self.redemption = RedemptionService(sessions, hot_paths=hot_paths, store=store)
 
     def scan(self, flow: str, code: str) -> None:
         if flow == "check-in":
@@ -99,6 +116,8 @@ class Flows:
 
 
 FLOWS = ("check-in", "meal redeem", "door check", "unknown code", "lookup")
+# What a PostgreSQL station decides on its snapshot first (doors read: station.offline.first).
+FIRST_FLOWS = ("check-in", "meal redeem")
 
 
 def codes(flow: str, indexes: Sequence[int]) -> list[str]:
@@ -209,14 +228,18 @@ def proxied(settings: DatabaseSettings, port: int) -> DatabaseSettings:
 
 
 def count_round_trips(
-    settings: DatabaseSettings, attendees: Attendees, hot_paths: bool | None
+    settings: DatabaseSettings,
+    attendees: Attendees,
+    hot_paths: bool | None,
+    snapshot: Snapshot | None = None,
+    flows_counted: Sequence[str] = FLOWS,
 ) -> dict[str, float]:
     real = make_url(settings.url)
     counted: dict[str, float] = {}
     with running_proxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         engine = make_engine(proxied(settings, proxy.port))
-        flows = Flows(engine, hot_paths)
-        for flow in FLOWS:
+        flows = Flows(engine, hot_paths, snapshot)
+        for flow in flows_counted:
             for code in codes(flow, attendees.take(5)):  # warm-up: connect, prepare
                 flows.scan(flow, code)
             sample = codes(flow, attendees.take(50))
@@ -334,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     schema = f"station_bench_{uuid.uuid4().hex[:6]}"
     schemas = [schema]
     started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="station-bench-"))
     try:
         settings = fresh_schema(args.url, schema)
         engine = make_engine(settings)
@@ -346,20 +370,29 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.attendees - attendees.total:,} of them already checked in and had lunch"
         )
 
+        snapshot = Snapshot(work / "snapshot.sqlite3")
+        filled = SnapshotSync(engine, snapshot, CONFERENCE).fill()
+        print(f"station snapshot filled in {filled.seconds:.1f} s (for the snapshot-first rows)")
+
         header("Round trips per scan (counted through a TCP proxy, warm connection)")
         hot_trips = count_round_trips(settings, attendees, None)
         orm_trips = count_round_trips(settings, attendees, False)
-        print(f"{'flow':<16}{'hot path':>10}{'ORM path':>10}")
+        first_trips = count_round_trips(settings, attendees, None, snapshot, FIRST_FLOWS)
+        print(f"{'flow':<16}{'hot path':>10}{'ORM path':>10}{'snapshot first':>16}")
         for flow in FLOWS:
-            print(f"{flow:<16}{hot_trips[flow]:>10.2f}{orm_trips[flow]:>10.2f}")
+            first = f"{first_trips[flow]:>16.2f}" if flow in first_trips else f"{'-':>16}"
+            print(f"{flow:<16}{hot_trips[flow]:>10.2f}{orm_trips[flow]:>10.2f}{first}")
 
         header("One connection (one station), scans/s and latency")
         flows = Flows(engine)
         orm = Flows(engine, hot_paths=False)
+        firsts = Flows(engine, snapshot=snapshot)
         for flow in FLOWS:  # warm-up
             for i in attendees.take(20):
                 flows.scan(flow, codes(flow, [i])[0])
                 orm.scan(flow, codes(flow, attendees.take(1))[0])
+                if flow in FIRST_FLOWS:
+                    firsts.scan(flow, codes(flow, attendees.take(1))[0])
         heap.settle()  # as a station does once it is ready
         rows = []
         probe_before = cpu_probe()
@@ -368,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
             t = timed(flow, partial(flows.scan, flow), scanned)
             t.round_trips = hot_trips[flow]
             rows.append(t)
+            if flow in FIRST_FLOWS:  # right after its read-first row, on the same tables
+                t = timed(
+                    f"{flow} (snapshot first)",
+                    partial(firsts.scan, flow),
+                    codes(flow, attendees.take(n_scans)),
+                )
+                t.round_trips = first_trips[flow]
+                rows.append(t)
         for flow in ("check-in", "meal redeem"):
             t = timed(
                 f"{flow} (ORM path)",
@@ -441,10 +482,12 @@ def main(argv: list[str] | None = None) -> int:
             slow = make_engine(proxied(settings, proxy.port))
             hot = Flows(slow)
             naive = Flows(slow, hot_paths=False)
+            firsts_slow = Flows(slow, snapshot=snapshot)
             for flow in ("check-in", "meal redeem"):
                 for i in attendees.take(5):
                     hot.scan(flow, access_code(i))
                     naive.scan(flow, codes(flow, attendees.take(1))[0])
+                    firsts_slow.scan(flow, codes(flow, attendees.take(1))[0])
             rows = [
                 timed(
                     "check-in",
@@ -454,6 +497,16 @@ def main(argv: list[str] | None = None) -> int:
                 timed(
                     "meal redeem",
                     lambda c: hot.scan("meal redeem", c),
+                    codes("meal redeem", attendees.take(200)),
+                ),
+                timed(
+                    "check-in (snapshot first)",
+                    lambda c: firsts_slow.scan("check-in", c),
+                    codes("check-in", attendees.take(200)),
+                ),
+                timed(
+                    "meal redeem (snapshot first)",
+                    lambda c: firsts_slow.scan("meal redeem", c),
                     codes("meal redeem", attendees.take(200)),
                 ),
                 timed(
@@ -470,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             for name in schemas:
                 drop_schema(args.url, name)

@@ -50,11 +50,15 @@ class FirstStation:
 
 Make = Callable[..., FirstStation]
 
+# PostgreSQL's path: only the world on PostgreSQL.
+pytestmark = pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 @pytest.fixture
 def first_station(world: World, tmp_path: Path) -> Make:  # noqa: F811
-    if world.db.kind != "postgres":
-        pytest.skip("deciding on the snapshot first is PostgreSQL's path")
+    assert world.db.kind == "postgres"
 
     def make(name: str = "Lunch 1", clock: Callable[[], datetime] = utcnow) -> FirstStation:
         engine = world.db.engine

@@ -54,37 +54,35 @@ _GUARD_END = (
     "        RAISE EXCEPTION 'no staff member %', p_staff USING ERRCODE = 'check_violation';\n"
     "    END IF;\n"
 )
-_PREMISE = """    -- The row versions the decision was taken on (0020): any change since: stale.
-    IF p_versions IS NOT NULL AND p_versions IS DISTINCT FROM (
-        SELECT array_agg(v.seq ORDER BY v.seq) FROM (
-            SELECT a.change_seq FROM attendee a WHERE a.id = p_attendee
-            UNION ALL
-            SELECT p.change_seq FROM person p
-             WHERE p.id = (SELECT a.person_id FROM attendee a WHERE a.id = p_attendee)
-            UNION ALL
-            SELECT o.change_seq FROM "order" o WHERE o.id = v_order
-            UNION ALL
-            SELECT li.change_seq FROM order_line_item li WHERE li.order_id = v_order
-            UNION ALL
-            SELECT t.change_seq FROM ticket_type t WHERE t.conference_id = p_conference
-            UNION ALL
-            SELECT t.change_seq FROM addon t WHERE t.conference_id = p_conference
-        ) AS v(seq)) THEN
-        RETURN QUERY SELECT @STALE@;
-        RETURN;
-    END IF;
-    -- And the attendee's own records it saw (the answer shows their counts): the newest
-    -- check-in, redemption of their order's lines, door scan and void, by id (ids grow).
-    IF p_records IS NOT NULL AND p_records IS DISTINCT FROM ARRAY[
-        coalesce((SELECT max(c.id) FROM check_in c WHERE c.attendee_id = p_attendee), 0),
-        coalesce((SELECT max(r.id) FROM product_redemption r
-                   WHERE r.attendee_id = p_attendee AND r.order_line_item_id IN (
-                       SELECT li.id FROM order_line_item li WHERE li.order_id = v_order)), 0),
-        coalesce((SELECT max(d.id) FROM door_check d WHERE d.attendee_id = p_attendee), 0),
-        coalesce((SELECT max(s.id) FROM scan_void s WHERE s.attendee_id = p_attendee), 0)
-    ]::bigint[] THEN
-        RETURN QUERY SELECT @STALE@;
-        RETURN;
+_PREMISE = """    -- What the decision rests on (0020), if the caller says: the row versions and the
+    -- attendee's newest records (ids only grow). Anything changed since: stale.
+    IF p_versions IS NOT NULL OR p_records IS NOT NULL THEN
+        IF (p_versions IS NOT NULL AND p_versions IS DISTINCT FROM (
+            SELECT array_agg(v.seq ORDER BY v.seq) FROM (
+                SELECT a.change_seq FROM attendee a WHERE a.id = p_attendee
+                UNION ALL
+                SELECT p.change_seq FROM person p
+                 WHERE p.id = (SELECT a.person_id FROM attendee a WHERE a.id = p_attendee)
+                UNION ALL
+                SELECT o.change_seq FROM "order" o WHERE o.id = v_order
+                UNION ALL
+                SELECT li.change_seq FROM order_line_item li WHERE li.order_id = v_order
+                UNION ALL
+                SELECT t.change_seq FROM ticket_type t WHERE t.conference_id = p_conference
+                UNION ALL
+                SELECT t.change_seq FROM addon t WHERE t.conference_id = p_conference
+            ) AS v(seq)))
+        OR (p_records IS NOT NULL AND p_records IS DISTINCT FROM ARRAY[
+            coalesce((SELECT max(c.id) FROM check_in c WHERE c.attendee_id = p_attendee), 0),
+            coalesce((SELECT max(r.id) FROM product_redemption r
+                       WHERE r.attendee_id = p_attendee AND r.order_line_item_id IN (
+                           SELECT li.id FROM order_line_item li WHERE li.order_id = v_order)), 0),
+            coalesce((SELECT max(d.id) FROM door_check d WHERE d.attendee_id = p_attendee), 0),
+            coalesce((SELECT max(s.id) FROM scan_void s WHERE s.attendee_id = p_attendee), 0)
+        ]::bigint[]) THEN
+            RETURN QUERY SELECT @STALE@;
+            RETURN;
+        END IF;
     END IF;
 """
 _STALE = {
