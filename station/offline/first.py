@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from station.offline.snapshot import Snapshot
 from station.rulebook import Accept, ScanFacts, ScanRequest
-from station.rulebook.facts import ProductKind, Target
+from station.rulebook.facts import ProductKind, RecordKind, ScanRecord, Target, VoidRequest
 from station.services.errors import DatabaseUnavailable, StationError
 from station.services.results import StationContext
-from station.services.store import ConferenceRef, Recorded
+from station.services.store import ConferenceRef, ConflictReport, Recorded, VoidAttempt
 from station.services.store_pg import PgAttempt, PgStore
 
 Clock = Callable[[], datetime]
@@ -68,11 +68,30 @@ class SnapshotFirstStore:
         self.first_tries_recorded = 0
 
     # Everything but the scan's attempt is PgStore's.
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.pg, name)
-
     def conference(self, slug: str) -> ConferenceRef:
         return self.pg.conference(slug)
+
+    def log_refusal(
+        self,
+        ctx: StationContext,
+        action: str,
+        code: str,
+        error: StationError,
+        *,
+        client_at: datetime | None = None,
+    ) -> None:
+        self.pg.log_refusal(ctx, action, code, error, client_at=client_at)
+
+    def void_attempt(
+        self, ctx: StationContext, request: VoidRequest, target: tuple[RecordKind, int] | None
+    ) -> AbstractContextManager[VoidAttempt]:
+        return self.pg.void_attempt(ctx, request, target)
+
+    def scan_records(self, ctx: StationContext, code: str) -> tuple[ScanRecord, ...]:
+        return self.pg.scan_records(ctx, code)
+
+    def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
+        return self.pg.record_conflict(ctx, conflict)
 
     @contextmanager
     def attempt(
@@ -159,6 +178,8 @@ class SnapshotFirstStore:
             return None
         state = _CopyState(generation, synced, self.snapshot.product_versions())
         self._copy = state
+        with self._lock:  # writes older than this sync are in the copy now
+            self._written = {a: at for a, at in self._written.items() if at >= synced}
         return state
 
 

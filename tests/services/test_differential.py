@@ -659,7 +659,7 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
     pg = make_engine(postgres_schema)
     pg_sessions = make_session_factory(pg)
 
-    @_settings(150)
+    @_settings(100)
     @given(day=days())
     @example(day=KNOWN_RULES)
     @example(day=KNOWN_DST)
