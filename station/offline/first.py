@@ -25,6 +25,7 @@ within two seconds, so opening hours and days are judged as on the read path.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -40,6 +41,7 @@ from station.services.store import ConferenceRef, ConflictReport, Recorded, Void
 from station.services.store_pg import PgAttempt, PgStore
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("station.offline")
 
 _CHECK_VIOLATION = "23514"  # a guarded function's RAISE ... check_violation
 # Not doors: a door's answer shows how many are inside, others' records no premise covers.
@@ -231,10 +233,14 @@ class SnapshotAttempt:
                 != _CHECK_VIOLATION
             ):
                 raise
-            return None  # a guard refused what the snapshot allowed: it was behind
+            log.debug("a guard refused what the snapshot allowed: read again")
+            return None  # the snapshot was behind
         if recorded is not None:
             self._store.first_tries_recorded += 1
             self._store.wrote(accept.attendee_id)
+            log.debug("decided on the snapshot, recorded in one round trip")
+        else:
+            log.debug("the snapshot was behind for attendee %s: read again", accept.attendee_id)
         return recorded
 
     def log_refusal(self, error: StationError, code: str) -> None:
