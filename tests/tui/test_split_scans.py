@@ -80,8 +80,10 @@ async def split_scan(pilot: Pilot[Any], first: str, rest: str, delay: float) -> 
     await settle(pilot)
     sent = time.monotonic()
     send_burst(app, first)
-    await asyncio.sleep(delay - 0.010)  # the app routes the first key meanwhile
-    while time.monotonic() - sent < delay:  # then on time to the millisecond
+    # The app routes the first key meanwhile. A loaded machine wakes a sleep late (a 10 ms
+    # margin once gave a 53 ms gap for 45), so sleep to 25 ms before, then wait on time.
+    await asyncio.sleep(max(delay - 0.025, 0.0))
+    while time.monotonic() - sent < delay:  # on time to the millisecond
         pass
     gap = time.monotonic() - sent
     send_burst(app, rest + "\r")
