@@ -240,3 +240,32 @@ def test_a_station_role_reads_its_rooms_counts_and_writes_none(
         conn.execute(text(statement), {"conference": conf.conference_id, "room": their_room + 1})
     with station_role.admin.connect() as conn:
         assert [tuple(row) for row in conn.execute(rooms)] == [(room, 1), (their_room, 1)]
+
+
+REDEEM_WITH_PREMISES = text(
+    "SELECT outcome FROM station_redeem_line(:attendee, :conference, :line, :used, 'ok', '', "
+    ":client_id, now(), 'forged', NULL, '', 'CODE', CAST(:versions AS bigint[]), "
+    "CAST(:records AS bigint[]))"
+)
+
+
+def test_the_premises_of_0020_only_ever_hold_a_write_back(station_role: StationRole) -> None:
+    """A station role calling with premises of its own choosing: a wrong one writes nothing,
+    none at all is the read path's call, and no premise lifts a guard (the quantity)."""
+    conf = ConferenceBuilder(make_session_factory(station_role.admin))
+    conf.addon("lunch")
+    person = conf.attendee(addons={"lunch": 1})
+    ids = {
+        "attendee": person.attendee_id,
+        "conference": conf.conference_id,
+        "line": person.line_items["lunch"],
+    }
+    with station_role.station.begin() as conn:
+        forged = {"versions": "{1}", "records": "{0,0,0,0}"}
+        assert call(conn, REDEEM_WITH_PREMISES, used=0, **forged, **ids) == "stale"
+        none = {"versions": None, "records": None}
+        assert call(conn, REDEEM_WITH_PREMISES, used=0, **none, **ids) == "ok"
+    with station_role.station.begin() as conn, pytest.raises(DBAPIError, match="used up"):
+        call(conn, REDEEM_WITH_PREMISES, used=1, **none, **ids)
+    with station_role.admin.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ProductRedemption)) == 1
