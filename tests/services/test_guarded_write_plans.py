@@ -1,0 +1,104 @@
+"""The guarded writes run on plans PostgreSQL keeps, not on a plan made again per call.
+
+PL/pgSQL plans a statement with the call's arguments for its first five runs and then
+keeps a generic plan, unless the generic plan looks costlier than those custom ones;
+then it plans again on every call. A statement in which an argument can fold a branch
+away (``p_versions IS NOT NULL AND ...``) stays on custom plans forever: 0020's premise
+did, and cost more than the write itself (migration 0021). auto_explain shows which:
+a kept plan names the arguments ($1, $2, ...), a plan made for the call shows their
+values.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection
+
+from tests.builders import ConferenceBuilder
+from tests.conftest import TestDatabase
+
+pytestmark = pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+CHECK_IN = (
+    "SELECT outcome FROM station_check_in(%(attendee)s, %(conference)s, %(first)s, 'ok', "
+    "%(client_id)s, now(), 'Desk', %(staff)s, NULL, 'CODE', "
+    "%(versions)s::bigint[], %(records)s::bigint[])"
+)
+REDEEM = (
+    "SELECT outcome FROM station_redeem_line(%(attendee)s, %(conference)s, %(line)s, %(used)s, "
+    "'ok', '', %(client_id)s, now(), 'Lunch', %(staff)s, NULL, 'CODE', "
+    "%(versions)s::bigint[], %(records)s::bigint[])"
+)
+ADMIT = (
+    "SELECT outcome FROM station_admit(%(attendee)s, %(conference)s, 'ticket', %(ticket)s, 'in', "
+    "NULL, 'ok', %(client_id)s, now(), 'Door', %(staff)s, 'CODE', "
+    "%(versions)s::bigint[], %(records)s::bigint[])"
+)
+# A premise no row has: the statement that reads what it is compared with still runs.
+STALE_VERSIONS = {"versions": "{0}", "records": None}
+STALE_RECORDS = {"versions": None, "records": "{-1,-1,-1,-1}"}
+NO_PREMISE = {"versions": None, "records": None}
+CALLS_BEFORE_KEPT = 6  # five custom plans, then the cache decides
+
+
+@contextmanager
+def explained(conn: Connection) -> Iterator[list[str]]:
+    """The plan of every statement run inside a function, as auto_explain logs it."""
+    plans: list[str] = []
+    driver: Any = conn.connection.driver_connection
+    driver.add_notice_handler(lambda notice: plans.append(str(notice.message_primary)))
+    conn.exec_driver_sql("LOAD 'auto_explain'")
+    for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_level = notice"):
+        conn.exec_driver_sql(f"SET auto_explain.{setting}")
+    yield plans
+
+
+def made_for_the_call(plans: list[str], values: set[int]) -> list[str]:
+    """The nested plans that compare a column with one of the call's values."""
+    made = []
+    for plan in plans:
+        conditions = [line for line in plan.splitlines() if "Cond:" in line or "Filter:" in line]
+        for line in conditions:
+            if any(re.search(rf"[=<>] {value}\b", line) for value in values):
+                made.append(plan)
+                break
+    return made
+
+
+def call(conn: Connection, sql: str, **params: Any) -> str:
+    return str(conn.exec_driver_sql(sql, {"client_id": uuid.uuid4(), **params}).scalar())
+
+
+def test_every_statement_of_a_guarded_write_keeps_its_plan(database: TestDatabase) -> None:
+    conf = ConferenceBuilder(database.sessions)
+    staff = conf.staff("Ana")
+    for name in ("one", "two"):  # ids unlike the conference's and the staff member's
+        conf.ticket_type(name)
+        conf.attendee(ticket=name)
+    ticket = conf.ticket_type("general")
+    person = conf.attendee(addons={"lunch": 20})
+    ids = {"attendee": person.attendee_id, "conference": conf.conference_id, "staff": staff}
+    line = person.line_items["lunch"]
+    values = {person.attendee_id, line, ticket}
+    assert not values & {conf.conference_id, staff}
+    with database.engine.connect() as conn, explained(conn) as plans:
+        for round_ in range(CALLS_BEFORE_KEPT + 1):
+            plans.clear()
+            for premise in (STALE_VERSIONS, STALE_RECORDS):
+                assert call(conn, CHECK_IN, first=round_ == 0, **premise, **ids) == "stale"
+                assert call(conn, REDEEM, line=line, used=round_, **premise, **ids) == "stale"
+                assert call(conn, ADMIT, ticket=ticket, **premise, **ids) == "stale"
+            assert call(conn, CHECK_IN, first=round_ == 0, **NO_PREMISE, **ids) == "ok"
+            assert call(conn, REDEEM, line=line, used=round_, **NO_PREMISE, **ids) == "ok"
+        conn.rollback()
+    premises = [plan for plan in plans if "array_agg(v.seq" in plan or "FROM scan_void s" in plan]
+    assert len(premises) == 6, plans  # each function's two premise reads were explained
+    assert made_for_the_call(plans, values) == []
