@@ -13,8 +13,8 @@ Anything the snapshot cannot answer for sure goes to ``PgStore``'s read as befor
   refusal shown is decided on the database's facts and logged with them;
 - a stale premise, a guard's refusal of the write, or a client id already used (a
   retry whose first answer was lost): nothing was written; read and decide again;
-- a badge the snapshot does not know, a snapshot older than ``max_age`` or being
-  rewritten while read, a replayed offline scan, a badge this station wrote for
+- a badge the snapshot does not know, a snapshot older than ``max_age``, a replayed
+  offline scan, a badge this station wrote for
   since the snapshot's last sync (its own write is not in the copy yet), and the
   first scan after start (the server's clock is not known yet).
 
@@ -32,7 +32,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from station.offline.snapshot import Snapshot
+from station.offline.journal import from_text
+from station.offline.snapshot import Premise, Snapshot
 from station.rulebook import Accept, ScanFacts, ScanRequest
 from station.rulebook.facts import ProductKind, RecordKind, ScanRecord, Target, VoidRequest
 from station.services.errors import DatabaseUnavailable, StationError
@@ -126,26 +127,17 @@ class SnapshotFirstStore:
                 del self._tried[next(iter(self._tried))]
         conference = self.pg.conference(ctx.conference)
         snapshot = self.snapshot
-        generation = snapshot.generation()
-        state = self._state(generation, conference.id)
+        found = snapshot.premised_holder(code=request.code)
+        if found is None:
+            return None
+        holder, premise = found
+        if premise is None:
+            return None
+        state = self._state(premise, conference.id)
         if state is None or self._clock() - state.synced > self._max_age:
             return None
-        holder = snapshot.holder(code=request.code)
-        if holder is None:
-            return None
-        premise = snapshot.attendee_premise(holder.attendee_id)
         wanted = request.wanted_product()
         target = state.target(snapshot, wanted) if wanted is not None else None
-        door = None
-        if request.action == "door" and target is not None:
-            door = snapshot.door(
-                holder.attendee_id,
-                target.kind,
-                target.id,
-                with_inside=target.rules.capacity is not None,
-            )
-        if premise is None or snapshot.generation() != generation:  # rewritten while read
-            return None
         with self._lock:
             ours = self._written.get(holder.attendee_id)
             if ours is not None and ours >= state.synced:
@@ -161,24 +153,26 @@ class SnapshotFirstStore:
             target_missing=wanted is not None and target is None,
             prior=None,  # a client id already used: the write answers 'duplicate'
             now=self._clock(),
-            door=door,
+            door=None,  # doors read first (_ACTIONS)
         )
         self.first_tries += 1
-        own, records = premise
-        versions = "{" + ",".join(str(v) for v in sorted(own + state.products)) + "}"
-        marks = "{" + ",".join(str(v) for v in records) + "}"
+        versions = "{" + ",".join(str(v) for v in sorted(premise.versions + state.products)) + "}"
+        marks = "{" + ",".join(str(v) for v in premise.records) + "}"
         return SnapshotAttempt(self, ctx, request, conference, facts, versions, marks)
 
-    def _state(self, generation: tuple[int, int], conference_id: int) -> _CopyState | None:
-        """What changes only with a sync, read once per state of the copy."""
+    def _state(self, premise: Premise, conference_id: int) -> _CopyState | None:
+        """What changes only with a sync, kept for each state of the copy (known by the
+        sync's start and product versions, read with the holder)."""
         state = self._copy
-        if state is not None and state.generation == generation:
+        key = (premise.synced_at, premise.products)
+        if state is not None and state.key == key:
             return state
         have = self.snapshot.conference()
-        synced = self.snapshot.synced_at()
-        if have is None or have.id != conference_id or synced is None:
+        if have is None or have.id != conference_id:
             return None
-        state = _CopyState(generation, synced, self.snapshot.product_versions())
+        synced = from_text(premise.synced_at)
+        products = tuple(int(v) for v in premise.products.split(",") if v)
+        state = _CopyState(key, synced, products)
         self._copy = state
         with self._lock:  # writes older than this sync are in the copy now
             self._written = {a: at for a, at in self._written.items() if at >= synced}
@@ -186,10 +180,8 @@ class SnapshotFirstStore:
 
 
 class _CopyState:
-    def __init__(
-        self, generation: tuple[int, int], synced: datetime, products: tuple[int, ...]
-    ) -> None:
-        self.generation = generation
+    def __init__(self, key: tuple[str, str], synced: datetime, products: tuple[int, ...]) -> None:
+        self.key = key
         self.synced = synced
         self.products = products
         self._targets: dict[tuple[ProductKind, str], Target | None] = {}

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +32,16 @@ from station.rulebook.event_rules import Direction, ProductRules, RuleSyntaxErro
 from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductKind, Target
 from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
+
+
+class Premise(NamedTuple):
+    """What a decision on an attendee rests on, as the copy read it with their row."""
+
+    versions: tuple[int, ...]  # the change_seq of their rows (``AttendeeRow``)
+    records: tuple[int, ...]  # the ids of their newest records (``AttendeeRow``)
+    products: str  # every product's change_seq, as meta holds it (``product_versions``)
+    synced_at: str  # when the sync that wrote this state started, as meta holds it
+
 
 SCHEMA_VERSION = "3"
 """Bumped whenever the tables change: a snapshot of another version is dropped on open
@@ -229,38 +240,6 @@ class Snapshot:
             rows = conn.execute("SELECT id, name, has_pin FROM staff ORDER BY name").fetchall()
         return tuple(StaffMember(int(r[0]), str(r[1]), bool(r[2])) for r in rows)
 
-    def generation(self) -> tuple[int, int]:
-        """Changes whenever anything was committed to the copy since (by the sync's
-        connection or this thread's): what was read between two equal ones is one state."""
-        with self._connection() as conn:
-            return int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes
-
-    def attendee_premise(self, attendee_id: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-        """What a decision on this attendee here rests on, as this copy read it with the
-        rest of their row: the change_seq of their rows (attendee, person, order, lines)
-        and their newest records' ids (see ``AttendeeRow``); None: not known."""
-        with self._connection() as conn:
-            found = conn.execute(
-                "SELECT versions, records FROM attendee WHERE id = ?", (attendee_id,)
-            ).fetchone()
-        if found is None or not found[0] or not found[1]:
-            return None
-        return (
-            tuple(int(v) for v in str(found[0]).split(",")),
-            tuple(int(v) for v in str(found[1]).split(",")),
-        )
-
-    def product_versions(self) -> tuple[int, ...]:
-        """Every ticket type's and add-on's change_seq as the last sync read them."""
-        raw = self.meta("product_versions") or ""
-        return tuple(int(v) for v in raw.split(",") if v)
-
-    def versions(self, attendee_id: int) -> tuple[int, ...] | None:
-        """The row versions a scan of this attendee decided on this copy rests on, sorted
-        (the premise migration 0020's guarded writes check); None: not known."""
-        own = self.attendee_premise(attendee_id)
-        return None if own is None else tuple(sorted(own[0] + self.product_versions()))
-
     def attendee_count(self) -> int:
         with self._connection() as conn:
             return int(conn.execute("SELECT count(*) FROM attendee").fetchone()[0])
@@ -342,39 +321,38 @@ class Snapshot:
 
     def holder(self, *, code: str | None = None, attendee_id: int | None = None) -> Holder | None:
         """The attendee behind a code (or an id) as the snapshot knows them."""
+        found = self.premised_holder(code=code, attendee_id=attendee_id)
+        return None if found is None else found[0]
+
+    def premised_holder(
+        self, *, code: str | None = None, attendee_id: int | None = None
+    ) -> tuple[Holder, Premise | None] | None:
+        """The holder with what a decision on them here rests on (None: not known), read
+        in one statement, so from one state of the copy whatever a sync commits meanwhile."""
         with self._connection() as conn:
-            conn.execute("BEGIN")
-            try:
-                if attendee_id is not None:
-                    row = conn.execute(_ATTENDEE + " WHERE id = ?", (attendee_id,)).fetchone()
-                else:
-                    row = conn.execute(_ATTENDEE + " WHERE access_code = ?", (code,)).fetchone()
-                if row is None:
-                    return None
-                attendee = _attendee_row(row)
-                lines = (
-                    conn.execute(
-                        "SELECT l.id, l.kind, l.product_id, coalesce(p.slug, ''),"
-                        " coalesce(p.name, ''), l.description, l.quantity, l.used,"
-                        " l.last_used_at, l.last_station, coalesce(p.attention, ''),"
-                        " l.used_times, p.daily_limit, p.open_hours, p.valid_dates,"
-                        " p.reentry, p.capacity"
-                        " FROM line l"
-                        " LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
-                        " WHERE l.order_id = ? ORDER BY l.id",
-                        (attendee.order_id,),
-                    ).fetchall()
-                    if attendee.order_id is not None
-                    else []
-                )
-            finally:
-                conn.execute("COMMIT")
+            if attendee_id is not None:
+                rows = conn.execute(_HOLDER + " WHERE a.id = ? ORDER BY l.id", (attendee_id,))
+            else:
+                rows = conn.execute(_HOLDER + " WHERE a.access_code = ? ORDER BY l.id", (code,))
+            found = rows.fetchall()
+        if not found:
+            return None
+        attendee = _attendee_row(found[0])
+        versions, records, products, synced_at = found[0][15:_LINE]
+        premise = None
+        if versions and records and synced_at is not None:
+            premise = Premise(
+                tuple(int(v) for v in str(versions).split(",")),
+                tuple(int(v) for v in str(records).split(",")),
+                str(products or ""),
+                str(synced_at),
+            )
         first = (
             FirstEntry(attendee.first_at, attendee.first_station or "", attendee.first_staff)
             if attendee.first_at is not None
             else None
         )
-        return Holder(
+        holder = Holder(
             attendee_id=attendee.id,
             access_code=attendee.access_code,
             first_name=attendee.first_name,
@@ -402,11 +380,30 @@ class Snapshot:
                     rules=_rules(*li[12:17]),
                     used_times=_times(li[11]) if li[1] == "addon" else (),
                 )
-                for li in lines
+                for li in (row[_LINE:] for row in found)
+                if li[0] is not None
             ),
             order_attention=attendee.order_attention,
         )
+        return holder, premise
 
+
+# The attendee (0-14, as _ATTENDEE), the premise (15-18) and one row per line of their
+# order (from _LINE on; NULLs for an attendee with no order or no lines).
+_HOLDER = (
+    "SELECT a.id, a.access_code, a.first_name, a.last_name, a.username, a.email, a.order_id,"
+    " a.order_status, a.order_reference, a.order_attention, a.checked_in_at, a.entries,"
+    " a.first_at, a.first_station, a.first_staff, a.versions, a.records,"
+    " (SELECT value FROM meta WHERE key = 'product_versions'),"
+    " (SELECT value FROM meta WHERE key = 'synced_at'),"
+    " l.id, l.kind, l.product_id, coalesce(p.slug, ''), coalesce(p.name, ''), l.description,"
+    " l.quantity, l.used, l.last_used_at, l.last_station, coalesce(p.attention, ''),"
+    " l.used_times, p.daily_limit, p.open_hours, p.valid_dates, p.reentry, p.capacity"
+    " FROM attendee a"
+    " LEFT JOIN line l ON l.order_id = a.order_id"
+    " LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
+)
+_LINE = 19
 
 _INSIDE = (
     "SELECT count(*) FROM (SELECT direction, row_number() OVER"
@@ -429,6 +426,7 @@ def _direction(raw: object) -> Direction:
     return "out" if raw == "out" else "in"
 
 
+@lru_cache(maxsize=1024)
 def _rules(
     daily_limit: object, hours: object, dates: object, reentry: object, capacity: object
 ) -> ProductRules:
