@@ -444,6 +444,7 @@ class ScanVoid(Base):
     __table_args__ = (
         UniqueConstraint("record_kind", "record_id"),
         CheckConstraint("record_kind IN ('checkin', 'door', 'redeem')", name="record_kind"),
+        Index(None, "attendee_id"),  # an attendee's newest void: a write's premise (0021)
     )
 
     id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
