@@ -4,9 +4,10 @@ PL/pgSQL plans a statement with the call's arguments for its first five runs and
 keeps a generic plan, unless the generic plan looks costlier than those custom ones;
 then it plans again on every call. A statement in which an argument can fold a branch
 away (``p_versions IS NOT NULL AND ...``) stays on custom plans forever: 0020's premise
-did, and cost more than the write itself (migration 0021). auto_explain shows which:
-a kept plan names the arguments ($1, $2, ...), a plan made for the call shows their
-values.
+did, and cost more than the write itself (migration 0021), and so did the room-count
+trigger's room lookup a door scan fires (``... = NEW.ticket_type_id OR ... = NEW.addon_id``,
+migration 0022). auto_explain shows which: a kept plan names the arguments ($1, $2, ...),
+a plan made for the call shows their values.
 """
 
 from __future__ import annotations
@@ -62,16 +63,9 @@ def explained(conn: Connection) -> Iterator[list[str]]:
 
 
 def made_for_the_call(plans: list[str], values: set[int]) -> list[str]:
-    """The nested plans that compare a column with one of the call's values.
-
-    Not the room-count trigger's (migration 0015, fired by a door scan's insert): its room
-    lookup, ``ticket_type_id = NEW.ticket_type_id OR addon_id = NEW.addon_id``, folds the
-    NULL side away in a custom plan and is still planned per call (noted on issue 14).
-    """
+    """The nested plans that compare a column with one of the call's values."""
     made = []
     for plan in plans:
-        if "NEW." in plan:
-            continue
         conditions = [line for line in plan.splitlines() if "Cond:" in line or "Filter:" in line]
         for line in conditions:
             if any(re.search(rf"[=<>] {value}\b", line) for value in values):

@@ -1,0 +1,92 @@
+"""What one scan costs the station itself: wall time and CPU time per scan, one connection.
+
+Not a test: it prints figures. On loopback a scan decided on the snapshot waits about as
+long for PostgreSQL as the code before the rule book did; what differs is the station's
+own work (reading its copy, the rule book's facts, decision and answer), which CPU time
+shows apart from the wait. For a count that does not move with the machine's load, run
+it twice under callgrind with different ``--scans`` and divide the difference in
+instructions by the difference in scans (the set-up is the same in both runs):
+
+    python benchmarks/scan_cpu.py [--flow check-in|meal] [--path first|read] [--scans 2000]
+    valgrind --tool=callgrind python benchmarks/scan_cpu.py --attendees 2000 --scans 200
+    valgrind --tool=callgrind python benchmarks/scan_cpu.py --attendees 2000 --scans 700
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from station import heap
+from station.bench.pg_bench import CTX, DEFAULT_URL, Attendees, codes
+from station.bench.pg_seed import CONFERENCE, drop_schema, fresh_attendees, fresh_schema, seed
+from station.db import make_engine, make_session_factory
+from station.models import utcnow
+from station.offline.first import SnapshotFirstStore
+from station.offline.snapshot import Snapshot
+from station.offline.sync import SnapshotSync
+from station.services.checkin import CheckInService
+from station.services.redemption import RedemptionService
+from station.services.store_pg import PgStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("STATION_BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--attendees", type=int, default=12_000)
+    parser.add_argument("--scans", type=int, default=2_000)
+    parser.add_argument("--flow", choices=("check-in", "meal"), default="check-in")
+    parser.add_argument("--path", choices=("first", "read"), default="first")
+    args = parser.parse_args(argv)
+    schema = f"station_bench_{uuid.uuid4().hex[:6]}"
+    settings = fresh_schema(args.url, schema)
+    try:
+        engine = make_engine(settings)
+        seed(engine, args.attendees)
+        attendees = Attendees(fresh_attendees(args.attendees))
+        snapshot = Snapshot(Path(tempfile.mkdtemp(prefix="station-scan-cpu-")) / "s.sqlite3")
+        SnapshotSync(engine, snapshot, CONFERENCE).fill()
+        sessions = make_session_factory(engine)
+        store = None
+        if args.path == "first":
+            store = SnapshotFirstStore(
+                PgStore(engine, utcnow), snapshot, utcnow, max_age=timedelta(hours=1)
+            )
+        checkin = CheckInService(sessions, store=store)
+        redemption = RedemptionService(sessions, store=store)
+
+        def scan(code: str) -> None:
+            if args.flow == "check-in":
+                checkin.check_in(CTX, code)
+            else:
+                redemption.redeem_product(CTX, code, product="lunch")
+
+        flow = "check-in" if args.flow == "check-in" else "meal redeem"
+        for code in codes(flow, attendees.take(50)):  # connect, prepare, read the clock
+            scan(code)
+        heap.settle()
+        scanned = codes(flow, attendees.take(args.scans))
+        wall, cpu = time.perf_counter(), time.process_time()
+        for code in scanned:
+            scan(code)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        recorded = (
+            f", {store.first_tries_recorded} of {store.first_tries} first tries" if store else ""
+        )
+        print(
+            f"{args.flow}, {args.path}: {wall / args.scans * 1000:.3f} ms per scan, "
+            f"CPU {cpu / args.scans * 1000:.3f} ms per scan ({args.scans} scans{recorded})"
+        )
+        engine.dispose()
+    finally:
+        drop_schema(args.url, schema)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
