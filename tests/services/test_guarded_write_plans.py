@@ -86,6 +86,8 @@ def test_every_statement_of_a_guarded_write_keeps_its_plan(database: TestDatabas
         conf.attendee(ticket=name)
     ticket = conf.ticket_type("general")
     person = conf.attendee(addons={"lunch": 20})
+    with database.engine.begin() as conn:  # a daily limit: the write counts today's units
+        conn.exec_driver_sql("UPDATE addon SET daily_limit = 50 WHERE slug = 'lunch'")
     ids = {"attendee": person.attendee_id, "conference": conf.conference_id, "staff": staff}
     line = person.line_items["lunch"]
     values = {person.attendee_id, line, ticket}
