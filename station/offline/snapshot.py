@@ -388,8 +388,8 @@ class Snapshot:
         return holder, premise
 
 
-# The attendee (0-14, as _ATTENDEE), the premise (15-18) and one row per line of their
-# order (from _LINE on; NULLs for an attendee with no order or no lines).
+# The attendee (0-14, as _attendee_row reads them), the premise (15-18) and one row per
+# line of their order (from _LINE on; NULLs for an attendee with no order or no lines).
 _HOLDER = (
     "SELECT a.id, a.access_code, a.first_name, a.last_name, a.username, a.email, a.order_id,"
     " a.order_status, a.order_reference, a.order_attention, a.checked_in_at, a.entries,"
@@ -459,13 +459,6 @@ def _drop_other_version(conn: sqlite3.Connection) -> None:
         return
     for table in _TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-_ATTENDEE = (
-    "SELECT id, access_code, first_name, last_name, username, email, order_id, order_status,"
-    " order_reference, order_attention, checked_in_at, entries, first_at, first_station,"
-    " first_staff FROM attendee"
-)
 
 
 def _attendee_row(row: tuple[object, ...]) -> AttendeeRow:
