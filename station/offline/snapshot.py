@@ -16,6 +16,7 @@ own offline scans are added on top by the offline store.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -331,79 +332,87 @@ class Snapshot:
         in one statement, so from one state of the copy whatever a sync commits meanwhile."""
         with self._connection() as conn:
             if attendee_id is not None:
-                rows = conn.execute(_HOLDER + " WHERE a.id = ? ORDER BY l.id", (attendee_id,))
+                row = conn.execute(_HOLDER + " WHERE a.id = ?", (attendee_id,)).fetchone()
             else:
-                rows = conn.execute(_HOLDER + " WHERE a.access_code = ? ORDER BY l.id", (code,))
-            found = rows.fetchall()
-        if not found:
+                row = conn.execute(_HOLDER + " WHERE a.access_code = ?", (code,)).fetchone()
+        if row is None:
             return None
-        attendee = _attendee_row(found[0])
-        versions, records, products, synced_at = found[0][15:_LINE]
+        (attendee, access_code, first_name, last_name, username, email, status, reference,
+         attention, checked_in_at, entries, first_at, first_station, first_staff,
+         versions, records, products, synced_at, lines) = row  # fmt: skip
         premise = None
         if versions and records and synced_at is not None:
             premise = Premise(
-                tuple(int(v) for v in str(versions).split(",")),
-                tuple(int(v) for v in str(records).split(",")),
-                str(products or ""),
-                str(synced_at),
+                tuple(map(int, versions.split(","))),
+                tuple(map(int, records.split(","))),
+                products or "",
+                synced_at,
             )
-        first = (
-            FirstEntry(attendee.first_at, attendee.first_station or "", attendee.first_staff)
-            if attendee.first_at is not None
-            else None
-        )
         holder = Holder(
-            attendee_id=attendee.id,
-            access_code=attendee.access_code,
-            first_name=attendee.first_name,
-            last_name=attendee.last_name,
-            username=attendee.username,
-            email=attendee.email,
-            order_status=OrderStatus(attendee.order_status) if attendee.order_status else None,
-            order_reference=attendee.order_reference,
-            checked_in=attendee.checked_in_at is not None or attendee.entries > 0,
-            first_entry=first,
-            entries=attendee.entries,
-            lines=tuple(
-                Line(
-                    id=int(li[0]),
-                    kind="addon" if li[1] == "addon" else "ticket",
-                    product_id=int(li[2]),
-                    slug=str(li[3]),
-                    name=str(li[4]),
-                    description=str(li[5]),
-                    quantity=int(li[6]),
-                    used=int(li[7]) if li[1] == "addon" else 0,
-                    last_used_at=from_text(li[8]) if li[8] else None,
-                    last_station=str(li[9] or ""),
-                    attention=str(li[10]),
-                    rules=_rules(*li[12:17]),
-                    used_times=_times(li[11]) if li[1] == "addon" else (),
-                )
-                for li in (row[_LINE:] for row in found)
-                if li[0] is not None
+            attendee_id=attendee,
+            access_code=access_code,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            email=email,
+            order_status=OrderStatus(status) if status else None,
+            order_reference=reference,
+            checked_in=checked_in_at is not None or entries > 0,
+            first_entry=(
+                FirstEntry(from_text(first_at), first_station or "", first_staff)
+                if first_at
+                else None
             ),
-            order_attention=attendee.order_attention,
+            entries=entries,
+            lines=_lines(lines),
+            order_attention=attention or "",
         )
         return holder, premise
 
 
-# The attendee (0-14, as _attendee_row reads them), the premise (15-18) and one row per
-# line of their order (from _LINE on; NULLs for an attendee with no order or no lines).
+# One row: the attendee, the premise (versions, records, product versions, synced_at) and
+# their order's lines as one JSON array (no order or no lines: "[]"), so the read is one
+# row however many lines, and one state of the copy.
 _HOLDER = (
-    "SELECT a.id, a.access_code, a.first_name, a.last_name, a.username, a.email, a.order_id,"
+    "SELECT a.id, a.access_code, a.first_name, a.last_name, a.username, a.email,"
     " a.order_status, a.order_reference, a.order_attention, a.checked_in_at, a.entries,"
     " a.first_at, a.first_station, a.first_staff, a.versions, a.records,"
     " (SELECT value FROM meta WHERE key = 'product_versions'),"
     " (SELECT value FROM meta WHERE key = 'synced_at'),"
-    " l.id, l.kind, l.product_id, coalesce(p.slug, ''), coalesce(p.name, ''), l.description,"
-    " l.quantity, l.used, l.last_used_at, l.last_station, coalesce(p.attention, ''),"
-    " l.used_times, p.daily_limit, p.open_hours, p.valid_dates, p.reentry, p.capacity"
+    " (SELECT json_group_array(json_array(l.id, l.kind, l.product_id, p.slug, p.name,"
+    " l.description, l.quantity, l.used, l.last_used_at, l.last_station, p.attention,"
+    " l.used_times, p.daily_limit, p.open_hours, p.valid_dates, p.reentry, p.capacity))"
+    " FROM line l LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
+    " WHERE l.order_id = a.order_id)"
     " FROM attendee a"
-    " LEFT JOIN line l ON l.order_id = a.order_id"
-    " LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
 )
-_LINE = 19
+
+
+def _lines(raw: str) -> tuple[Line, ...]:
+    """The order's lines from the read's JSON array, by id."""
+    lines = json.loads(raw)
+    lines.sort()  # each line is a list that starts with its (unique) id
+    return tuple(
+        Line(
+            id=line_id,
+            kind="addon" if kind == "addon" else "ticket",
+            product_id=product_id,
+            slug=slug or "",
+            name=name or "",
+            description=description,
+            quantity=quantity,
+            used=used if kind == "addon" else 0,
+            last_used_at=from_text(last_at) if last_at else None,
+            last_station=last_station or "",
+            attention=attention or "",
+            rules=_rules(daily_limit, hours, dates, reentry, capacity),
+            used_times=_times(times) if kind == "addon" else (),
+        )
+        for (line_id, kind, product_id, slug, name, description, quantity, used, last_at,
+             last_station, attention, times, daily_limit, hours, dates, reentry, capacity)
+        in lines
+    )  # fmt: skip
+
 
 _INSIDE = (
     "SELECT count(*) FROM (SELECT direction, row_number() OVER"
@@ -459,26 +468,6 @@ def _drop_other_version(conn: sqlite3.Connection) -> None:
         return
     for table in _TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _attendee_row(row: tuple[object, ...]) -> AttendeeRow:
-    return AttendeeRow(
-        id=int(row[0]),  # type: ignore[call-overload]
-        access_code=str(row[1]),
-        first_name=str(row[2]),
-        last_name=str(row[3]),
-        username=str(row[4]),
-        email=str(row[5]),
-        order_id=None if row[6] is None else int(row[6]),  # type: ignore[call-overload]
-        order_status=None if row[7] is None else str(row[7]),
-        order_reference=None if row[8] is None else str(row[8]),
-        order_attention=str(row[9] or ""),
-        checked_in_at=from_text(str(row[10])) if row[10] else None,
-        entries=int(row[11]),  # type: ignore[call-overload]
-        first_at=from_text(str(row[12])) if row[12] else None,
-        first_station=None if row[13] is None else str(row[13]),
-        first_staff=None if row[14] is None else str(row[14]),
-    )
 
 
 def _opt_time(at: datetime | None) -> str | None:
