@@ -21,7 +21,7 @@ def normalise_access_code(raw: str, *, max_length: int = MAX_CODE_LENGTH) -> str
         raise InvalidInput("Scan contains control characters — not a badge code.")
     if len(code) > max_length:
         raise InvalidInput(f"Code too long ({len(code)} characters) — not a badge code.")
-    if any(ch.isspace() for ch in code):
+    if len(code.split()) > 1:  # whitespace inside (str.split splits on what isspace() sees)
         raise InvalidInput(
             f"Code contains spaces ({display_safe(code, limit=40)!r}) — not a badge code."
         )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,14 +96,18 @@ class SnapshotFirstStore:
     def record_conflict(self, ctx: StationContext, conflict: ConflictReport) -> bool:
         return self.pg.record_conflict(ctx, conflict)
 
-    @contextmanager
     def attempt(
         self, ctx: StationContext, request: ScanRequest, *, attendee_id: int | None = None
-    ) -> Iterator[Any]:
+    ) -> AbstractContextManager[Any]:
         first = self._first_try(ctx, request, attendee_id)
         if first is not None:
-            yield first
-            return
+            return nullcontext(first)
+        return self._read(ctx, request, attendee_id)
+
+    @contextmanager
+    def _read(
+        self, ctx: StationContext, request: ScanRequest, attendee_id: int | None
+    ) -> Iterator[_Noting]:
         with self.pg.attempt(ctx, request, attendee_id=attendee_id) as attempt:
             yield _Noting(self, attempt)
 
@@ -156,8 +160,8 @@ class SnapshotFirstStore:
             door=None,  # doors read first (_ACTIONS)
         )
         self.first_tries += 1
-        versions = "{" + ",".join(str(v) for v in sorted(premise.versions + state.products)) + "}"
-        marks = "{" + ",".join(str(v) for v in premise.records) + "}"
+        versions = "{" + ",".join(map(str, sorted(premise.versions + state.products))) + "}"
+        marks = "{" + ",".join(map(str, premise.records)) + "}"
         return SnapshotAttempt(self, ctx, request, conference, facts, versions, marks)
 
     def _state(self, premise: Premise, conference_id: int) -> _CopyState | None:

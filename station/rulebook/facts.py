@@ -39,6 +39,20 @@ class ScanRequest:
     direction: Direction = "in"
     """A door's scan: an entry ("in") or an exit ("out")."""
 
+    def with_code(self, code: str) -> ScanRequest:
+        """This request for the normalised ``code``: ``dataclasses.replace`` without its
+        walk over the fields, as every scan makes one."""
+        return ScanRequest(
+            self.action,
+            code,
+            self.client_id,
+            self.product,
+            self.line_item_id,
+            self.note,
+            self.client_at,
+            self.direction,
+        )
+
     def wanted_product(self) -> tuple[ProductKind, str] | None:
         """(kind, slug) of the product a store looks up for this scan, or None.
 

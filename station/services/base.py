@@ -18,7 +18,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -160,7 +159,7 @@ class ServiceBase:
         again on fresh facts. A refusal is logged in its own attempt, then raised.
         """
         code = self._normalise(ctx, request.action, access_code)
-        request = replace(request, code=code)
+        request = request.with_code(code)
         attendee_id: int | None = None
         for _ in range(_ATTEMPTS):
             refused: Refusal | None = None

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
@@ -47,6 +47,9 @@ from station.services.results import StationContext
 from station.services.store import ConferenceRef, ConflictReport, Recorded
 from station.services.store_orm import Clock, unknown_conference, void_facts
 from station.text import display_safe
+
+if TYPE_CHECKING:  # psycopg is imported on first use
+    from station.services.hot_connection import HotConnection
 
 _CONFERENCE = "SELECT c.id, c.slug, c.name, c.timezone FROM conference c WHERE c.slug = %(slug)s"
 
@@ -255,6 +258,7 @@ class PgStore:
 
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
+        self._held: HotConnection | None = None  # the engine's held connection, once used
         self._clock = clock
         self._conferences: dict[str, ConferenceRef] = {}
         # The server's recording clock less the station's, from the last answer that
@@ -266,10 +270,13 @@ class PgStore:
         self.skew = at - self._clock()
 
     def row(self, sql: str, params: dict[str, Any]) -> Any:
-        from station.services.hot_connection import hot_connection
+        held = self._held
+        if held is None:
+            from station.services.hot_connection import hot_connection
 
+            held = self._held = hot_connection(self._engine)
         with database_errors():
-            return hot_connection(self._engine).fetch_one(sql, params, named_rows(sql))
+            return held.fetch_one(sql, params, named_rows(sql))
 
     def conference(self, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)
