@@ -417,7 +417,10 @@ class RoomCount(Base):
 
 class ProductRedemption(Base):
     __tablename__ = "product_redemption"
-    __table_args__ = (Index(None, "order_line_item_id", "attendee_id"),)
+    __table_args__ = (
+        Index(None, "order_line_item_id", "attendee_id"),
+        Index(None, "attendee_id"),  # an attendee's newest redemption: a write's premise (0023)
+    )
 
     id: Mapped[int] = mapped_column(RECORD_ID, primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)

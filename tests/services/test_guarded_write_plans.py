@@ -106,3 +106,37 @@ def test_every_statement_of_a_guarded_write_keeps_its_plan(database: TestDatabas
     premises = [plan for plan in plans if "array_agg(v.seq" in plan or "FROM scan_void s" in plan]
     assert len(premises) == 6, plans  # each function's two premise reads were explained
     assert made_for_the_call(plans, values) == []
+
+
+def test_the_records_premise_finds_an_attendees_redemptions_by_index(
+    database: TestDatabase,
+) -> None:
+    """A plan is kept from a station's sixth scan on and not made again as the tables
+    grow, so it must not read a whole record table while that table is still small: at
+    a thousand redemptions the premise once scanned them all (migration 0023)."""
+    conf = ConferenceBuilder(database.sessions)
+    staff = conf.staff("Ana")
+    for _ in range(30):  # orders of a ticket and two add-ons, as the benchmark's
+        conf.attendee(addons={"lunch": 1, "voucher": 3})
+    person = conf.attendee(addons={"lunch": 20, "voucher": 3})
+    line = person.line_items["lunch"]
+    with database.engine.begin() as conn:  # a morning of other people's lunches
+        conn.exec_driver_sql(
+            "INSERT INTO product_redemption (client_id, attendee_id, order_line_item_id,"
+            " conference_id, redeemed_at, station, note)"
+            " SELECT gen_random_uuid(), 100000 + n, 100000 + n, %(conference)s, now(), 'x', ''"
+            " FROM generate_series(1, 1000) AS n",
+            {"conference": conf.conference_id},
+        )
+        conn.exec_driver_sql("ANALYZE product_redemption")
+        conn.exec_driver_sql("ANALYZE order_line_item")
+    ids = {"attendee": person.attendee_id, "conference": conf.conference_id, "staff": staff}
+    with database.engine.connect() as conn, explained(conn) as plans:
+        for round_ in range(CALLS_BEFORE_KEPT + 1):
+            plans.clear()
+            assert call(conn, CHECK_IN, first=round_ == 0, **STALE_RECORDS, **ids) == "stale"
+            assert call(conn, REDEEM, line=line, used=0, **STALE_RECORDS, **ids) == "stale"
+        conn.rollback()
+    premises = [plan for plan in plans if "FROM scan_void s" in plan]
+    assert len(premises) == 2, plans
+    assert not [plan for plan in premises if "Seq Scan on product_redemption" in plan], premises
