@@ -53,6 +53,15 @@ burst in front of it (see ``StationApp``). The framing right after a scan (the
 LF of CR LF, an Enter after a Tab or after a paste) is swallowed, never sent
 to the screen, where it could pick a list item.
 
+The stamps (``Key.time``) are taken when the keys are parsed, and a loaded machine
+can stall in the middle of one read (the process descheduled, the GIL held by a
+worker thread): one key is then stamped 100 ms before the rest although all of
+them reach the app together. A key stamped before the app routed the one ahead
+of it was already waiting behind it, so the app saw no pause between them: it
+continues the held run whatever the stamps say. Otherwise the first key would
+be handed to the screen alone, where it answers the quit question, opens the
+picker or types into a field, while the rest is scanned as a shorter code.
+
 A code that stops before its terminator is not held for ever: after
 :data:`STALE_AFTER_S` it is submitted (a scanner whose terminator is not the
 configured one still gets through, a little late).
@@ -198,6 +207,8 @@ class BurstRouter(Generic[K]):
     """How many fast keys in a row the spilled keys were."""
     touched_at: float = float("-inf")
     """Time of the last key that reached the screen (released or passed on)."""
+    routed_at: float = float("-inf")
+    """When the app routed the last key fed (monotonic, the clock of ``Key.time``)."""
 
     def _window(self) -> float:
         """How long the held keys wait for the next one: a lone key on a screen with
@@ -260,10 +271,13 @@ class BurstRouter(Generic[K]):
         """A scan arrived another way (a paste): swallow the framing that may follow."""
         self.submitted_at = at
 
-    def feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
-        """Route one key; ``bound`` says whether the current screen binds it."""
+    def feed(self, key: K, kind: ScanKeys, *, bound: bool, now: float | None = None) -> Decision[K]:
+        """Route one key; ``bound`` says whether the current screen binds it, ``now`` when
+        the app routes it (a key stamped before the last one was routed was waiting behind
+        it: the two came together, whatever their stamps say)."""
         decision = self._feed(key, kind, bound=bound)
         self._touched(decision, key)
+        self.routed_at = key.time if now is None else now
         return decision
 
     def _touched(self, decision: Decision[K], key: K | None) -> None:
@@ -275,7 +289,9 @@ class BurstRouter(Generic[K]):
     def _feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
         self.kind = kind
         character = key.character or _KEY_CHARACTERS.get(key.key, "")
-        within_gap = bool(self.held) and key.time - self.last <= self._window()
+        within_gap = bool(self.held) and (
+            key.time - self.last <= self._window() or key.time <= self.routed_at
+        )
         if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
             return Decision()  # the rest of the last scan's framing
         if character in _ENDS or (character == "\t" and self.tab_ends):

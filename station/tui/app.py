@@ -340,7 +340,7 @@ class StationApp(App[int], inherit_bindings=False):
             and not self.router.held
             and (self._is_bound(key) or self._lone_keys_wait(key))
         )
-        decision = self.router.feed(key, kind, bound=bound)
+        decision = self.router.feed(key, kind, bound=bound, now=time.monotonic())
         await self._replay(decision.release)
         self._arm_burst_timer()
         if decision.submit is not None:
@@ -393,8 +393,21 @@ class StationApp(App[int], inherit_bindings=False):
         for key in keys:
             if field is not None and key.is_printable:
                 field._forward_event(key)
+            elif key.character and self._types_into_scan_field(key):
+                self.type_into_scan_field(key.character)
             else:
                 await super().on_event(key)
+
+    def _types_into_scan_field(self, key: events.Key) -> bool:
+        """A person's key on a screen that sends typing to the scan field (the badge
+        preview, help) goes there now, as the screen's ``on_key`` would: after the trip
+        through the screen's queue, keys already behind it would still be routed for the
+        old screen, and scanned without it ("y" + "a01" became badge A01)."""
+        return (
+            key.is_printable
+            and bool(getattr(self.screen, "LONE_KEYS_WAIT", False))
+            and not self._is_bound(key)
+        )
 
     def _arm_burst_timer(self) -> None:
         if self._burst_timer is None and self.router.held:

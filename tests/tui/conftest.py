@@ -8,6 +8,7 @@ between keys. Then the test polls the screen until the expected state shows.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,20 @@ def send_burst(app: StationApp, text: str) -> XTermParser:
     for event in parser.feed(text):
         driver.send_message(event)
     return parser
+
+
+def send_stalled_burst(app: StationApp, pieces: list[str], stall_s: float) -> None:
+    """One read whose keys were stamped apart: the process stalled between the pieces
+    (descheduled on a loaded machine, the GIL held by a worker thread) while the keys
+    were parsed. The event loop is blocked meanwhile, so they reach the app together."""
+    driver = app._driver
+    assert driver is not None
+    parser = XTermParser()
+    for n, piece in enumerate(pieces):
+        if n:
+            time.sleep(stall_s)  # blocks the event loop: nothing is handled meanwhile
+        for event in parser.feed(piece):
+            driver.send_message(event)
 
 
 async def finish_escapes(app: StationApp, parser: XTermParser) -> None:

@@ -71,6 +71,30 @@ def test_a_person_typing_is_released_in_order_after_the_gap() -> None:
     assert enter.forward and enter.submit is None
 
 
+@pytest.mark.parametrize("kind", ["field", "bindings"])
+def test_keys_stamped_apart_but_routed_together_stay_one_scan(kind: ScanKeys) -> None:
+    """The process stalled while one read was parsed: "Y" is stamped 120 ms before the
+    rest, but the app routes it only after the rest was stamped (they waited behind it).
+    No pause was seen between them, so nothing is handed to the screen."""
+    r = router()
+    first, *rest = burst("YA01\r", start=1.0)
+    for k in rest:
+        k.time += 0.120
+    routed = 1.2  # the app got to the read after the stall
+    assert not r.feed(first, kind, bound=True, now=routed).release
+    submitted = [r.feed(k, kind, bound=False, now=routed).submit for k in rest]
+    assert submitted[-1] == "YA01"
+
+
+def test_a_key_stamped_after_the_last_one_was_routed_is_judged_by_its_stamp() -> None:
+    """A key that came after the app had routed the one before it (a person, 200 ms
+    later) is not joined to it by the new rule: the stamps still decide."""
+    r = router()
+    r.feed(key("a", 1.0), "field", bound=False, now=1.001)
+    second = r.feed(key("b", 1.2), "field", bound=False, now=1.201)
+    assert [k.key for k in second.release] == ["a"]
+
+
 def test_a_quick_letter_and_enter_in_a_text_field_stay_typing() -> None:
     """A person's "v" + Enter within 30 ms in the search box is not a scan of "v"."""
     r = router()

@@ -32,6 +32,7 @@ from tests.tui.conftest import (
     picker_shown,
     scan,
     send_burst,
+    send_stalled_burst,
     started,
     wait_for,
 )
@@ -276,6 +277,35 @@ async def test_the_same_code_twice_in_one_read_is_one_record_and_two_verdicts(
     written = 0 if where == "meal-picker" else 1
     assert any_station.count(mode.record) - records_before == written
     assert len(scan_log_after(any_station, log_before)) == (1 if mode.log_valid else 0)
+
+
+@pytest.mark.parametrize("cut", [1, 6], ids=["first-key-alone", "second-code-first-key-alone"])
+@pytest.mark.parametrize("where", list(SCREENS))
+async def test_a_read_whose_keys_were_stamped_apart_is_still_every_code_in_order(
+    station: Station, where: str, cut: int
+) -> None:
+    """On a loaded machine the process can stall while one read's keys are parsed: a
+    key is stamped 120 ms before the rest (more than the lone-key wait and the split
+    window), yet all reach the app together. No key is handed to the screen on its own
+    (a "y" answering the quit question, an "r" opening the picker, a letter typed into a
+    field the rest of its code never reaches): three codes, three verdicts, in order."""
+    mode = SCREENS[where]
+    zoe = conference(station, mode)
+    people = the_read(1) + [Person(c, f"{c} Person", "valid") for c in VALID[1:3]]
+    app = station.app()
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await bring_up(pilot, where, zoe)
+        shown = spy_on_verdicts(app)
+        text = "".join(p.code.lower() + "\r" for p in people)
+        send_stalled_burst(app, [text[:cut], text[cut:]], stall_s=0.12)
+        await wait_for(pilot, lambda: len(shown) >= len(people) and not app.scanning, "3 verdicts")
+        await pilot.pause(0.3)  # a verdict too many would show by now
+        assert [described(v) for v in shown] == [expected_verdict(p, mode, True) for p in people]
+        assert app.is_running
+        if where == "quit":
+            assert isinstance(app.screen, ConfirmScreen), "the question is still asked"
+        assert app.scan_screen.scan_input.value == "", "no key was left in the scan field"
 
 
 @pytest.mark.parametrize("where", ["scan", "badge", "meal-picker", "quit"])

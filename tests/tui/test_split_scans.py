@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from textual import events
+from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
 
 from station.domain import Mode
@@ -200,6 +202,39 @@ async def test_r_first_code_split_on_the_badge_preview_is_one_scan(
         assert not any(isinstance(s, PickerScreen) for s in app.screen_stack)
     assert station.count(CheckIn, attendee_id=rex.attendee_id) == 1
     assert logged_codes(station) == [zoe.access_code, rex.access_code]
+
+
+async def test_the_rest_of_a_code_arriving_as_its_first_key_goes_to_the_field_follows_it(
+    station: Station,
+) -> None:
+    """On the badge preview a lone "y" waited out LONE_KEY_WAIT_S: a person typing, so it
+    goes to the scan field. The rest of the code arrives at the very moment the key is
+    handed over (held back here until then, as a stalled SSH link or a loaded machine
+    delivers it): it follows the "y" into the field, and the whole code is scanned; it
+    is not scanned alone while the "y" is left in the field."""
+    zoe, yan = zoe_and(station, "YAN1")
+    app = station.app()
+    async with app.run_test() as pilot:
+        await badge_up(pilot, zoe)
+        seq = app.shown_seq
+        handed_over = app._replay
+        rest = "an1\r"
+
+        async def rest_right_behind(keys: list[events.Key]) -> None:
+            nonlocal rest
+            await handed_over(keys)
+            if keys:  # queued at once: no later than the key's trip to the screen
+                for event in XTermParser().feed(rest):
+                    app.post_message(event)
+                rest = ""
+
+        app._replay = rest_right_behind  # type: ignore[method-assign]
+        send_burst(app, "y")
+        shown = await answered(pilot, seq)
+        assert shown.startswith("✔ OK — CHECKED IN"), shown
+        assert app.scan_screen.scan_input.value == ""
+    assert station.count(CheckIn, attendee_id=yan.attendee_id) == 1
+    assert logged_codes(station) == [zoe.access_code, yan.access_code]
 
 
 async def lookup_split(station: Station, code: str, piece: int, delay: float) -> None:
