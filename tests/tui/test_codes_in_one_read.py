@@ -197,7 +197,7 @@ async def read_codes(
     await pilot.pause(0.3)  # a verdict too many would show by now
 
 
-@pytest.mark.parametrize("n", [2, 3, 10])
+@pytest.mark.parametrize("n", [2, 10])  # 10 begins with what 3 would send
 @pytest.mark.parametrize("where", list(SCREENS))
 async def test_every_code_of_one_read_gets_one_verdict_one_log_row_in_order(
     any_station: Station, where: str, n: int
