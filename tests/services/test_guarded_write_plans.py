@@ -140,3 +140,28 @@ def test_the_records_premise_finds_an_attendees_redemptions_by_index(
     premises = [plan for plan in plans if "FROM scan_void s" in plan]
     assert len(premises) == 2, plans
     assert not [plan for plan in premises if "Seq Scan on product_redemption" in plan], premises
+
+
+def test_a_meal_write_runs_one_statement_per_step(database: TestDatabase) -> None:
+    """Every statement PL/pgSQL runs costs a snapshot and an executor start beside its work;
+    0024 reads the checks with the lock, both premises together and the daily limit with the
+    line, and writes the redemption and its log row in one statement."""
+    conf = ConferenceBuilder(database.sessions)
+    staff = conf.staff("Ana")
+    person = conf.attendee(addons={"lunch": 5})
+    with database.engine.begin() as conn:  # a daily limit: the write counts today's units
+        conn.exec_driver_sql("UPDATE addon SET daily_limit = 50 WHERE slug = 'lunch'")
+    ids = {"attendee": person.attendee_id, "conference": conf.conference_id, "staff": staff}
+    line = person.line_items["lunch"]
+    with database.engine.connect() as conn, explained(conn) as plans:
+        plans.clear()
+        assert call(conn, REDEEM, line=line, used=0, **NO_PREMISE, **ids) == "ok"
+        written = [plan for plan in plans if "station_redeem_line(" not in plan]
+        plans.clear()
+        assert call(conn, REDEEM, line=line, used=1, **STALE_RECORDS, **ids) == "stale"
+        stale = [plan for plan in plans if "station_redeem_line(" not in plan]
+        conn.rollback()
+    # the lock with the checks; the line, its units and its limit; today's units; the write
+    assert len(written) == 4, written
+    assert "INSERT INTO scan_log" in written[-1] and "INSERT INTO product_redemption" in written[-1]
+    assert len(stale) == 3, stale  # the lock with the checks; both premises; the answer
