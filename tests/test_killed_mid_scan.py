@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from station.models import CheckIn, ProductRedemption
+from station.models import Attendee, CheckIn, ProductRedemption
+from station.offline.journal import Journal
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase as Database
 from tests.ssh.harness import PtyStation, screen_text, station_argv, station_env
@@ -180,3 +181,82 @@ def test_killed_station_on_postgres_replays_a_lost_write_after_restart(
     finally:
         second.close()
     assert _records(db, case.record) == [client_id]
+
+
+def _redemptions_of(db: Database, code: str) -> list[str]:
+    with db.sessions() as session:
+        found = session.scalars(
+            select(ProductRedemption.client_id)
+            .join(Attendee, Attendee.id == ProductRedemption.attendee_id)
+            .where(Attendee.access_code == code)
+        )
+        return [str(client_id) for client_id in found]
+
+
+def _journaled_ids(data_dir: Path) -> list[str]:
+    """Client ids in the station's offline journal, read from its file as it was left."""
+    [path] = (data_dir / "offline").glob("*.journal.sqlite3")
+    return [str(entry.client_id) for entry in Journal(path).entries()]
+
+
+def test_killed_station_deciding_on_its_snapshot_records_a_lost_write_once(
+    postgres_database: Database, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    """Offline mode on, so a meal is decided on the station's snapshot and only the guarded
+    write goes out (one round trip). That write commits and its answer is lost: the station
+    decides the same scan offline under the same client id and journals it. SIGKILL, new
+    process: the journal's replay finds the record, and a rescan is refused as used up."""
+    db = postgres_database
+    conf = ConferenceBuilder(db.sessions)
+    conf.staff("Ana")
+    conf.addon("lunch", "Lunch")
+    warm = [conf.attendee(addons={"lunch": 1}).access_code for _ in range(5)]
+    code = conf.attendee(addons={"lunch": 1}).access_code
+
+    upstream = urlsplit(db.settings.url)
+    url = db.settings.url.replace(f"{upstream.hostname}:{upstream.port}", f"127.0.0.1:{proxy.port}")
+    data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
+    extra = {
+        "STATION_MODE": "meal",
+        "STATION_PRODUCT": "lunch",
+        "STATION_DATA_DIR": str(data_dir),
+        "STATION_LOG_DIR": str(log_dir),
+        "STATION_CONNECT_TIMEOUT": "2",
+        "STATION_OFFLINE": "true",
+    }
+    env = station_env(
+        replace(db.settings, url=url), conference=conf.slug, station="Lunch 1", extra=extra
+    )
+
+    first = Run(env)
+    try:
+        first.ready()
+        # The first scans after start read first (the server's clock is not known yet, the
+        # snapshot may still be filling); from then on a meal is one request on the wire.
+        for warm_code in warm:
+            proxy.watch(warm_code.encode())
+            first.scan(warm_code, "LUNCH OK")
+            if proxy.requests_with(warm_code.encode()) == 1:
+                break
+        else:
+            raise AssertionError("no scan was decided on the snapshot")
+        proxy.watch(code.encode())
+        lost = proxy.lose_answer_to(code.encode())  # its one request: the guarded write
+        shown = first.scan(code, "LUNCH OK")  # decided again offline, same client id
+        assert lost.is_set(), "the proxy never saw the write"
+        assert proxy.requests_with(code.encode()) == 1, "the scan did not go snapshot first"
+        first.kill()
+    finally:
+        first.close()
+
+    [client_id] = _redemptions_of(db, code)  # the write did commit, once
+    assert client_id in _journaled_ids(data_dir), "the offline decision took another id"
+
+    second = Run(env)
+    try:
+        second.ready()
+        shown = second.scan(code, "ALREADY REDEEMED")
+        assert "LUNCH OK" not in shown, shown
+    finally:
+        second.close()
+    assert _redemptions_of(db, code) == [client_id]

@@ -22,6 +22,7 @@ class TcpProxy:
         self._servers: set[socket.socket] = set()
         self._doomed: set[socket.socket] = set()
         """Server sockets whose answer is being swallowed: their reader stays out."""
+        self._watched: dict[bytes, int] = {}
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -78,10 +79,26 @@ class TcpProxy:
         self._lost = threading.Event()
         return self._lost
 
+    def watch(self, marker: bytes) -> None:
+        """Count from now on the requests that carry ``marker`` (see ``requests_with``)."""
+        with self._lock:
+            self._watched[marker] = 0
+
+    def requests_with(self, marker: bytes) -> int:
+        """How many reads from a station carried a watched ``marker``: one per round trip
+        that sent it, since a station waits for each answer before its next request."""
+        with self._lock:
+            return self._watched[marker]
+
     def _pipe(self, source: socket.socket, target: socket.socket) -> None:
         buffered = b""
         try:
             while data := source.recv(65536):
+                if self._watched and target in self._servers:
+                    with self._lock:
+                        for watched in self._watched:
+                            if watched in data:
+                                self._watched[watched] += 1
                 marker = self._marker
                 if marker is not None and marker in data and target in self._servers:
                     if self._skip > 0:
