@@ -76,7 +76,8 @@ class TcpProxy:
             tasks = list(asyncio.all_tasks(loop))
             for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:  # gather() of nothing asks for this thread's loop, which is not set
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
