@@ -50,6 +50,10 @@ from tests.tui.conftest import (
 )
 
 DELAYS = [pytest.param(0.035, id="35ms"), pytest.param(0.045, id="45ms")]
+# On a screen with choices the first key waits LONE_KEY_WAIT_S: a split a little later
+# than SSH's 45 ms (the event loop's jitter) must still be one scan (a 45 ms split once
+# reached the app 52 ms apart in CI and picked product 2).
+BINDING_DELAYS = [*DELAYS, pytest.param(0.065, id="65ms")]
 
 
 def zoe_and(station: Station, code: str, *, mode: Mode = Mode.CHECKIN) -> tuple[Built, Built]:
@@ -129,7 +133,7 @@ async def picker_up(pilot: Pilot[Any], zoe: Built, where: str) -> StationApp:
 # ----------------------------------------------------------------- split scans
 
 
-@pytest.mark.parametrize("delay", DELAYS)
+@pytest.mark.parametrize("delay", BINDING_DELAYS)
 @pytest.mark.parametrize("where", ["meal-picker", "badge-picker"])
 async def test_digit_first_code_split_on_the_picker_redeems_nothing_for_the_last_person(
     station: Station, where: str, delay: float
@@ -160,7 +164,7 @@ async def test_digit_first_code_split_on_the_picker_redeems_nothing_for_the_last
         assert station.count(CheckIn, attendee_id=bob.attendee_id) == 1
 
 
-@pytest.mark.parametrize("delay", DELAYS)
+@pytest.mark.parametrize("delay", BINDING_DELAYS)
 @pytest.mark.parametrize("first", ["y", "n"])
 async def test_answer_key_first_code_split_on_the_quit_question_is_one_scan(
     station: Station, first: str, delay: float
@@ -184,7 +188,7 @@ async def test_answer_key_first_code_split_on_the_quit_question_is_one_scan(
     assert logged_codes(station) == [yves.access_code]
 
 
-@pytest.mark.parametrize("delay", DELAYS)
+@pytest.mark.parametrize("delay", BINDING_DELAYS)
 async def test_r_first_code_split_on_the_badge_preview_is_one_scan(
     station: Station, delay: float
 ) -> None:
@@ -399,7 +403,7 @@ async def test_a_hidden_character_before_a_code_refuses_the_scan(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("delay", DELAYS)
+@pytest.mark.parametrize("delay", BINDING_DELAYS)
 async def test_split_scan_on_the_picker_on_postgres(pg_station: Station, delay: float) -> None:
     """The picker's split digit-first scan, on PostgreSQL: Bob checked in, nothing redeemed."""
     zoe, bob = zoe_and(pg_station, "2BOB")
