@@ -269,6 +269,8 @@ def concurrent_rows(
     settings: DatabaseSettings, engine: Engine, attendees: Attendees, per: int, n_stations: int
 ) -> None:
     """Each flow from ``n_stations`` processes at once, then all on the same 100 vouchers."""
+    if not attendees.enough(3 * per * n_stations + 100, "this section"):
+        return
     rows = []
     for flow in ("check-in", "meal redeem", "door check"):
         slices = [list(attendees.take(per)) for _ in range(n_stations)]
@@ -294,6 +296,8 @@ def proxied_rows(
     settings: DatabaseSettings, snapshot: Snapshot, attendees: Attendees, delay_ms: float
 ) -> None:
     """Check-ins and meals through a proxy that delays every packet, as over a venue's network."""
+    if not attendees.enough(2 * 5 * 3 + 4 * 200 + 40, "this section"):  # warm-up, then rows
+        return
     rtt = 2 * delay_ms
     real = make_url(settings.url)
     with running_proxy(real.host or "127.0.0.1", real.port or 5432, delay_ms=delay_ms) as proxy:
@@ -306,32 +310,16 @@ def proxied_rows(
                 hot.scan(flow, access_code(i))
                 naive.scan(flow, codes(flow, attendees.take(1))[0])
                 firsts_slow.scan(flow, codes(flow, attendees.take(1))[0])
+        timings = (
+            ("check-in", hot, "check-in", 200),
+            ("meal redeem", hot, "meal redeem", 200),
+            ("check-in (snapshot first)", firsts_slow, "check-in", 200),
+            ("meal redeem (snapshot first)", firsts_slow, "meal redeem", 200),
+            ("check-in (ORM path)", naive, "check-in", 40),
+        )
         rows = [
-            timed(
-                "check-in",
-                lambda c: hot.scan("check-in", c),
-                codes("check-in", attendees.take(200)),
-            ),
-            timed(
-                "meal redeem",
-                lambda c: hot.scan("meal redeem", c),
-                codes("meal redeem", attendees.take(200)),
-            ),
-            timed(
-                "check-in (snapshot first)",
-                lambda c: firsts_slow.scan("check-in", c),
-                codes("check-in", attendees.take(200)),
-            ),
-            timed(
-                "meal redeem (snapshot first)",
-                lambda c: firsts_slow.scan("meal redeem", c),
-                codes("meal redeem", attendees.take(200)),
-            ),
-            timed(
-                "check-in (ORM path)",
-                lambda c: naive.scan("check-in", c),
-                codes("check-in", attendees.take(40)),
-            ),
+            timed(label, partial(flows.scan, flow), codes(flow, attendees.take(n)))
+            for label, flows, flow, n in timings
         ]
         slow.dispose()
     table(rows)
@@ -513,8 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         header(f"{n_stations} concurrent station processes, one connection each")
         engine.dispose()
         per = max(n_scans // n_stations, 50)
-        if attendees.enough(3 * per * n_stations + 100, "this section"):
-            concurrent_rows(settings, engine, attendees, per, n_stations)
+        concurrent_rows(settings, engine, attendees, per, n_stations)
 
         header("Lookup p50 by conference size (one connection)")
         sizes = [(1_000, None), (args.attendees, settings)]
@@ -549,8 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         header(
             f"Through a proxy adding {args.delay_ms:g} ms each way (RTT {2 * args.delay_ms:g} ms)"
         )
-        if attendees.enough(870, "this section"):  # 30 warm-up + 4 x 200 + 40
-            proxied_rows(settings, snapshot, attendees, args.delay_ms)
+        proxied_rows(settings, snapshot, attendees, args.delay_ms)
         print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
