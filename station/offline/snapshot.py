@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from station.domain import OrderStatus
 from station.offline.journal import from_text, to_text
-from station.rulebook.event_rules import Direction, ProductRules, RuleSyntaxError
+from station.rulebook.event_rules import NO_RULES, Direction, ProductRules, RuleSyntaxError
 from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductKind, Target
 from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
@@ -187,6 +187,9 @@ class Snapshot:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # Every product by (kind, id), for one state of the copy: the holder's read joins
+        # its lines to them here instead of in SQL (see ``premised_holder``).
+        self._products: _Products | None = None
         with self._connection() as conn:
             _drop_other_version(conn)
             conn.executescript(_SCHEMA)
@@ -329,23 +332,38 @@ class Snapshot:
         self, *, code: str | None = None, attendee_id: int | None = None
     ) -> tuple[Holder, Premise | None] | None:
         """The holder with what a decision on them here rests on (None: not known), read
-        in one statement, so from one state of the copy whatever a sync commits meanwhile."""
+        in one statement, so from one state of the copy whatever a sync commits meanwhile.
+
+        The lines' products come from ``_products``, kept for the state of the copy the
+        row was read from (its sync and product versions; one sync writes both). After a
+        sync the row and the products are read again in one transaction.
+        """
         with self._connection() as conn:
-            if attendee_id is not None:
-                row = conn.execute(_HOLDER + " WHERE a.id = ?", (attendee_id,)).fetchone()
-            else:
-                row = conn.execute(_HOLDER + " WHERE a.access_code = ?", (code,)).fetchone()
-        if row is None:
-            return None
+            row = _holder_row(conn, code, attendee_id)
+            if row is None:
+                return None
+            products = self._products
+            if products is None or products.key != (row[_SYNCED_AT], row[_PRODUCTS]):
+                began = not conn.in_transaction
+                if began:
+                    conn.execute("BEGIN")
+                try:
+                    row = _holder_row(conn, code, attendee_id)
+                    products = self._products = _read_products(conn)
+                finally:
+                    if began:
+                        conn.execute("COMMIT")
+                if row is None:
+                    return None
         (attendee, access_code, first_name, last_name, username, email, status, reference,
          attention, checked_in_at, entries, first_at, first_station, first_staff,
-         versions, records, products, synced_at, lines) = row  # fmt: skip
+         versions, records, product_versions, synced_at, lines) = row  # fmt: skip
         premise = None
         if versions and records and synced_at is not None:
             premise = Premise(
                 tuple(map(int, versions.split(","))),
                 tuple(map(int, records.split(","))),
-                products or "",
+                product_versions or "",
                 synced_at,
             )
         holder = Holder(
@@ -364,7 +382,7 @@ class Snapshot:
                 else None
             ),
             entries=entries,
-            lines=_lines(lines),
+            lines=_lines(lines, products.by_id),
             order_attention=attention or "",
         )
         return holder, premise
@@ -372,46 +390,99 @@ class Snapshot:
 
 # One row: the attendee, the premise (versions, records, product versions, synced_at) and
 # their order's lines as one JSON array (no order or no lines: "[]"), so the read is one
-# row however many lines, and one state of the copy.
+# row however many lines, and one state of the copy. The lines' products are joined in
+# Python (``_Products``): a join here cost a lookup per line and their columns in the JSON.
 _HOLDER = (
     "SELECT a.id, a.access_code, a.first_name, a.last_name, a.username, a.email,"
     " a.order_status, a.order_reference, a.order_attention, a.checked_in_at, a.entries,"
     " a.first_at, a.first_station, a.first_staff, a.versions, a.records,"
     " (SELECT value FROM meta WHERE key = 'product_versions'),"
     " (SELECT value FROM meta WHERE key = 'synced_at'),"
-    " (SELECT json_group_array(json_array(l.id, l.kind, l.product_id, p.slug, p.name,"
-    " l.description, l.quantity, l.used, l.last_used_at, l.last_station, p.attention,"
-    " l.used_times, p.daily_limit, p.open_hours, p.valid_dates, p.reentry, p.capacity))"
-    " FROM line l LEFT JOIN product p ON p.kind = l.kind AND p.id = l.product_id"
-    " WHERE l.order_id = a.order_id)"
+    " (SELECT json_group_array(json_array(l.id, l.kind, l.product_id, l.description,"
+    " l.quantity, l.used, l.last_used_at, l.last_station, l.used_times))"
+    " FROM line l WHERE l.order_id = a.order_id)"
     " FROM attendee a"
 )
+_BY_ID = _HOLDER + " WHERE a.id = ?"
+_BY_CODE = _HOLDER + " WHERE a.access_code = ?"
+_PRODUCTS, _SYNCED_AT = 16, 17  # the row's columns that say which state of the copy it is
 
 
-def _lines(raw: str) -> tuple[Line, ...]:
-    """The order's lines from the read's JSON array, by id."""
+def _holder_row(
+    conn: sqlite3.Connection, code: str | None, attendee_id: int | None
+) -> tuple[Any, ...] | None:
+    if attendee_id is not None:
+        row = conn.execute(_BY_ID, (attendee_id,)).fetchone()
+    else:
+        row = conn.execute(_BY_CODE, (code,)).fetchone()
+    return None if row is None else tuple(row)
+
+
+class _Product(NamedTuple):
+    slug: str
+    name: str
+    attention: str
+    rules: ProductRules | str  # a str: why its stored rules cannot be read
+
+
+class _Products(NamedTuple):
+    key: tuple[str | None, str | None]  # (synced_at, product_versions) as meta holds them
+    by_id: dict[tuple[str, int], _Product]
+
+
+def _read_products(conn: sqlite3.Connection) -> _Products:
+    """Every product, with the meta values that name this state of the copy (call it
+    inside the read transaction that also reads the row it is for)."""
+    key = conn.execute(
+        "SELECT (SELECT value FROM meta WHERE key = 'synced_at'),"
+        " (SELECT value FROM meta WHERE key = 'product_versions')"
+    ).fetchone()
+    by_id: dict[tuple[str, int], _Product] = {}
+    for kind, product_id, slug, name, attention, *columns in conn.execute(
+        "SELECT kind, id, slug, name, attention, daily_limit, open_hours, valid_dates,"
+        " reentry, capacity FROM product"
+    ):
+        rules: ProductRules | str
+        try:
+            rules = _rules(*columns)
+        except ConfigurationError as error:
+            rules = str(error)
+        by_id[(kind, product_id)] = _Product(slug or "", name or "", attention or "", rules)
+    return _Products((key[0], key[1]), by_id)
+
+
+_NO_PRODUCT = _Product("", "", "", NO_RULES)  # a line whose product the copy lacks
+
+
+def _lines(raw: str, products: dict[tuple[str, int], _Product]) -> tuple[Line, ...]:
+    """The order's lines from the read's JSON array, by id, each with its product."""
     lines = json.loads(raw)
     lines.sort()  # each line is a list that starts with its (unique) id
-    return tuple(
-        Line(
-            id=line_id,
-            kind="addon" if kind == "addon" else "ticket",
-            product_id=product_id,
-            slug=slug or "",
-            name=name or "",
-            description=description,
-            quantity=quantity,
-            used=used if kind == "addon" else 0,
-            last_used_at=from_text(last_at) if last_at else None,
-            last_station=last_station or "",
-            attention=attention or "",
-            rules=_rules(daily_limit, hours, dates, reentry, capacity),
-            used_times=_times(times) if kind == "addon" else (),
+    found = []
+    for (line_id, kind, product_id, description, quantity, used, last_at, last_station,
+         times) in lines:  # fmt: skip
+        product = products.get((kind, product_id), _NO_PRODUCT)
+        if isinstance(product.rules, str):
+            raise ConfigurationError(product.rules)
+        addon = kind == "addon"
+        found.append(
+            Line(
+                id=line_id,
+                kind="addon" if addon else "ticket",
+                product_id=product_id,
+                slug=product.slug,
+                name=product.name,
+                description=description,
+                quantity=quantity,
+                used=used if addon else 0,
+                last_used_at=from_text(last_at) if last_at else None,
+                last_station=last_station or "",
+                attention=product.attention,
+                rules=product.rules,
+                used_times=_times(times) if addon and times else (),
+            )
         )
-        for (line_id, kind, product_id, slug, name, description, quantity, used, last_at,
-             last_station, attention, times, daily_limit, hours, dates, reentry, capacity)
-        in lines
-    )  # fmt: skip
+    return tuple(found)
 
 
 _INSIDE = (
