@@ -13,6 +13,9 @@ autovacuum's ANALYZE catches up, about a minute in).
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -42,6 +45,7 @@ def line_ids(i: int) -> tuple[int, int, int]:
 
 
 def fresh_schema(url: str, schema: str) -> DatabaseSettings:
+    _unwind_when_stopped()
     admin = make_engine(DatabaseSettings(url=url))
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -52,6 +56,30 @@ def fresh_schema(url: str, schema: str) -> DatabaseSettings:
     upgrade(engine)
     engine.dispose()
     return settings
+
+
+def _unwind_when_stopped() -> None:
+    """Make SIGTERM and SIGHUP unwind the benchmark like Ctrl-C does.
+
+    Killed by ``timeout``, a closed terminal or an SSH hang-up, a benchmark died without
+    running its ``finally``, and its ``station_bench_*`` schemas stayed in the database.
+    Only where nobody set a handler yet, and only in the process that set it: a forked
+    station process still dies as it did.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    owner = os.getpid()
+
+    def unwind(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise SystemExit(128 + signum)
+
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(stop) is signal.SIG_DFL:
+            signal.signal(stop, unwind)
 
 
 def drop_schema(url: str, schema: str) -> None:
