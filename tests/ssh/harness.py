@@ -12,6 +12,7 @@ CI must prove these paths work.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -279,6 +280,12 @@ class Tmux:
 
     def pane_pid(self, name: str = "main") -> int:
         return int(self.run("list-panes", "-t", name, "-F", "#{pane_pid}").stdout.split()[0])
+
+    def kill_pane(self, name: str = "main") -> None:
+        """SIGKILL the pane's process (its ssh), unless it has ended already: a session
+        whose link died may see its ssh exit on its own before the test gets to it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pane_pid(name), signal.SIGKILL)
 
     def pane_dead(self, name: str = "main") -> bool:
         out = self.run("list-panes", "-t", name, "-F", "#{pane_dead}", check=False).stdout

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -109,7 +108,7 @@ def test_six_logins_with_one_key_run_one_station(
     assert len(ssh_rig.live()) <= 6, ssh_rig.live()
     assert not first_status.exists()
     assert signed_in(tmux.screen("first"))
-    os.kill(tmux.pane_pid("first"), signal.SIGKILL)
+    tmux.kill_pane("first")
     wait_until_gone(ssh_rig)
 
 
@@ -133,7 +132,7 @@ def test_a_key_without_a_name_is_one_station_whatever_name_it_asks_for(
     tmux.wait_for(signed_in, "the other key's station", name="other")
     assert len(stations(ssh_rig)) == 2
     for session in ("b", "other"):
-        os.kill(tmux.pane_pid(session), signal.SIGKILL)
+        tmux.kill_pane(session)
     wait_until_gone(ssh_rig)
 
 
@@ -157,7 +156,7 @@ def test_the_same_terminal_logging_in_again_takes_over_at_once(
     running = stations(ssh_rig)
     assert old_station not in running
     assert len(running) == 1
-    os.kill(tmux.pane_pid("new"), signal.SIGKILL)
+    tmux.kill_pane("new")
     wait_until_gone(ssh_rig)
 
 
@@ -184,5 +183,5 @@ def test_a_terminal_whose_link_died_unnoticed_gets_back_in_at_once(
     print(f"back in after {back_after:.1f} s")
     assert back_after < 15, "a reconnect must not wait for the dead link to be noticed"
     for session in ("old", "new"):
-        os.kill(tmux.pane_pid(session), signal.SIGKILL)
+        tmux.kill_pane(session)
     wait_until_gone(ssh_rig, timeout=60)  # the old sshd notices its dead link on its own

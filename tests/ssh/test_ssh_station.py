@@ -227,7 +227,7 @@ def test_scan_over_ssh_then_the_link_drops(ssh_rig: SshRig, tmux: Tmux) -> None:
     tmux.send_text(code)
     tmux.send_keys("Enter")
     time.sleep(0.03)
-    os.kill(tmux.pane_pid(), signal.SIGKILL)
+    tmux.kill_pane()
     seconds = wait_until_gone(ssh_rig)
     print(f"server side gone {seconds:.2f}s after the client was killed")
 
@@ -346,5 +346,5 @@ def test_keys_pressed_while_the_wrapper_restarts_the_station_do_not_end_the_sess
     tmux.send_keys("Enter")
     tmux.wait_for(lambda s: name in s, "a verdict from the restarted station")
     assert not ssh_status.exists()
-    os.kill(tmux.pane_pid(), signal.SIGKILL)
+    tmux.kill_pane()
     wait_until_gone(ssh_rig)
