@@ -35,6 +35,13 @@ def _schema_exists(name: str) -> bool:
     return found is not None
 
 
+def _as_from_a_terminal() -> None:
+    """Signals as a shell gives them; CI runs under nohup, which ignores SIGHUP (and the
+    bench rightly leaves an ignored signal ignored)."""
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stopped_bench_drops_its_schema(stop: signal.Signals) -> None:
     if not PG_URL:
@@ -46,6 +53,7 @@ def test_a_stopped_bench_drops_its_schema(stop: signal.Signals) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_from_a_terminal,
     )  # fmt: skip
     try:
         assert bench.stdout is not None
