@@ -80,3 +80,23 @@ async def test_station_started_while_the_database_is_away_signs_in_once_it_is_ba
         await started(pilot)
         assert app.operator is not None and app.operator.name == "Ana"
         assert light_text(app) == "● DB OK"
+
+
+@pytest.mark.postgres
+async def test_a_preset_operators_sign_in_lost_to_the_network_is_tried_again(
+    pg_station: Station, proxy: TcpProxy
+) -> None:
+    """The operator list came, then the sign-in's answer was lost (seen in CI: a slow link
+    during the first sync). Nobody is at an unattended terminal to press Enter again."""
+    lost = proxy.lose_answer_to(b"station_pin_parameters")
+    app = pg_station.app()
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lost.is_set, "the sign-in's answer to be lost")
+        await wait_for(
+            pilot,
+            lambda: "signing in Ana when it is back" in screen_text(app),
+            "the sign-in screen to say it tries again",
+        )
+        assert not app.ready
+        await started(pilot)
+        assert app.operator is not None and app.operator.name == "Ana"

@@ -131,6 +131,13 @@ class SignInScreen(Screen[StaffMember | None]):
             self.dismiss(message.member)
             return
         error = message.error
+        member = self.member
+        if isinstance(error, DatabaseUnavailable) and member is not None and not member.has_pin:
+            # Nobody has to type anything for this one: try again, as the staff list does,
+            # so a terminal that starts with its operator preset gets in by itself.
+            self.say(f"Database not reachable — signing in {member.name} when it is back…")
+            self.set_timer(RETRY_S, lambda: self._sign_in_again(member))
+            return
         text = error.message if error is not None else "Sign-in failed."
         if isinstance(error, DatabaseUnavailable):
             text = "Database not reachable — try again in a moment."
@@ -139,6 +146,10 @@ class SignInScreen(Screen[StaffMember | None]):
         if pin.display:
             pin.clear()
             pin.focus()
+
+    def _sign_in_again(self, member: StaffMember) -> None:
+        if self.member is member:  # not if someone chose another name meanwhile
+            self.app_.sign_in(member.name, None, self)
 
     def action_back(self) -> None:
         pin = self.query_one("#pin-input", Input)
