@@ -412,10 +412,8 @@ def _holder_row(
     conn: sqlite3.Connection, code: str | None, attendee_id: int | None
 ) -> tuple[Any, ...] | None:
     if attendee_id is not None:
-        row = conn.execute(_BY_ID, (attendee_id,)).fetchone()
-    else:
-        row = conn.execute(_BY_CODE, (code,)).fetchone()
-    return None if row is None else tuple(row)
+        return conn.execute(_BY_ID, (attendee_id,)).fetchone()  # type: ignore[no-any-return]
+    return conn.execute(_BY_CODE, (code,)).fetchone()  # type: ignore[no-any-return]
 
 
 class _Product(NamedTuple):
