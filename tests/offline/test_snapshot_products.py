@@ -14,6 +14,10 @@ import pytest
 from station.offline.snapshot import AttendeeRow, LineRow, ProductRow, Snapshot
 from station.services.errors import ConfigurationError
 
+PASS = ProductRow("ticket", 1, "general", "Pass", "")
+LUNCH = ProductRow("addon", 7, "lunch", "Lunch", "")
+ADA_SEES = [("general", "Pass", ""), ("lunch", "Lunch", "")]
+
 
 def _fill(snapshot: Snapshot, synced_at: str, products: list[ProductRow], versions: str) -> None:
     """What one sync writes: the products and the meta that names this state."""
@@ -50,24 +54,13 @@ def _product_names(snapshot: Snapshot, code: str) -> list[tuple[str, str, str]]:
 def test_a_sync_that_renames_a_product_shows_on_the_next_read(tmp_path: Path) -> None:
     snapshot = Snapshot(tmp_path / "s.sqlite3")
     _people(snapshot)
-    _fill(
-        snapshot,
-        "2026-12-04T09:00:00+00:00",
-        [
-            ProductRow("ticket", 1, "general", "Pass", ""),
-            ProductRow("addon", 7, "lunch", "Lunch", ""),
-        ],
-        "5,6",
-    )
-    assert _product_names(snapshot, "ADA1") == [("general", "Pass", ""), ("lunch", "Lunch", "")]
+    _fill(snapshot, "2026-12-04T09:00:00+00:00", [PASS, LUNCH], "5,6")
+    assert _product_names(snapshot, "ADA1") == ADA_SEES
 
     _fill(
         snapshot,
         "2026-12-04T09:00:05+00:00",
-        [
-            ProductRow("ticket", 1, "general", "Pass", ""),
-            ProductRow("addon", 7, "lunch", "Hot lunch", "Vegan on request"),
-        ],
+        [PASS, ProductRow("addon", 7, "lunch", "Hot lunch", "Vegan on request")],
         "5,9",
     )
     found = snapshot.premised_holder(code="ADA1")
@@ -88,13 +81,9 @@ def test_a_product_whose_rules_cannot_be_read_stops_only_its_holders(tmp_path: P
     _fill(
         snapshot,
         "2026-12-04T09:00:00+00:00",
-        [
-            ProductRow("ticket", 1, "general", "Pass", ""),
-            ProductRow("addon", 7, "lunch", "Lunch", ""),
-            ProductRow("addon", 8, "dinner", "Dinner", "", open_hours="25:00-26:00"),
-        ],
+        [PASS, LUNCH, ProductRow("addon", 8, "dinner", "Dinner", "", open_hours="25:00-26:00")],
         "5,6,7",
     )
-    assert _product_names(snapshot, "ADA1") == [("general", "Pass", ""), ("lunch", "Lunch", "")]
+    assert _product_names(snapshot, "ADA1") == ADA_SEES
     with pytest.raises(ConfigurationError, match="rules cannot be read"):
         snapshot.premised_holder(code="BOB2")
