@@ -20,7 +20,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
 from datetime import datetime
 
 from station.domain import Mode
@@ -293,8 +292,7 @@ def _with_own_scans(store: OfflineStore, holder: Holder) -> Holder:
             used.setdefault(entry.line_item_id, []).append(entry.client_at)
             station[entry.line_item_id] = entry.station
     lines = tuple(
-        replace(
-            line,
+        line._replace(
             used=line.used + len(used[line.id]),
             last_used_at=max(used[line.id]),
             last_station=station[line.id],
@@ -304,8 +302,7 @@ def _with_own_scans(store: OfflineStore, holder: Holder) -> Holder:
         else line
         for line in holder.lines
     )
-    return replace(
-        holder,
+    return holder._replace(
         entries=entries,
         first_entry=first,
         checked_in=holder.checked_in or entries > 0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from station.domain import ACTIVE_ORDER_STATUSES, OrderStatus
 from station.rulebook import event_rules, words
@@ -51,8 +52,7 @@ _ACTION_WORDS: dict[Action, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Accept:
+class Accept(NamedTuple):
     """A scan to record, and the premise it was decided on.
 
     A store writes it only while the premise still holds (``first``: nobody has
@@ -351,7 +351,10 @@ def attention(holder: Holder, lines: tuple[Line, ...] | None = None) -> str | No
     a ticket type's note concerns every scan of its holders, so those always count.
     """
     chosen = holder.lines if lines is None else lines
-    concerned = [line for line in holder.lines if line.kind == "ticket" and line not in chosen]
+    chosen_ids = {line.id for line in chosen}
+    concerned = [
+        line for line in holder.lines if line.kind == "ticket" and line.id not in chosen_ids
+    ]
     concerned += chosen
     ordered = sorted(concerned, key=lambda line: (line.kind != "ticket", line.id))
     return words.attention(
