@@ -161,7 +161,7 @@ class SnapshotFirstStore:
         )
         self.first_tries += 1
         versions = "{" + ",".join(map(str, sorted(premise.versions + state.products))) + "}"
-        marks = "{" + ",".join(map(str, premise.records)) + "}"
+        marks = "{" + premise.records + "}"
         return SnapshotAttempt(self, ctx, request, conference, facts, versions, marks)
 
     def _state(self, premise: Premise, conference_id: int) -> _CopyState | None:

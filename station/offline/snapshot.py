@@ -39,7 +39,7 @@ class Premise(NamedTuple):
     """What a decision on an attendee rests on, as the copy read it with their row."""
 
     versions: tuple[int, ...]  # the change_seq of their rows (``AttendeeRow``)
-    records: tuple[int, ...]  # the ids of their newest records (``AttendeeRow``)
+    records: str  # the ids of their newest records, as stored ("1,0,4,0": ``AttendeeRow``)
     products: str  # every product's change_seq, as meta holds it (``product_versions``)
     synced_at: str  # when the sync that wrote this state started, as meta holds it
 
@@ -200,12 +200,16 @@ class Snapshot:
         conn.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost sync is read again
         return conn
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (SQLite's may not be shared between threads)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._open()
-        yield conn
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        yield self._conn()
 
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -338,23 +342,23 @@ class Snapshot:
         row was read from (its sync and product versions; one sync writes both). After a
         sync the row and the products are read again in one transaction.
         """
-        with self._connection() as conn:
-            row = _holder_row(conn, code, attendee_id)
+        conn = self._conn()
+        row = _holder_row(conn, code, attendee_id)
+        if row is None:
+            return None
+        products = self._products
+        if products is None or products.key != (row[_SYNCED_AT], row[_PRODUCTS]):
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")
+            try:
+                row = _holder_row(conn, code, attendee_id)
+                products = self._products = _read_products(conn)
+            finally:
+                if began:
+                    conn.execute("COMMIT")
             if row is None:
                 return None
-            products = self._products
-            if products is None or products.key != (row[_SYNCED_AT], row[_PRODUCTS]):
-                began = not conn.in_transaction
-                if began:
-                    conn.execute("BEGIN")
-                try:
-                    row = _holder_row(conn, code, attendee_id)
-                    products = self._products = _read_products(conn)
-                finally:
-                    if began:
-                        conn.execute("COMMIT")
-                if row is None:
-                    return None
         (attendee, access_code, first_name, last_name, username, email, status, reference,
          attention, checked_in_at, entries, first_at, first_station, first_staff,
          versions, records, product_versions, synced_at, lines) = row  # fmt: skip
@@ -362,7 +366,7 @@ class Snapshot:
         if versions and records and synced_at is not None:
             premise = Premise(
                 tuple(map(int, versions.split(","))),
-                tuple(map(int, records.split(","))),
+                records,
                 product_versions or "",
                 synced_at,
             )

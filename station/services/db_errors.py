@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -45,33 +43,43 @@ def _is_busy(exc: BaseException) -> bool:
     return isinstance(code, int) and (code & 0xFF) in _SQLITE_BUSY_CODES
 
 
-@contextmanager
-def database_errors() -> Iterator[None]:
+class database_errors:
     """Turn every database failure into DatabaseUnavailable, worded for a volunteer.
 
     A lock or statement timeout becomes its subclass DatabaseBusy, so the UI can
-    say "busy" rather than "offline" without matching the message.
+    say "busy" rather than "offline" without matching the message. A class, not a
+    generator: every scan enters it, and a generator's context manager costs more.
     """
-    try:
-        yield
-    except StationError:
-        raise
-    except IntegrityError as exc:
-        if "client_id" in str(exc.orig):
-            raise DuplicateClientId from exc
-        log.exception("integrity error")
-        raise DatabaseUnavailable(
-            "The database refused the write — scan NOT recorded, tell a supervisor."
-        ) from exc
-    except (DBAPIError, PoolTimeout, SQLAlchemyError, psycopg.Error) as exc:
-        state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
-        busy = _is_busy(exc)
-        log.warning(
-            "database %s: %s %s", "busy" if busy else "unavailable", type(exc).__name__, state or ""
-        )
-        if busy:
-            raise DatabaseBusy() from exc
-        raise DatabaseUnavailable() from exc
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None or isinstance(exc, StationError):
+            return
+        if isinstance(exc, IntegrityError):
+            if "client_id" in str(exc.orig):
+                raise DuplicateClientId from exc
+            log.error("integrity error", exc_info=exc)
+            raise DatabaseUnavailable(
+                "The database refused the write — scan NOT recorded, tell a supervisor."
+            ) from exc
+        if isinstance(exc, (DBAPIError, PoolTimeout, SQLAlchemyError, psycopg.Error)):
+            state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+            busy = _is_busy(exc)
+            log.warning(
+                "database %s: %s %s",
+                "busy" if busy else "unavailable",
+                type(exc).__name__,
+                state or "",
+            )
+            if busy:
+                raise DatabaseBusy() from exc
+            raise DatabaseUnavailable() from exc
 
 
 @cache
