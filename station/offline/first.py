@@ -138,7 +138,8 @@ class SnapshotFirstStore:
         if premise is None:
             return None
         state = self._state(premise, conference.id)
-        if state is None or self._clock() - state.synced > self._max_age:
+        now = self._clock()
+        if state is None or now - state.synced > self._max_age:
             return None
         wanted = request.wanted_product()
         target = state.target(snapshot, wanted) if wanted is not None else None
@@ -156,7 +157,7 @@ class SnapshotFirstStore:
             target=target,
             target_missing=wanted is not None and target is None,
             prior=None,  # a client id already used: the write answers 'duplicate'
-            now=self._clock(),
+            now=now,
             door=None,  # doors read first (_ACTIONS)
         )
         self.first_tries += 1

@@ -377,7 +377,7 @@ class Snapshot:
             last_name=last_name,
             username=username,
             email=email,
-            order_status=OrderStatus(status) if status else None,
+            order_status=_order_status(status) if status else None,
             order_reference=reference,
             checked_in=checked_in_at is not None or entries > 0,
             first_entry=(
@@ -456,6 +456,12 @@ def _read_products(conn: sqlite3.Connection) -> _Products:
 _NO_PRODUCT = _Product("", "", "", NO_RULES)  # a line whose product the copy lacks
 
 
+@lru_cache(maxsize=64)
+def _order_status(raw: str) -> OrderStatus:
+    """``OrderStatus(raw)`` without the enum's lookup on every read (a bad value raises)."""
+    return OrderStatus(raw)
+
+
 def _lines(raw: str, products: dict[tuple[str, int], _Product]) -> tuple[Line, ...]:
     """The order's lines from the read's JSON array, by id, each with its product."""
     lines = json.loads(raw)
@@ -464,26 +470,18 @@ def _lines(raw: str, products: dict[tuple[str, int], _Product]) -> tuple[Line, .
     for (line_id, kind, product_id, description, quantity, used, last_at, last_station,
          times) in lines:  # fmt: skip
         product = products.get((kind, product_id), _NO_PRODUCT)
-        if isinstance(product.rules, str):
-            raise ConfigurationError(product.rules)
-        addon = kind == "addon"
+        rules = product.rules
+        if isinstance(rules, str):
+            raise ConfigurationError(rules)
+        last_used_at = from_text(last_at) if last_at else None
+        if kind == "addon":
+            used_times = _times(times) if times else ()
+        else:  # a ticket's units are not redeemed
+            kind, used, used_times = "ticket", 0, ()
         found.append(
-            Line(
-                id=line_id,
-                kind="addon" if addon else "ticket",
-                product_id=product_id,
-                slug=product.slug,
-                name=product.name,
-                description=description,
-                quantity=quantity,
-                used=used if addon else 0,
-                last_used_at=from_text(last_at) if last_at else None,
-                last_station=last_station or "",
-                attention=product.attention,
-                rules=product.rules,
-                used_times=_times(times) if addon and times else (),
-            )
-        )
+            Line(line_id, kind, product_id, product.slug, product.name, description, quantity,
+                 used, last_used_at, last_station or "", product.attention, rules, used_times)
+        )  # fmt: skip
     return tuple(found)
 
 

@@ -243,14 +243,16 @@ def candidate_lines(holder: Holder, facts: ScanFacts) -> tuple[Line, ...]:
     request = facts.request
     if request.line_item_id is not None:
         return tuple(
-            line
-            for line in holder.lines
-            if line.kind == "addon" and line.id == request.line_item_id
+            [
+                line
+                for line in holder.lines
+                if line.kind == "addon" and line.id == request.line_item_id
+            ]
         )
     target = facts.target
     assert target is not None, "a meal line's scan needs its product"
     return tuple(
-        line for line in holder.lines if line.kind == "addon" and line.product_id == target.id
+        [line for line in holder.lines if line.kind == "addon" and line.product_id == target.id]
     )
 
 

@@ -445,31 +445,18 @@ class PgAttempt:
             "records": self.records,
         }
         if accept.action == "checkin":
-            row = self._store.row(CHECK_IN, {**params, "first": accept.first, "note": request.note})
+            params["first"], params["note"] = accept.first, request.note
+            row = self._store.row(CHECK_IN, params)
         elif accept.action == "door":
             assert accept.target is not None
-            row = self._store.row(
-                ADMIT,
-                {
-                    **params,
-                    "kind": accept.target.kind,
-                    "product": accept.target.id,
-                    "direction": accept.direction,
-                    "seen": accept.door_seen,
-                },
-            )
+            params["kind"], params["product"] = accept.target.kind, accept.target.id
+            params["direction"], params["seen"] = accept.direction, accept.door_seen
+            row = self._store.row(ADMIT, params)
         else:
             assert accept.line is not None
-            row = self._store.row(
-                REDEEM,
-                {
-                    **params,
-                    "line": accept.line.id,
-                    "used": accept.line.used,
-                    "message": accept.message[:300],
-                    "note": request.note,
-                },
-            )
+            params["line"], params["used"] = accept.line.id, accept.line.used
+            params["message"], params["note"] = accept.message[:300], request.note
+            row = self._store.row(REDEEM, params)
         if row.outcome != "ok":  # stale or duplicate: nothing written, decide again
             return None
         at = _time(row.recorded_at)
