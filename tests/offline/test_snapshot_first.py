@@ -17,7 +17,16 @@ import pytest
 from sqlalchemy import select, update
 
 from station.domain import OrderStatus
-from station.models import AddOn, Attendee, CheckIn, Order, ProductRedemption, ScanLog, utcnow
+from station.models import (
+    AddOn,
+    Attendee,
+    CheckIn,
+    Order,
+    Person,
+    ProductRedemption,
+    ScanLog,
+    utcnow,
+)
 from station.offline.first import SnapshotFirstStore
 from station.offline.snapshot import Snapshot
 from station.offline.sync import SnapshotSync
@@ -155,6 +164,25 @@ def test_a_badge_code_moved_since_the_copy_checks_in_its_new_holder(
     assert answer.badge.name == "New Lovelace"
     assert world.count(CheckIn, attendee_id=new.attendee_id) == 1
     assert world.count(CheckIn, attendee_id=old.attendee_id) == 0
+
+
+def test_a_person_renamed_since_the_copy_is_answered_by_the_new_name(
+    world: World,  # noqa: F811
+    first_station: Make,
+) -> None:
+    """The person's row version is part of the premise: a rename since the sync is caught,
+    and the check-in is decided again on the new name."""
+    grace = world.conf.attendee("FIRST7", first_name="Grace")
+    station = first_station("Desk 1")
+    station.sync.sync()
+    station.warm("FIRST7")
+    with world.sessions.begin() as s:
+        person_id = s.scalar(select(Attendee.person_id).where(Attendee.id == grace.attendee_id))
+        s.execute(update(Person).where(Person.id == person_id).values(first_name="Ada"))
+    answer = station.checkin.check_in(station.ctx, "FIRST7", client_id=uuid.uuid4())
+    assert answer.badge.name == "Ada Lovelace"
+    assert station.store.first_tries_recorded == 0
+    assert world.count(CheckIn, attendee_id=grace.attendee_id) == 1
 
 
 def test_an_attention_note_added_since_the_copy_is_shown(
