@@ -60,7 +60,7 @@ from station.bench.pg_bench import DEFAULT_URL, cpu_probe, machine
 from station.bench.pg_seed import (
     CONFERENCE,
     access_code,
-    drop_schema,
+    done_with_schemas,
     fresh_attendees,
     fresh_schema,
     line_ids,
@@ -760,8 +760,7 @@ def run_fleet(
         report.load_after = os.getloadavg()
         return report
     finally:
-        if not options.keep:
-            drop_schema(options.url, schema)
+        done_with_schemas(options.url, [schema], keep=options.keep)
 
 
 def _run(

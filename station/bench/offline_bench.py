@@ -26,7 +26,7 @@ from station.bench.pg_bench import DEFAULT_URL, Timing, header, machine, table
 from station.bench.pg_seed import (
     CONFERENCE,
     access_code,
-    drop_schema,
+    done_with_schemas,
     fresh_attendees,
     fresh_schema,
     seed,
@@ -176,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             services.dispose()
         engine.dispose()
     finally:
-        if not args.keep:
-            drop_schema(args.url, schema)
+        done_with_schemas(args.url, [schema], keep=args.keep)
     return 0
 
 

@@ -40,7 +40,7 @@ from station import heap
 from station.bench.pg_seed import (
     CONFERENCE,
     access_code,
-    drop_schema,
+    done_with_schemas,
     fresh_attendees,
     fresh_schema,
     line_ids,
@@ -540,9 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if not args.keep:
-            for name in schemas:
-                drop_schema(args.url, name)
+        done_with_schemas(args.url, schemas, keep=args.keep)
     return 0
 
 

@@ -14,14 +14,16 @@ autovacuum's ANALYZE catches up, about a minute in).
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from station.db import DatabaseSettings, make_engine, upgrade
 
@@ -45,17 +47,63 @@ def line_ids(i: int) -> tuple[int, int, int]:
 
 
 def fresh_schema(url: str, schema: str) -> DatabaseSettings:
+    """A new schema at head, marked with this process (see ``_drop_abandoned``)."""
     _unwind_when_stopped()
     admin = make_engine(DatabaseSettings(url=url))
     with admin.begin() as conn:
+        for name, pid in _drop_abandoned(conn):
+            print(f"dropped schema {name}, left by benchmark process {pid} (no longer running)")
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
+        owner = _RUNNING.format(host=socket.gethostname(), pid=os.getpid())
+        conn.execute(text(f"COMMENT ON SCHEMA {schema} IS '{_quoted(owner)}'"))
     admin.dispose()
     settings = DatabaseSettings(url=url, schema=schema)
     engine = make_engine(settings)
     upgrade(engine)
     engine.dispose()
     return settings
+
+
+# Who made a benchmark schema, on its comment: a process killed outright (SIGKILL, the
+# OOM killer, a power cut) runs no ``finally`` and leaves a whole seeded conference
+# behind; the next benchmark on the same host drops it. A kept one (--keep) says so.
+_RUNNING = "station benchmark running on {host}, pid {pid}"
+_RUNNING_PATTERN = re.compile(r"station benchmark running on (.+), pid (\d+)")
+_KEPT = "station benchmark schema kept with --keep"
+
+
+def _drop_abandoned(conn: Connection) -> list[tuple[str, int]]:
+    """Drop the benchmark schemas whose process, on this host, is gone."""
+    host = socket.gethostname()
+    dropped = []
+    for name, comment in conn.execute(
+        text(
+            "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace"
+            " WHERE nspname LIKE 'station\\_bench\\_%'"
+        )
+    ):
+        made = _RUNNING_PATTERN.fullmatch(comment or "")
+        if made is None or made.group(1) != host or _running(int(made.group(2))):
+            continue
+        quoted = str(name).replace('"', '""')
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{quoted}" CASCADE'))
+        dropped.append((str(name), int(made.group(2))))
+    return dropped
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _quoted(literal: str) -> str:
+    return literal.replace("'", "''")
 
 
 def _unwind_when_stopped() -> None:
@@ -86,6 +134,19 @@ def drop_schema(url: str, schema: str) -> None:
     admin = make_engine(DatabaseSettings(url=url))
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+def done_with_schemas(url: str, schemas: list[str], *, keep: bool) -> None:
+    """Drop a finished benchmark's schemas, or mark them kept so no later run drops them."""
+    if not keep:
+        for schema in schemas:
+            drop_schema(url, schema)
+        return
+    admin = make_engine(DatabaseSettings(url=url))
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"COMMENT ON SCHEMA {schema} IS '{_KEPT}'"))
     admin.dispose()
 
 

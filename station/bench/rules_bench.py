@@ -30,7 +30,7 @@ from station.bench.pg_bench import (
     machine,
     timed,
 )
-from station.bench.pg_seed import drop_schema, fresh_attendees, fresh_schema, seed
+from station.bench.pg_seed import done_with_schemas, fresh_attendees, fresh_schema, seed
 from station.db import make_engine
 
 # (label, flow scanned, table and id of the product, column, value "with")
@@ -144,6 +144,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(station {CTX.station!r}; {time.strftime('%Y-%m-%d %H:%M')})")
         engine.dispose()
     finally:
-        if not args.keep:
-            drop_schema(args.url, schema)
+        done_with_schemas(args.url, [schema], keep=args.keep)
     return 0
