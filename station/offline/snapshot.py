@@ -190,9 +190,9 @@ class Snapshot:
         # Every product by (kind, id), for one state of the copy: the holder's read joins
         # its lines to them here instead of in SQL (see ``premised_holder``).
         self._products: _Products | None = None
-        with self._connection() as conn:
-            _drop_other_version(conn)
-            conn.executescript(_SCHEMA)
+        conn = self._conn()
+        _drop_other_version(conn)
+        conn.executescript(_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
@@ -207,10 +207,6 @@ class Snapshot:
             conn = self._local.conn = self._open()
         return conn
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        yield self._conn()
-
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
@@ -220,14 +216,14 @@ class Snapshot:
     # -- meta -------------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
-        with self._connection() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        conn = self._conn()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def conference(self) -> SnapshotConference | None:
         """The conference this copy is of, or None before the first fill."""
-        with self._connection() as conn:
-            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        conn = self._conn()
+        rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if rows.get("schema") != SCHEMA_VERSION or "conference_id" not in rows:
             return None
         return SnapshotConference(
@@ -244,37 +240,37 @@ class Snapshot:
 
     def staff(self) -> tuple[StaffMember, ...]:
         """The operators as last read (names and whether they have a PIN; never a hash)."""
-        with self._connection() as conn:
-            rows = conn.execute("SELECT id, name, has_pin FROM staff ORDER BY name").fetchall()
+        conn = self._conn()
+        rows = conn.execute("SELECT id, name, has_pin FROM staff ORDER BY name").fetchall()
         return tuple(StaffMember(int(r[0]), str(r[1]), bool(r[2])) for r in rows)
 
     def attendee_count(self) -> int:
-        with self._connection() as conn:
-            return int(conn.execute("SELECT count(*) FROM attendee").fetchone()[0])
+        conn = self._conn()
+        return int(conn.execute("SELECT count(*) FROM attendee").fetchone()[0])
 
     # -- writing (the sync) -----------------------------------------------------
 
     @contextmanager
     def writing(self) -> Iterator[SnapshotWriter]:
         """One transaction of the sync: everything it writes shows at once, or nothing."""
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield SnapshotWriter(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield SnapshotWriter(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     # -- reading (the offline store) ---------------------------------------------
 
     def target(self, kind: ProductKind, slug: str) -> Target | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT id, slug, name, daily_limit, open_hours, valid_dates, reentry, capacity"
-                " FROM product WHERE kind = ? AND slug = ?",
-                (kind, slug),
-            ).fetchone()
+        conn = self._conn()
+        row = conn.execute(
+            "SELECT id, slug, name, daily_limit, open_hours, valid_dates, reentry, capacity"
+            " FROM product WHERE kind = ? AND slug = ?",
+            (kind, slug),
+        ).fetchone()
         if row is None:
             return None
         return Target(kind, int(row[0]), str(row[1]), str(row[2]), _rules(*row[3:8]))
@@ -285,22 +281,22 @@ class Snapshot:
         """A door scan's facts as the snapshot knows them (as ``rooms.door_state`` reads
         them online): the holder's standing scans at the door, its last clear, and (if
         asked) how many people are inside its room."""
-        with self._connection() as conn:
-            conn.execute("BEGIN")
-            try:
-                events = conn.execute(
-                    "SELECT at, direction FROM door"
-                    " WHERE attendee_id = ? AND kind = ? AND product_id = ? ORDER BY at, id",
-                    (attendee_id, kind, product_id),
-                ).fetchall()
-                cleared = _cleared(conn, kind, product_id)
-                inside = None
-                if with_inside:
-                    inside = int(
-                        conn.execute(_INSIDE, (kind, product_id, cleared, cleared)).fetchone()[0]
-                    )
-            finally:
-                conn.execute("COMMIT")
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            events = conn.execute(
+                "SELECT at, direction FROM door"
+                " WHERE attendee_id = ? AND kind = ? AND product_id = ? ORDER BY at, id",
+                (attendee_id, kind, product_id),
+            ).fetchall()
+            cleared = _cleared(conn, kind, product_id)
+            inside = None
+            if with_inside:
+                inside = int(
+                    conn.execute(_INSIDE, (kind, product_id, cleared, cleared)).fetchone()[0]
+                )
+        finally:
+            conn.execute("COMMIT")
         return DoorState(
             events=tuple((from_text(at), _direction(d)) for at, d in events),
             cleared_at=None if cleared is None else from_text(cleared),
@@ -313,18 +309,18 @@ class Snapshot:
         """Each listed person's last standing scan at the door since its last clear."""
         ids = sorted(set(attendee_ids))
         found: dict[int, tuple[datetime, Direction]] = {}
-        with self._connection() as conn:
-            cleared = _cleared(conn, kind, product_id)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for attendee_id, at, direction in conn.execute(
-                    "SELECT attendee_id, at, direction FROM door"
-                    f" WHERE kind = ? AND product_id = ? AND attendee_id IN ({marks})"
-                    " AND (? IS NULL OR at > ?) ORDER BY at, id",
-                    (kind, product_id, *chunk, cleared, cleared),
-                ):
-                    found[int(attendee_id)] = (from_text(at), _direction(direction))
+        conn = self._conn()
+        cleared = _cleared(conn, kind, product_id)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for attendee_id, at, direction in conn.execute(
+                "SELECT attendee_id, at, direction FROM door"
+                f" WHERE kind = ? AND product_id = ? AND attendee_id IN ({marks})"
+                " AND (? IS NULL OR at > ?) ORDER BY at, id",
+                (kind, product_id, *chunk, cleared, cleared),
+            ):
+                found[int(attendee_id)] = (from_text(at), _direction(direction))
         return found
 
     def holder(self, *, code: str | None = None, attendee_id: int | None = None) -> Holder | None:
