@@ -94,11 +94,11 @@ def _drop_abandoned(conn: Connection) -> list[tuple[str, int]]:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: another user's process, running
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:
+        pass
     return True
 
 
@@ -139,14 +139,13 @@ def drop_schema(url: str, schema: str) -> None:
 
 def done_with_schemas(url: str, schemas: list[str], *, keep: bool) -> None:
     """Drop a finished benchmark's schemas, or mark them kept so no later run drops them."""
-    if not keep:
-        for schema in schemas:
-            drop_schema(url, schema)
-        return
     admin = make_engine(DatabaseSettings(url=url))
     with admin.begin() as conn:
         for schema in schemas:
-            conn.execute(text(f"COMMENT ON SCHEMA {schema} IS '{_KEPT}'"))
+            if keep:
+                conn.execute(text(f"COMMENT ON SCHEMA {schema} IS '{_KEPT}'"))
+            else:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
 
 
