@@ -61,11 +61,11 @@ def grant_station_role_cmd(
 ) -> None:
     """Create (if missing) the PostgreSQL login role NAME with only what a station needs.
 
-    SELECT on reference data (staff without PIN hashes); INSERT into check-ins, door
-    checks, redemptions and the scan log; UPDATE of an attendee's first check-in time;
-    operators signed in by functions that never show a PIN hash. It sees the people,
-    orders and scans of the --conference only. No DELETE, and no change to orders, line
-    items or quantities. Role defaults cut off idle transactions and long statements.
+    SELECT on reference data (staff without PIN hashes); scans recorded only through
+    the guarded functions, which check quantity, order status and conference and stamp
+    the server's time; operators signed in by functions that never show a PIN hash. It
+    sees the people, orders and scans of the --conference only. No INSERT, UPDATE or
+    DELETE on any table. Role defaults cut off idle transactions and long statements.
     Safe to repeat. Set its password yourself.
     """
     from station.db import make_engine
