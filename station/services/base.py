@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from station.codes import normalise_access_code
 from station.models import utcnow
 from station.rulebook import Accept, ScanFacts, ScanRequest, rules
-from station.services.db_errors import DuplicateClientId, database_errors, named_rows
+from station.services.db_errors import DuplicateClientId, database_errors
 from station.services.errors import (
     DatabaseBusy,
     DatabaseUnavailable,
@@ -109,7 +109,7 @@ class ServiceBase:
         assert self._hot is not None
         sql = hot_sql.for_psycopg(statement)
         with database_errors():
-            return hot_connection(self._hot).fetch_one(sql, params, named_rows(sql))
+            return hot_connection(self._hot).fetch_one(sql, params)
 
     def _conference_ref(self, slug: str) -> ConferenceRef:
         return self._store.conference(slug)

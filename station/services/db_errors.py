@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from functools import cache
-from typing import Any
 
 import psycopg
-from psycopg.rows import BaseRowFactory, RowMaker, namedtuple_row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -80,23 +77,3 @@ class database_errors:
             if busy:
                 raise DatabaseBusy() from exc
             raise DatabaseUnavailable() from exc
-
-
-@cache
-def named_rows(sql: str) -> BaseRowFactory[Any]:
-    """Named-tuple rows for one fixed statement, the row type made once, not per scan.
-
-    psycopg's ``namedtuple_row`` looks its row type up again for every result
-    (every column name hashed); a hot-path statement's columns never change.
-    """
-    made: list[RowMaker[Any]] = []
-
-    def rows(cursor: Any) -> RowMaker[Any]:
-        if made:
-            return made[0]
-        maker: RowMaker[Any] = namedtuple_row(cursor)
-        if cursor.description is not None:
-            made.append(maker)
-        return maker
-
-    return rows

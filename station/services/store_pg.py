@@ -41,7 +41,7 @@ from station.rulebook.facts import (
 )
 from station.rulebook.rules import VoidAccept
 from station.services import void_queries
-from station.services.db_errors import database_errors, named_rows
+from station.services.db_errors import database_errors
 from station.services.errors import ConfigurationError, StationError
 from station.services.results import StationContext
 from station.services.store import ConferenceRef, ConflictReport, Recorded
@@ -276,7 +276,7 @@ class PgStore:
 
             held = self._held = hot_connection(self._engine)
         with database_errors():
-            return held.fetch_one(sql, params, named_rows(sql))
+            return held.fetch_one(sql, params)
 
     def conference(self, slug: str) -> ConferenceRef:
         ref = self._conferences.get(slug)

@@ -58,7 +58,6 @@ from station.offline.sync import SnapshotSync
 from station.rulebook import event_rules
 from station.rulebook.event_rules import Direction
 from station.services import CheckInService, RedemptionService
-from station.services.db_errors import named_rows
 from station.services.errors import ConfigurationError, Refusal
 from station.services.hot_connection import hot_connection
 from station.services.results import StationContext
@@ -202,9 +201,7 @@ class DayClock:
 
     def sync(self) -> None:
         if self.engine is not None:
-            hot_connection(self.engine).fetch_one(
-                _SET_OFFSET, {"at": self.now}, named_rows(_SET_OFFSET)
-            )
+            hot_connection(self.engine).fetch_one(_SET_OFFSET, {"at": self.now})
 
 
 def _codes(guests: list[Guest]) -> st.SearchStrategy[str]:
