@@ -29,6 +29,7 @@ import threading
 import time
 import weakref
 from collections import namedtuple
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -80,7 +81,7 @@ class HotConnection:
             driver = self._ready_connection()
             statement = self._statements.get(sql)
             if statement is None:
-                statement = self._statements[sql] = _Statement.make(driver, sql)
+                statement = self._statements[sql] = _Statement(driver, sql)
             try:
                 return statement.run(driver, params)
             except psycopg.Error as exc:
@@ -135,7 +136,7 @@ class HotConnection:
             assert isinstance(driver, psycopg.Connection)
             driver.autocommit = True
             try:
-                return _Statement.make(driver, sql, prepare=False).run(driver, params)
+                return _Statement(driver, sql, prepare=False).run(driver, params)
             except psycopg.Error as exc:
                 if driver.closed or driver.broken:
                     pooled.invalidate(exc)
@@ -166,29 +167,20 @@ class _Statement:
 
     __slots__ = ("_formats", "_names", "_prepared", "_query", "_row", "_tx", "_unprepared")
 
-    def __init__(
-        self, driver: psycopg.Connection[Any], query: bytes, names: tuple[str, ...]
-    ) -> None:
-        self._query = query
-        self._names = names
-        self._formats = [PyFormat.AUTO] * len(names)
+    def __init__(self, driver: psycopg.Connection[Any], sql: str, *, prepare: bool = True) -> None:
+        query, self._names = _numbered(sql)
+        self._query = query.encode(driver.info.encoding)
+        self._formats = [PyFormat.AUTO] * len(self._names)
         self._tx = Transformer(driver)
         # Prepared as psycopg would: after the connection's prepare_threshold runs, never
-        # where it prepares nothing (PgBouncer); once for each set of parameter types (an
-        # int is sent as int2, int4 or int8 by its size, a None as unknown, and a prepared
-        # statement takes only the types it was made for).
-        threshold = driver.prepare_threshold
+        # where it prepares nothing (PgBouncer) or on a borrowed connection (the pool's, whose
+        # prepared statements psycopg keeps track of); once for each set of parameter types
+        # (an int is sent as int2, int4 or int8 by its size, a None as unknown, and a
+        # prepared statement takes only the types it was made for).
+        threshold = driver.prepare_threshold if prepare else None
         self._unprepared: float = float("inf") if threshold is None else threshold
         self._prepared: dict[tuple[int, ...], bytes] = {}
         self._row: Any = None  # the named-tuple type of its rows, from the first result
-
-    @classmethod
-    def make(cls, driver: psycopg.Connection[Any], sql: str, *, prepare: bool = True) -> _Statement:
-        query, names = _numbered(sql)
-        made = cls(driver, query.encode(driver.info.encoding), names)
-        if not prepare:
-            made._unprepared = float("inf")
-        return made
 
     def run(self, driver: psycopg.Connection[Any], params: dict[str, Any]) -> Any:
         tx = self._tx
@@ -228,8 +220,10 @@ def _check(driver: psycopg.Connection[Any], results: list[pq.abc.PGresult]) -> p
     return results[-1]
 
 
+@cache
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
-    """``%(name)s`` placeholders as ``$1``..., each name numbered once; ``%%`` is ``%``."""
+    """``%(name)s`` placeholders as ``$1``..., each name numbered once; ``%%`` is ``%``
+    (kept per statement text: a borrowed connection makes its statement on every call)."""
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
