@@ -8,7 +8,10 @@ on a SQLite demo conference: a check-in shows a badge preview, then a lone
 ``r`` (a person asking for the picker) goes in as one key event from Textual's
 terminal parser; the time runs from that key's timestamp to the picker being
 the screen. The same run with the wait set to the burst gap (what a lone key
-waited before) gives the difference.
+waited before) gives the difference. A key whose action writes or ends the
+station (the picker's digits, the quit question's y and n) waits longer,
+``DECISIVE_KEY_WAIT_S``: the second part times a lone ``n`` on the quit question
+to the question closing, the same way.
 
     python benchmarks/lone_key.py [--presses 40]
 """
@@ -31,9 +34,10 @@ from station.bootstrap import build_services
 from station.config import Settings
 from station.db import DatabaseSettings, make_engine, upgrade
 from station.demo import DEMO_SLUG, seed_demo
-from station.scanflow.keys import LONE_KEY_WAIT_S
+from station.scanflow.keys import DECISIVE_KEY_WAIT_S, LONE_KEY_WAIT_S
 from station.tui.app import StationApp, make_app
 from station.tui.screens.badge import BadgeScreen
+from station.tui.screens.confirm import ConfirmScreen
 from station.tui.screens.picker import PickerScreen
 
 
@@ -67,7 +71,29 @@ async def presses(app: StationApp, code: str, count: int) -> list[float]:
     return delays
 
 
-def run(url: str, code: str, count: int, *, lone_wait: float | None) -> list[float]:
+async def answers(app: StationApp, code: str, count: int) -> list[float]:
+    """Milliseconds from each lone ``n`` on the quit question to the question closing."""
+    delays: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(lambda: app.ready and app.info is not None)
+        driver = app._driver
+        assert driver is not None
+        for _ in range(count):
+            await pilot.press("ctrl+q")
+            await _until(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.pause(0.05)
+            [key] = list(XTermParser().feed("n"))
+            assert isinstance(key, Key)
+            driver.send_message(key)
+            await _until(lambda: not isinstance(app.screen, ConfirmScreen))
+            delays.append((time.monotonic() - key.time) * 1000)
+            await pilot.pause(0.05)
+    return delays
+
+
+def run(
+    url: str, code: str, count: int, *, lone_wait: float | None, question: bool = False
+) -> list[float]:
     settings = Settings(
         database=DatabaseSettings(url=url),
         conference=DEMO_SLUG,
@@ -79,8 +105,8 @@ def run(url: str, code: str, count: int, *, lone_wait: float | None) -> list[flo
     try:
         app = make_app(services, settings=settings)
         if lone_wait is not None:
-            app.router.lone_wait = lone_wait
-        return asyncio.run(presses(app, code, count))
+            app.router.lone_wait = app.router.decisive_wait = lone_wait
+        return asyncio.run((answers if question else presses)(app, code, count))
     finally:
         services.dispose()
 
@@ -89,7 +115,7 @@ def describe(label: str, delays: list[float]) -> None:
     ordered = sorted(delays)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     print(
-        f"  {label:<34} n={len(delays):<3} median {statistics.median(delays):5.1f} ms  "
+        f"  {label:<38} n={len(delays):<3} median {statistics.median(delays):5.1f} ms  "
         f"p95 {p95:5.1f} ms  max {max(delays):5.1f} ms"
     )
 
@@ -118,6 +144,13 @@ def main() -> None:
         after = run(url, code, args.presses, lone_wait=None)
         describe(f"waiting the burst gap ({gap_s * 1000:.0f} ms)", before)
         describe(f"waiting LONE_KEY_WAIT_S ({LONE_KEY_WAIT_S * 1000:.0f} ms)", after)
+        added = statistics.median(after) - statistics.median(before)
+        print(f"  added by the longer wait: {added:.1f} ms (median)")
+        print("lone 'n' on the quit question -> question closed:")
+        before = run(url, code, args.presses, lone_wait=gap_s, question=True)
+        after = run(url, code, args.presses, lone_wait=None, question=True)
+        describe(f"waiting the burst gap ({gap_s * 1000:.0f} ms)", before)
+        describe(f"waiting DECISIVE_KEY_WAIT_S ({DECISIVE_KEY_WAIT_S * 1000:.0f} ms)", after)
         added = statistics.median(after) - statistics.median(before)
         print(f"  added by the longer wait: {added:.1f} ms (median)")
 

@@ -18,8 +18,16 @@ routes every key through a :class:`BurstRouter` first:
   screen (``r``, ``1``–``9``, ``y``) with nothing after it within
   :data:`LONE_KEY_WAIT_S`: that is a person pressing a key. The wait is longer
   than the burst gap because an SSH link delivers a scan's first key alone and
-  the rest 20–45 ms later; a person does not notice 80 ms. Tab never reaches
-  these screens (it would move focus).
+  the rest 20–45 ms later; a person does not notice 80 ms. A lone key whose
+  action writes a record or ends the station (the picker's digits, the
+  question's y and n: the screen's ``DECISIVE_KEYS``) waits longer,
+  :data:`DECISIVE_KEY_WAIT_S`: when a packet of the link is lost, the rest of
+  the scan comes only after TCP's retransmission timeout (200 ms at least),
+  and that first key would otherwise redeem the last person's product. A key
+  that comes within that wait but later than a burst's gap starts the scan's
+  rest if a burst follows it; alone, it is the same person pressing again and
+  is dropped (one press acts); Enter lets the first key act, Esc or an arrow
+  takes it back. Tab never reaches these screens (it would move focus).
 - ``"off"`` screens get their keys untouched (none at the moment).
 
 Characters that are not printable (a bidi override, a zero-width space) and
@@ -91,6 +99,9 @@ STALE_AFTER_S = 1.5
 LONE_KEY_WAIT_S = 0.08
 """How long a lone bound key on a screen with choices waits for followers before it acts:
 a split's 45 ms plus the event loop's jitter (50 ms once let a 45 ms split through in CI)."""
+DECISIVE_KEY_WAIT_S = 0.3
+"""How long a lone key that writes or ends the station waits: TCP's shortest retransmission
+timeout (200 ms on Linux) plus a round trip and jitter, still quick for a person's choice."""
 SPLIT_WINDOW_S = 0.08
 """A burst starting this soon after keys were released to a field continues them."""
 QUIET_BEFORE_SPLIT_S = 0.15
@@ -186,6 +197,7 @@ class BurstRouter(Generic[K]):
     """The scanner ends a code with Tab."""
     stale_after: float = STALE_AFTER_S
     lone_wait: float = LONE_KEY_WAIT_S
+    decisive_wait: float = DECISIVE_KEY_WAIT_S
     split_window: float = SPLIT_WINDOW_S
     held: list[K] = field(default_factory=list)
     last: float = 0.0
@@ -194,6 +206,11 @@ class BurstRouter(Generic[K]):
     """Held keys that came each within the gap of the one before, counting the first."""
     collecting: bool = False
     """True once the held keys are known to be a code (not bindings, not typing)."""
+    decisive: bool = False
+    """The one held key writes or ends the station if it stays alone: it waits longer."""
+    again: bool = False
+    """A second key came only within that longer wait: the rest of a scan if a burst
+    follows, else the same person pressing again (dropped: one press)."""
     kind: ScanKeys = "field"
     """The screen kind the last key was fed for."""
     submitted_at: float = float("-inf")
@@ -215,7 +232,7 @@ class BurstRouter(Generic[K]):
         """How long the held keys wait for the next one: a lone key on a screen with
         choices waits longer (an SSH link sends a scan's first key alone)."""
         if self.kind == "bindings" and len(self.held) == 1 and not self.collecting:
-            return max(self.gap, self.lone_wait)
+            return max(self.gap, self.decisive_wait if self.decisive else self.lone_wait)
         return self.gap
 
     def text(self) -> str:
@@ -225,7 +242,11 @@ class BurstRouter(Generic[K]):
     def take(self) -> list[K]:
         """Give up every held key (the caller replays or drops them)."""
         held, self.held = self.held, []
+        if self.again:
+            del held[1:]  # a person's second press within the wait: one press
         self.collecting = False
+        self.decisive = False
+        self.again = False
         self.run = 0
         return held
 
@@ -268,15 +289,35 @@ class BurstRouter(Generic[K]):
             and self.run + self.spill_run >= SCANNER_RUN
         )
 
+    def _pressed_again(self, key: K) -> bool:
+        """The key follows a lone decisive key later than a burst's gap (only the longer
+        wait took it in), and did not arrive with it."""
+        return (
+            self.decisive
+            and len(self.held) == 1
+            and not self.collecting
+            and key.time - self.last > self.gap
+            and key.time > self.routed_at
+        )
+
     def note_submitted(self, at: float) -> None:
         """A scan arrived another way (a paste): swallow the framing that may follow."""
         self.submitted_at = at
 
-    def feed(self, key: K, kind: ScanKeys, *, bound: bool, now: float | None = None) -> Decision[K]:
-        """Route one key; ``bound`` says whether the current screen binds it, ``now`` when
-        the app routes it (a key stamped before the last one was routed was waiting behind
-        it: the two came together, whatever their stamps say)."""
-        decision = self._feed(key, kind, bound=bound)
+    def feed(
+        self,
+        key: K,
+        kind: ScanKeys,
+        *,
+        bound: bool,
+        decisive: bool = False,
+        now: float | None = None,
+    ) -> Decision[K]:
+        """Route one key; ``bound`` says whether the current screen binds it, ``decisive``
+        whether that binding writes or ends the station, ``now`` when the app routes it (a
+        key stamped before the last one was routed was waiting behind it: the two came
+        together, whatever their stamps say)."""
+        decision = self._feed(key, kind, bound=bound, decisive=decisive)
         self._touched(decision, key)
         self.routed_at = key.time if now is None else now
         return decision
@@ -287,7 +328,7 @@ class BurstRouter(Generic[K]):
         if decision.forward and key is not None:
             self.touched_at = key.time
 
-    def _feed(self, key: K, kind: ScanKeys, *, bound: bool) -> Decision[K]:
+    def _feed(self, key: K, kind: ScanKeys, *, bound: bool, decisive: bool) -> Decision[K]:
         self.kind = kind
         character = key.character or _KEY_CHARACTERS.get(key.key, "")
         within_gap = bool(self.held) and (
@@ -295,6 +336,16 @@ class BurstRouter(Generic[K]):
         )
         if not self.held and character in _FRAMING and key.time - self.submitted_at <= self.gap:
             return Decision()  # the rest of the last scan's framing
+        if within_gap and self._pressed_again(key):
+            if character in _ENDS:  # Enter after a person's digit or y: no code is one key
+                return Decision(release=self.take())
+            if key.key in _PERSON_NAVIGATION:  # Esc, an arrow: the person changed their mind
+                self.take()
+                return Decision(forward=key.key != "tab")
+            self._hold(key)  # a scan's late rest, or the same person pressing again
+            self.run = 1
+            self.again = True
+            return Decision()
         if character in _ENDS or (character == "\t" and self.tab_ends):
             ends_scan = kind == "bindings" or self._continues_spill()
             if self.held and (self.collecting or (within_gap and ends_scan)):
@@ -312,6 +363,7 @@ class BurstRouter(Generic[K]):
                 or self.run >= SCANNER_RUN
                 or self._continues_spill()
             )
+            self.again = self.again and not self.collecting
             return Decision()
         if not (key.is_printable or is_scanner_control(key)):
             if key.key == "tab":
@@ -345,6 +397,7 @@ class BurstRouter(Generic[K]):
         self._hold(key)
         self.run = 1
         self.collecting = kind == "bindings" and not bound and key.is_printable
+        self.decisive = bound and decisive
         return Decision(release=release)
 
     def due(self, now: float) -> float | None:

@@ -340,7 +340,8 @@ class StationApp(App[int], inherit_bindings=False):
             and not self.router.held
             and (self._is_bound(key) or self._lone_keys_wait(key))
         )
-        decision = self.router.feed(key, kind, bound=bound, now=time.monotonic())
+        decisive = bound and key.key in getattr(self.screen, "DECISIVE_KEYS", ())
+        decision = self.router.feed(key, kind, bound=bound, decisive=decisive, now=time.monotonic())
         await self._replay(decision.release)
         self._arm_burst_timer()
         if decision.submit is not None:

@@ -8,6 +8,7 @@ import pytest
 from textual.events import Key
 
 from station.scanflow.keys import (
+    DECISIVE_KEY_WAIT_S,
     LONE_KEY_WAIT_S,
     SCANNER_RUN,
     STALE_AFTER_S,
@@ -133,6 +134,58 @@ def test_a_burst_starting_with_a_bound_key_is_a_scan() -> None:
     first = r.feed(key("1", 1.0), "bindings", bound=True)
     assert not first.release and not first.forward
     assert feed_all(r, burst("BR2\r", start=1.002), "bindings")[-1] == "1BR2"
+
+
+def test_a_lone_decisive_key_waits_out_a_lost_packet() -> None:
+    """A key that writes (the picker's digit) waits DECISIVE_KEY_WAIT_S, not the lone-key
+    wait: a scan's rest retransmitted 240 ms later still joins it."""
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    assert r.due(1.0) == pytest.approx(DECISIVE_KEY_WAIT_S)
+    assert not r.timeout(1.0 + LONE_KEY_WAIT_S * 1.5).release  # still waiting
+    assert feed_all(r, burst("BOB\r", start=1.240), "bindings")[-1] == "2BOB"
+
+
+def test_a_lone_decisive_key_acts_once_it_waited() -> None:
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    assert [k.key for k in r.timeout(1.0 + DECISIVE_KEY_WAIT_S).release] == ["2"]
+    # The next lone key that is not decisive waits the short time again.
+    r.feed(key("r", 2.0), "bindings", bound=True)
+    assert r.due(2.0) == pytest.approx(LONE_KEY_WAIT_S)
+    assert [k.key for k in r.timeout(2.0 + LONE_KEY_WAIT_S).release] == ["r"]
+
+
+def test_a_person_pressing_a_decisive_key_twice_is_one_press() -> None:
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    second = r.feed(key("2", 1.150), "bindings", bound=True, decisive=True)
+    assert not second.release and not second.forward  # a scan's late rest would start so
+    assert r.due(1.150) == pytest.approx(GAP)
+    assert [k.time for k in r.timeout(1.150 + GAP).release] == [1.0]
+    assert r.held == []
+
+
+def test_enter_after_a_decisive_key_lets_it_act() -> None:
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    enter = r.feed(key("enter", 1.150, "\r"), "bindings", bound=False)
+    assert [k.key for k in enter.release] == ["2"]
+    assert enter.submit is None and not enter.forward
+
+
+def test_escape_after_a_decisive_key_takes_it_back() -> None:
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    escape = r.feed(key("escape", 1.150, "\x1b"), "bindings", bound=True)
+    assert escape.forward and not escape.release
+    assert r.held == [] and r.due(1.2) is None
+
+
+def test_a_late_rest_of_two_keys_after_a_decisive_key_is_a_scan() -> None:
+    r = router()
+    r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
+    assert feed_all(r, burst("B\r", start=1.240), "bindings")[-1] == "2B"
 
 
 def test_on_a_list_screen_a_code_typed_slowly_is_still_a_scan() -> None:

@@ -18,6 +18,8 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = keymap.CONFIRM
     # A badge scanned while the question shows must not answer it ("y" in a code).
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
+    # The answer quits, voids or clears a room: alone, it waits out a lost packet.
+    DECISIVE_KEYS: ClassVar[frozenset[str]] = frozenset("yn")
 
     def __init__(self, question: str) -> None:
         super().__init__()

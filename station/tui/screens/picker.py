@@ -22,6 +22,8 @@ from station.tui.verdicts import Verdict, console_text
 class PickerScreen(Screen[None]):
     BINDINGS = keymap.PICKER
     SCAN_KEYS: ClassVar[ScanKeys] = "bindings"
+    # A digit redeems: alone, it waits out a lost packet before it acts (see scanflow.keys).
+    DECISIVE_KEYS: ClassVar[frozenset[str]] = frozenset("123456789")
     HELP_TITLE = "redeem"
     HELP_ABOUT = "Choose the product to redeem one unit of."
     HELP_KEYS = (
