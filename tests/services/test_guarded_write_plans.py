@@ -142,6 +142,45 @@ def test_the_records_premise_finds_an_attendees_redemptions_by_index(
     assert not [plan for plan in premises if "Seq Scan on product_redemption" in plan], premises
 
 
+@pytest.mark.parametrize("table", ["door_check", "scan_void"])
+def test_the_records_premise_finds_an_attendees_door_scans_and_voids_by_index(
+    database: TestDatabase, table: str
+) -> None:
+    """The same for the premise's other newest records: at a thousand other people's door
+    scans or voids (after the ANALYZE autovacuum makes as a table grows), the kept plan
+    reads the attendee's rows by index, not the whole table."""
+    conf = ConferenceBuilder(database.sessions)
+    staff = conf.staff("Ana")
+    for _ in range(30):
+        conf.attendee(addons={"lunch": 1})
+    person = conf.attendee(addons={"lunch": 20})
+    line = person.line_items["lunch"]
+    rows = {
+        "door_check": "INSERT INTO door_check (client_id, attendee_id, conference_id,"
+        " ticket_type_id, checked_at, station, direction)"
+        " SELECT gen_random_uuid(), 100000 + n, %(conference)s, 100000 + n, now(), 'x', 'in'"
+        " FROM generate_series(1, 1000) AS n",
+        "scan_void": "INSERT INTO scan_void (client_id, conference_id, attendee_id,"
+        " record_kind, record_id, station, reason, voided_at)"
+        " SELECT gen_random_uuid(), %(conference)s, 100000 + n, 'checkin', 100000 + n, 'x',"
+        " '', now() FROM generate_series(1, 1000) AS n",
+    }
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(rows[table], {"conference": conf.conference_id})
+        conn.exec_driver_sql(f"ANALYZE {table}")
+    ids = {"attendee": person.attendee_id, "conference": conf.conference_id, "staff": staff}
+    with database.engine.connect() as conn, explained(conn) as plans:
+        for round_ in range(CALLS_BEFORE_KEPT + 1):
+            plans.clear()
+            assert call(conn, CHECK_IN, first=round_ == 0, **STALE_RECORDS, **ids) == "stale"
+            assert call(conn, REDEEM, line=line, used=0, **STALE_RECORDS, **ids) == "stale"
+        conn.rollback()
+    premises = [plan for plan in plans if "FROM scan_void s" in plan]
+    assert len(premises) == 2, plans
+    assert not [plan for plan in premises if f"Seq Scan on {table}" in plan], premises
+    assert all(table in plan for plan in premises), premises
+
+
 def test_a_meal_write_runs_one_statement_per_step(database: TestDatabase) -> None:
     """Every statement PL/pgSQL runs costs a snapshot and an executor start beside its work;
     0024 reads the checks with the lock, both premises together and the daily limit with the
