@@ -25,6 +25,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual._xterm_parser import XTermParser
@@ -49,6 +50,17 @@ async def _until(check: object, limit: float = 10.0) -> None:
         await asyncio.sleep(0.0005)
 
 
+async def _lone_key(app: StationApp, character: str, acted: Callable[[], bool]) -> float:
+    """One key as the terminal's parser makes it; milliseconds from its stamp to ``acted``."""
+    driver = app._driver
+    assert driver is not None
+    [key] = list(XTermParser().feed(character))
+    assert isinstance(key, Key)
+    driver.send_message(key)
+    await _until(acted)
+    return (time.monotonic() - key.time) * 1000
+
+
 async def presses(app: StationApp, code: str, count: int) -> list[float]:
     """Milliseconds from each lone ``r`` to the picker on screen."""
     delays: list[float] = []
@@ -60,33 +72,25 @@ async def presses(app: StationApp, code: str, count: int) -> list[float]:
             driver.send_message(event)
         await _until(lambda: isinstance(app.screen, BadgeScreen) and app.screen.badge)
         for _ in range(count):
-            [key] = list(XTermParser().feed("r"))
-            assert isinstance(key, Key)
-            driver.send_message(key)
-            await _until(lambda: isinstance(app.screen, PickerScreen))
-            delays.append((time.monotonic() - key.time) * 1000)
+            picker = await _lone_key(app, "r", lambda: isinstance(app.screen, PickerScreen))
+            delays.append(picker)
             await pilot.press("escape")
             await _until(lambda: isinstance(app.screen, BadgeScreen))
             await pilot.pause(0.05)
     return delays
 
 
-async def answers(app: StationApp, code: str, count: int) -> list[float]:
+async def answers(app: StationApp, count: int) -> list[float]:
     """Milliseconds from each lone ``n`` on the quit question to the question closing."""
     delays: list[float] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await _until(lambda: app.ready and app.info is not None)
-        driver = app._driver
-        assert driver is not None
         for _ in range(count):
             await pilot.press("ctrl+q")
             await _until(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.pause(0.05)
-            [key] = list(XTermParser().feed("n"))
-            assert isinstance(key, Key)
-            driver.send_message(key)
-            await _until(lambda: not isinstance(app.screen, ConfirmScreen))
-            delays.append((time.monotonic() - key.time) * 1000)
+            closed = await _lone_key(app, "n", lambda: not isinstance(app.screen, ConfirmScreen))
+            delays.append(closed)
             await pilot.pause(0.05)
     return delays
 
@@ -106,7 +110,7 @@ def run(
         app = make_app(services, settings=settings)
         if lone_wait is not None:
             app.router.lone_wait = app.router.decisive_wait = lone_wait
-        return asyncio.run((answers if question else presses)(app, code, count))
+        return asyncio.run(answers(app, count) if question else presses(app, code, count))
     finally:
         services.dispose()
 
