@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from textual.events import Key
 
 from station.scanflow.keys import (
@@ -186,6 +188,53 @@ def test_a_late_rest_of_two_keys_after_a_decisive_key_is_a_scan() -> None:
     r = router()
     r.feed(key("2", 1.0), "bindings", bound=True, decisive=True)
     assert feed_all(r, burst("B\r", start=1.240), "bindings")[-1] == "2B"
+
+
+CODES = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=2, max_size=16)
+DIGITS = "123456789"  # the picker's keys: bound and decisive
+WITHIN_WAIT = DECISIVE_KEY_WAIT_S - 0.01
+
+
+def feed_on_picker(r: BurstRouter, keys: Iterable[Key]) -> list[Decision[Key]]:
+    """Feed keys as the app does on the picker (a key is looked up in the bindings only
+    when nothing is held), and run the app's timer whenever the router says it is due."""
+    decisions: list[Decision[Key]] = []
+    for k in keys:
+        due = r.due(k.time)
+        if due == 0:
+            decisions.append(r.timeout(k.time))
+        bound = not r.held and k.character is not None and k.character in DIGITS
+        decisions.append(r.feed(k, "bindings", bound=bound, decisive=bound))
+    return decisions
+
+
+@given(code=CODES, cut=st.integers(1, 15), delay=st.floats(0.0, WITHIN_WAIT))
+def test_a_code_split_anywhere_on_the_picker_is_one_scan(code: str, cut: int, delay: float) -> None:
+    """Whatever key it starts with, wherever it is cut, and however late the rest comes
+    within the decisive wait: the whole code is scanned once, and no key acts."""
+    cut = min(cut, len(code) - 1)
+    r = router()
+    first = burst(code[:cut])
+    rest = burst(code[cut:] + "\r", start=first[-1].time + delay)
+    decisions = feed_on_picker(r, first + rest)
+    assert [d.submit for d in decisions if d.submit is not None] == [code]
+    assert not [d for d in decisions if d.release or d.forward]
+    assert r.held == []
+
+
+@given(digit=st.sampled_from(DIGITS), again=st.one_of(st.none(), st.floats(GAP * 1.1, WITHIN_WAIT)))
+def test_a_persons_digit_on_the_picker_acts_once(digit: str, again: float | None) -> None:
+    """A digit alone, or pressed again within the wait, releases that digit once."""
+    r = router()
+    presses = [key(digit, 1.0)] + ([] if again is None else [key(digit, 1.0 + again)])
+    decisions = feed_on_picker(r, presses)
+    due = r.due(presses[-1].time)
+    assert due is not None
+    decisions.append(r.timeout(presses[-1].time + due))
+    released = [k for d in decisions for k in d.release]
+    assert [(k.key, k.time) for k in released] == [(digit, 1.0)]
+    assert not [d for d in decisions if d.submit is not None or d.forward]
+    assert r.held == []
 
 
 def test_on_a_list_screen_a_code_typed_slowly_is_still_a_scan() -> None:
