@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delay-ms", type=float, default=0.0, help="scan through a proxy adding this each way"
     )
+    parser.add_argument(
+        "--no-hold", action="store_true", help="read each holder from the SQLite copy"
+    )
     args = parser.parse_args(argv)
     schema = f"station_bench_{uuid.uuid4().hex[:6]}"
     settings = fresh_schema(args.url, schema)
@@ -77,6 +80,8 @@ def _run(args: argparse.Namespace, settings: DatabaseSettings) -> None:
     try:
         snapshot = Snapshot(work / "s.sqlite3")
         SnapshotSync(engine, snapshot, CONFERENCE).fill()
+        if not args.no_hold:
+            snapshot.hold()  # as a station's sync does once the copy is filled
         sessions = make_session_factory(engine)
         store = None
         if args.path == "first":

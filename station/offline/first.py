@@ -131,7 +131,7 @@ class SnapshotFirstStore:
                 del self._tried[next(iter(self._tried))]
         conference = self.pg.conference(ctx.conference)
         snapshot = self.snapshot
-        found = snapshot.premised_holder(code=request.code)
+        found = snapshot.held(request.code)
         if found is None:
             return None
         holder, premise = found

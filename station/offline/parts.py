@@ -95,6 +95,7 @@ def build_offline(
     if settings.snapshot_first:
         # Online scans decide on the snapshot first and send only the guarded write.
         max_age = timedelta(seconds=max(30.0, 6 * settings.sync_s))
+        snapshot.hold(now=False)  # every holder in memory, built after the next sync
         for service in (online.checkin, online.redemption):
             service.decide_first_with(
                 lambda pg: SnapshotFirstStore(pg, snapshot, clock, max_age=max_age)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from station.domain import OrderStatus
+from station.offline.held import Entry, HeldHolders, Wide
 from station.offline.journal import from_text, to_text
 from station.rulebook.event_rules import NO_RULES, Direction, ProductRules, RuleSyntaxError
 from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductKind, Target
@@ -190,6 +191,7 @@ class Snapshot:
         # Every product by (kind, id), for one state of the copy: the holder's read joins
         # its lines to them here instead of in SQL (see ``premised_holder``).
         self._products: _Products | None = None
+        self._held: HeldHolders | None = None  # see ``hold``
         conn = self._conn()
         _drop_other_version(conn)
         conn.executescript(_SCHEMA)
@@ -255,12 +257,91 @@ class Snapshot:
         """One transaction of the sync: everything it writes shows at once, or nothing."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
+        writer = SnapshotWriter(conn)
         try:
-            yield SnapshotWriter(conn)
+            yield writer
+            if self._held is not None:
+                writer.note_orders()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        if self._held is not None:
+            self._committed(conn, writer)
+
+    # -- the holders in memory (the first tries) -----------------------------------
+
+    def hold(self, *, now: bool = True) -> None:
+        """Keep every holder in memory from now on, for ``held`` (see ``station.offline.held``):
+        built now, or (``now=False``, at a station's start) after the sync's next commit."""
+        if self._held is None:
+            self._held = HeldHolders()
+        if now and not self._held.complete:
+            self._warm()
+
+    @property
+    def holding(self) -> int:
+        """How many holders are in memory (0 when not holding)."""
+        return 0 if self._held is None else len(self._held)
+
+    def held(self, code: str) -> tuple[Holder, Premise | None] | None:
+        """``premised_holder(code=code)``, from memory where the copy's state allows."""
+        held = self._held
+        if held is None:
+            return self.premised_holder(code=code)
+        found = held.get(code)
+        if found is not None:
+            entry, wide = found
+            premise = Premise(entry.versions, entry.records, wide.products, wide.synced_at)
+            return entry.holder, premise
+        generation = held.generation
+        read = self.premised_holder(code=code)
+        if read is not None:
+            holder, read_premise = read
+            if read_premise is not None:
+                wide = Wide(read_premise.synced_at, read_premise.products)
+                entry = Entry(holder, read_premise.versions, read_premise.records)
+                held.store(generation, wide, entry)
+        return read
+
+    def _committed(self, conn: sqlite3.Connection, writer: SnapshotWriter) -> None:
+        held = self._held
+        assert held is not None
+        synced_at, products = conn.execute(_WIDE).fetchone()
+        wide = None if synced_at is None else Wide(synced_at, products or "")
+        held.committed(
+            wide,
+            everything=writer.everything or writer.products_changed,
+            ids=writer.ids,
+            codes=writer.codes,
+        )
+        if not held.complete:
+            self._warm()
+
+    def _warm(self) -> None:
+        """Build every holder of one state of the copy and hold them."""
+        held = self._held
+        assert held is not None
+        generation = held.generation
+        conn = self._conn()
+        began = not conn.in_transaction
+        if began:
+            conn.execute("BEGIN")
+        try:
+            rows = conn.execute(_HOLDER).fetchall()
+            products = self._products = _read_products(conn)
+            marks = conn.execute(_WIDE).fetchone()
+        finally:
+            if began:
+                conn.execute("COMMIT")
+        if marks[0] is None:
+            return  # an empty copy: nothing to hold yet
+        entries = []
+        for row in rows:
+            holder, premise = _built(row, products)
+            if premise is not None:
+                entries.append(Entry(holder, premise.versions, premise.records))
+        held.replace(generation, Wide(marks[0], marks[1] or ""), entries)
 
     # -- reading (the offline store) ---------------------------------------------
 
@@ -355,37 +436,41 @@ class Snapshot:
                     conn.execute("COMMIT")
             if row is None:
                 return None
-        (attendee, access_code, first_name, last_name, username, email, status, reference,
-         attention, checked_in_at, entries, first_at, first_station, first_staff,
-         versions, records, product_versions, synced_at, lines) = row  # fmt: skip
-        premise = None
-        if versions and records and synced_at is not None:
-            premise = Premise(
-                tuple(map(int, versions.split(","))),
-                records,
-                product_versions or "",
-                synced_at,
-            )
-        holder = Holder(
-            attendee_id=attendee,
-            access_code=access_code,
-            first_name=first_name,
-            last_name=last_name,
-            username=username,
-            email=email,
-            order_status=_order_status(status) if status else None,
-            order_reference=reference,
-            checked_in=checked_in_at is not None or entries > 0,
-            first_entry=(
-                FirstEntry(from_text(first_at), first_station or "", first_staff)
-                if first_at
-                else None
-            ),
-            entries=entries,
-            lines=_lines(lines, products.by_id),
-            order_attention=attention or "",
+        return _built(row, products)
+
+
+def _built(row: tuple[Any, ...], products: _Products) -> tuple[Holder, Premise | None]:
+    """A holder and their premise from one row of ``_HOLDER`` and the products of the same
+    state of the copy."""
+    (attendee, access_code, first_name, last_name, username, email, status, reference,
+     attention, checked_in_at, entries, first_at, first_station, first_staff,
+     versions, records, product_versions, synced_at, lines) = row  # fmt: skip
+    premise = None
+    if versions and records and synced_at is not None:
+        premise = Premise(
+            tuple(map(int, versions.split(","))),
+            records,
+            product_versions or "",
+            synced_at,
         )
-        return holder, premise
+    holder = Holder(
+        attendee_id=attendee,
+        access_code=access_code,
+        first_name=first_name,
+        last_name=last_name,
+        username=username,
+        email=email,
+        order_status=_order_status(status) if status else None,
+        order_reference=reference,
+        checked_in=checked_in_at is not None or entries > 0,
+        first_entry=(
+            FirstEntry(from_text(first_at), first_station or "", first_staff) if first_at else None
+        ),
+        entries=entries,
+        lines=_lines(lines, products.by_id),
+        order_attention=attention or "",
+    )
+    return holder, premise
 
 
 # One row: the attendee, the premise (versions, records, product versions, synced_at) and
@@ -404,6 +489,13 @@ _HOLDER = (
     " FROM attendee a"
 )
 _BY_ID = _HOLDER + " WHERE a.id = ?"
+_PRODUCT_COLUMNS = (
+    "kind, id, slug, name, attention, daily_limit, open_hours, valid_dates, reentry, capacity"
+)
+_WIDE = (
+    "SELECT (SELECT value FROM meta WHERE key = 'synced_at'),"
+    " (SELECT value FROM meta WHERE key = 'product_versions')"
+)
 _BY_CODE = _HOLDER + " WHERE a.access_code = ?"
 _PRODUCTS, _SYNCED_AT = 16, 17  # the row's columns that say which state of the copy it is
 
@@ -431,14 +523,10 @@ class _Products(NamedTuple):
 def _read_products(conn: sqlite3.Connection) -> _Products:
     """Every product, with the meta values that name this state of the copy (call it
     inside the read transaction that also reads the row it is for)."""
-    key = conn.execute(
-        "SELECT (SELECT value FROM meta WHERE key = 'synced_at'),"
-        " (SELECT value FROM meta WHERE key = 'product_versions')"
-    ).fetchone()
+    key = conn.execute(_WIDE).fetchone()
     by_id: dict[tuple[str, int], _Product] = {}
     for kind, product_id, slug, name, attention, *columns in conn.execute(
-        "SELECT kind, id, slug, name, attention, daily_limit, open_hours, valid_dates,"
-        " reentry, capacity FROM product"
+        f"SELECT {_PRODUCT_COLUMNS} FROM product"
     ):
         rules: ProductRules | str
         try:
@@ -546,8 +634,27 @@ class SnapshotWriter:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        # What the holders in memory must drop when this commits (``Snapshot.hold``).
+        self.everything = False
+        self.products_changed = False
+        self.ids: set[int] = set()
+        self.codes: set[str] = set()
+        self._orders: set[int] = set()
+
+    def note_orders(self) -> None:
+        """The holders of the orders whose lines were written (read before the commit)."""
+        orders = sorted(self._orders)
+        for start in range(0, len(orders), 500):
+            chunk = orders[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for attendee_id, code in self._conn.execute(
+                f"SELECT id, access_code FROM attendee WHERE order_id IN ({marks})", chunk
+            ):
+                self.ids.add(int(attendee_id))
+                self.codes.add(str(code))
 
     def clear(self) -> None:
+        self.everything = True
         for table in _TABLES:
             self._conn.execute(f"DELETE FROM {table}")
 
@@ -559,28 +666,32 @@ class SnapshotWriter:
         )
 
     def products(self, rows: Iterable[ProductRow]) -> None:
+        new = sorted(
+            (
+                p.kind,
+                p.id,
+                p.slug,
+                p.name,
+                p.attention,
+                p.daily_limit,
+                p.open_hours,
+                p.valid_dates,
+                p.reentry,
+                p.capacity,
+            )
+            for p in rows
+        )
+        old = self._conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM product ORDER BY kind, id")
+        self.products_changed = self.products_changed or [tuple(r) for r in old] != new
         self._conn.execute("DELETE FROM product")
         self._conn.executemany(
-            "INSERT INTO product (kind, id, slug, name, attention, daily_limit, open_hours,"
-            " valid_dates, reentry, capacity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    p.kind,
-                    p.id,
-                    p.slug,
-                    p.name,
-                    p.attention,
-                    p.daily_limit,
-                    p.open_hours,
-                    p.valid_dates,
-                    p.reentry,
-                    p.capacity,
-                )
-                for p in rows
-            ],
+            f"INSERT INTO product ({_PRODUCT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new
         )
 
     def attendees(self, rows: Iterable[AttendeeRow]) -> None:
+        rows = list(rows)
+        self.ids.update(a.id for a in rows)
+        self.codes.update(a.access_code for a in rows)
         self._conn.executemany(
             "INSERT OR REPLACE INTO attendee (id, access_code, first_name, last_name, username,"
             " email, order_id, order_status, order_reference, order_attention, checked_in_at,"
@@ -620,6 +731,7 @@ class SnapshotWriter:
     def replace_lines(self, order_ids: Iterable[int], rows: Iterable[LineRow]) -> None:
         """The lines of ``order_ids`` become ``rows`` (lines gone from an order go)."""
         ids = list(order_ids)
+        self._orders.update(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -627,6 +739,16 @@ class SnapshotWriter:
         self.lines(rows)
 
     def lines(self, rows: Iterable[LineRow]) -> None:
+        rows = list(rows)
+        self._orders.update(li.order_id for li in rows)
+        ids = [li.id for li in rows]
+        for start in range(0, 0 if self.everything else len(ids), 500):
+            chunk = ids[start : start + 500]  # a line written again may move to another order
+            marks = ",".join("?" * len(chunk))
+            for (order_id,) in self._conn.execute(
+                f"SELECT DISTINCT order_id FROM line WHERE id IN ({marks})", chunk
+            ):
+                self._orders.add(int(order_id))
         self._conn.executemany(
             "INSERT OR REPLACE INTO line (id, order_id, kind, product_id, description, quantity,"
             " used, last_used_at, last_station, used_times)"

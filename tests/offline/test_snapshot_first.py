@@ -45,6 +45,7 @@ class FirstStation:
     sync: SnapshotSync
     checkin: CheckInService
     redemption: RedemptionService
+    holds: bool  # every holder in memory, as a station keeps them
 
     def warm(self, code: str) -> None:
         """A read, so the store has seen the server's clock (the first scan after start
@@ -65,13 +66,17 @@ pytestmark = pytest.mark.parametrize(
 )
 
 
-@pytest.fixture
-def first_station(world: World, tmp_path: Path) -> Make:  # noqa: F811
+@pytest.fixture(params=["held", "read"])
+def first_station(world: World, tmp_path: Path, request: pytest.FixtureRequest) -> Make:  # noqa: F811
+    """A station deciding on its copy first: with every holder in memory as a station
+    keeps them (built at the sync's commit), or read from the SQLite copy on each scan."""
     assert world.db.kind == "postgres"
 
     def make(name: str = "Lunch 1", clock: Callable[[], datetime] = utcnow) -> FirstStation:
         engine = world.db.engine
         snapshot = Snapshot(tmp_path / f"{name}.sqlite3")
+        if request.param == "held":
+            snapshot.hold(now=False)
         sync = SnapshotSync(engine, snapshot, world.conf.slug, clock=clock)
         store = SnapshotFirstStore(
             PgStore(engine, clock), snapshot, clock, max_age=timedelta(minutes=5)
@@ -84,6 +89,7 @@ def first_station(world: World, tmp_path: Path) -> Make:  # noqa: F811
             sync,
             CheckInService(sessions, clock=clock, store=store),
             RedemptionService(sessions, clock=clock, store=store),
+            holds=request.param == "held",
         )
 
     return make
@@ -97,6 +103,8 @@ def test_on_a_current_copy_a_check_in_and_a_meal_are_the_write_alone(
     bob = world.conf.attendee("FIRST11", first_name="Bob", addons={"lunch": 2})
     station = first_station()
     station.sync.sync()
+    # Every holder in memory once the sync committed (or none: reading the SQLite copy).
+    assert station.store.snapshot.holding == (world.count(Attendee) if station.holds else 0)
     station.warm("FIRST1")
     checked = station.checkin.check_in(station.ctx, "first1", client_id=uuid.uuid4())
     meal = station.lunch("FIRST11")

@@ -688,6 +688,7 @@ def test_every_path_agrees_sqlite_postgres_general_and_postgres_hot(
             if name == "postgres snapshot first":
                 copy = StationCopy(tmp_path / f"copy-{uuid.uuid4().hex}.sqlite3")
                 SnapshotSync(pg, copy, SLUG, clock=lambda: day.start).fill()
+                copy.hold()  # its holders in memory, as a station keeps them
             try:
                 outcomes = run(
                     pg_sessions, day, line_ids, hot_paths=hot_paths, server=server, copy=copy

@@ -299,6 +299,7 @@ def test_on_the_snapshot_first_a_check_in_or_a_meal_is_one_round_trip(
     people = [conf.attendee(addons={"lunch": 1}) for _ in range(16)]
     snapshot = Snapshot(tmp_path / "copy.sqlite3")
     SnapshotSync(engine, snapshot, conf.slug).fill()
+    snapshot.hold()
     pg = PgStore(engine, utcnow)
     store = SnapshotFirstStore(pg, snapshot, utcnow, max_age=timedelta(hours=1))
     checkin = CheckInService(sessions, store=store)
