@@ -8,15 +8,28 @@ lines replaced or moved, products renamed, the copy's marks moved, the copy clea
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select, update
 
+from station.bootstrap import build_services
+from station.config import Settings
+from station.domain import Mode
+from station.models import Person, ProductRedemption
 from station.offline.held import Entry, HeldHolders, Wide
+from station.offline.settings import OfflineSettings
 from station.offline.snapshot import AttendeeRow, LineRow, ProductRow, Snapshot
 from station.rulebook.facts import Holder
+from station.services.results import RedemptionResult, StationContext
+from tests.builders import ConferenceBuilder
+from tests.conftest import TestDatabase
 
 CODES = ["ADA1", "BOB2", "CY3", "DAN4", "EVE5"]
 ORDERS = [10, 11, 12]
@@ -201,3 +214,59 @@ def test_a_line_written_again_under_another_order_leaves_its_old_holder(tmp_path
         assert snapshot.held(code) == snapshot.premised_holder(code=code)
     ada = snapshot.held("ADA1")
     assert ada is not None and ada[0].lines == ()
+
+
+@pytest.mark.postgres
+def test_a_station_holds_its_copy_and_follows_the_servers_changes(
+    postgres_database: TestDatabase, tmp_path: Path
+) -> None:
+    """Built as ``station run`` builds it: the holders are in memory after the first sync,
+    and a person renamed or added on the server is in memory after a later one."""
+    conf = ConferenceBuilder(postgres_database.sessions)
+    ada = conf.attendee("HELD1", addons={"lunch": 2})
+    conf.attendee("HELD2", first_name="Bob", addons={"lunch": 1})
+    settings = Settings(
+        database=postgres_database.settings,
+        conference=conf.slug,
+        station="Lunch 1",
+        mode=Mode.MEAL,
+        product="lunch",
+        offline=OfflineSettings(enabled=True, sync_s=1.0, directory=tmp_path / "offline"),
+    )
+    services = build_services(settings)
+    assert services.offline is not None
+    snapshot = services.offline.snapshot
+    try:
+        services.offline.start()
+        assert services.offline.keeper.synced.wait(15), "the first fill never finished"
+        wait_until(lambda: snapshot.holding == 2)
+        ctx = StationContext(conf.slug, "Lunch 1")
+        for _ in range(2):  # the first scan after start reads; the second decides on the copy
+            answer = services.scans.scan(ctx, "held1", client_id=uuid.uuid4())
+            assert isinstance(answer, RedemptionResult) and answer.attendee_name == "Ada Lovelace"
+        with postgres_database.sessions() as s:
+            given = s.scalars(
+                select(ProductRedemption.id).where(ProductRedemption.attendee_id == ada.attendee_id)
+            ).all()
+        assert len(given) == 2
+        with postgres_database.sessions.begin() as s:
+            s.execute(update(Person).where(Person.first_name == "Bob").values(first_name="Rob"))
+        conf.attendee("HELD3", first_name="Cy")
+
+        def renamed() -> bool:
+            found = snapshot.held("HELD2")
+            return found is not None and found[0].first_name == "Rob"
+
+        wait_until(renamed)
+        wait_until(lambda: snapshot.held("HELD3") is not None)
+        for code in ("HELD1", "HELD2", "HELD3"):
+            assert snapshot.held(code) == snapshot.premised_holder(code=code)
+    finally:
+        services.dispose()
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
