@@ -13,7 +13,7 @@ from station.models import utcnow
 from station.offline.journal import Journal
 from station.offline.replay import Replayer
 from station.offline.settings import OfflineRules
-from station.offline.snapshot import Snapshot
+from station.offline.snapshot import AttendeeRow, Snapshot
 from station.offline.store import OfflineStore
 from station.offline.sync import SnapshotSync
 from station.services import CheckInService, RedemptionService
@@ -59,3 +59,13 @@ def offline_station(world: World, tmp_path: Path) -> Callable[..., OfflineStatio
         return OfflineStation(ctx, snapshot, journal, store, sync, replayer, world)
 
     return make
+
+
+def ada_and_bob() -> list[AttendeeRow]:
+    """Two attendees of a copy written by hand: Ada (order 10) and Bob (order 20)."""
+    return [
+        AttendeeRow(1, "ADA1", "Ada", "L", "ada", "a@x", 10, "paid", "R1", "", None, 0,
+                    None, None, None, versions=(1,), records=(0, 0, 0, 0)),
+        AttendeeRow(2, "BOB2", "Bob", "L", "bob", "b@x", 20, "paid", "R2", "", None, 0,
+                    None, None, None, versions=(2,), records=(0, 0, 0, 0)),
+    ]  # fmt: skip

@@ -30,6 +30,7 @@ from station.rulebook.facts import Holder
 from station.services.results import RedemptionResult, StationContext
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
+from tests.offline.conftest import ada_and_bob
 
 CODES = ["ADA1", "BOB2", "CY3", "DAN4", "EVE5"]
 ORDERS = [10, 11, 12]
@@ -175,14 +176,7 @@ def test_a_whole_read_overtaken_by_a_commit_is_dropped() -> None:
 def test_holding_a_filled_copy_builds_every_holder(tmp_path: Path) -> None:
     snapshot = Snapshot(tmp_path / "s.sqlite3")
     with snapshot.writing() as writer:
-        writer.attendees(
-            [
-                AttendeeRow(1, "ADA1", "Ada", "L", "ada", "a@x", 10, "paid", "R1", "", None, 0,
-                            None, None, None, versions=(1,), records=(0, 0, 0, 0)),
-                AttendeeRow(2, "BOB2", "Bob", "L", "bob", "b@x", None, None, None, "", None, 0,
-                            None, None, None, versions=(2,), records=(0, 0, 0, 0)),
-            ]
-        )  # fmt: skip
+        writer.attendees(ada_and_bob())
         writer.set_meta({"synced_at": "2026-12-04T09:00:00+00:00", "product_versions": ""})
     assert snapshot.holding == 0
     snapshot.hold()
@@ -195,14 +189,7 @@ def test_holding_a_filled_copy_builds_every_holder(tmp_path: Path) -> None:
 def test_a_line_written_again_under_another_order_leaves_its_old_holder(tmp_path: Path) -> None:
     snapshot = Snapshot(tmp_path / "s.sqlite3")
     with snapshot.writing() as writer:
-        writer.attendees(
-            [
-                AttendeeRow(1, "ADA1", "Ada", "L", "ada", "a@x", 10, "paid", "R1", "", None, 0,
-                            None, None, None, versions=(1,), records=(0, 0, 0, 0)),
-                AttendeeRow(2, "BOB2", "Bob", "L", "bob", "b@x", 20, "paid", "R2", "", None, 0,
-                            None, None, None, versions=(2,), records=(0, 0, 0, 0)),
-            ]
-        )  # fmt: skip
+        writer.attendees(ada_and_bob())
         writer.lines([LineRow(100, 10, "addon", 7, "Lunch", 1, 0, None, "")])
         writer.set_meta({"synced_at": "2026-12-04T09:00:00+00:00", "product_versions": ""})
     snapshot.hold()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from station.offline.snapshot import AttendeeRow, LineRow, ProductRow, Snapshot
+from station.offline.snapshot import LineRow, ProductRow, Snapshot
 from station.services.errors import ConfigurationError
+from tests.offline.conftest import ada_and_bob
 
 PASS = ProductRow("ticket", 1, "general", "Pass", "")
 LUNCH = ProductRow("addon", 7, "lunch", "Lunch", "")
@@ -28,14 +29,7 @@ def _fill(snapshot: Snapshot, synced_at: str, products: list[ProductRow], versio
 
 def _people(snapshot: Snapshot) -> None:
     with snapshot.writing() as writer:
-        writer.attendees(
-            [
-                AttendeeRow(1, "ADA1", "Ada", "L", "ada", "a@x", 10, "paid", "R1", "", None, 0,
-                            None, None, None, versions=(1,), records=(0, 0, 0, 0)),
-                AttendeeRow(2, "BOB2", "Bob", "L", "bob", "b@x", 20, "paid", "R2", "", None, 0,
-                            None, None, None, versions=(2,), records=(0, 0, 0, 0)),
-            ]
-        )  # fmt: skip
+        writer.attendees(ada_and_bob())
         writer.lines(
             [
                 LineRow(100, 10, "ticket", 1, "Pass", 1, 0, None, ""),
