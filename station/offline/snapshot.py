@@ -17,6 +17,7 @@ own offline scans are added on top by the offline store.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,8 @@ from station.rulebook.event_rules import NO_RULES, Direction, ProductRules, Rule
 from station.rulebook.facts import DoorState, FirstEntry, Holder, Line, ProductKind, Target
 from station.services.errors import ConfigurationError
 from station.services.results import StaffMember
+
+log = logging.getLogger("station.offline")
 
 
 class Premise(NamedTuple):
@@ -305,18 +308,25 @@ class Snapshot:
         return read
 
     def _committed(self, conn: sqlite3.Connection, writer: SnapshotWriter) -> None:
+        """After a sync's commit: the copy is written, so nothing here may fail the sync;
+        what cannot be read drops every holder, which the scans then read from the copy."""
         held = self._held
         assert held is not None
-        synced_at, products = conn.execute(_WIDE).fetchone()
-        wide = None if synced_at is None else Wide(synced_at, products or "")
+        try:
+            synced_at, products = conn.execute(_WIDE).fetchone()
+        except sqlite3.Error:
+            synced_at = products = None
         held.committed(
-            wide,
+            None if synced_at is None else Wide(synced_at, products or ""),
             everything=writer.everything or writer.products_changed,
             ids=writer.ids,
             codes=writer.codes,
         )
         if not held.complete:
-            self._warm()
+            try:
+                self._warm()
+            except sqlite3.Error as error:
+                log.warning("could not build the copy's holders in memory: %s", error)
 
     def _warm(self) -> None:
         """Build every holder of one state of the copy and hold them."""
@@ -643,7 +653,7 @@ class SnapshotWriter:
 
     def note_orders(self) -> None:
         """The holders of the orders whose lines were written (read before the commit)."""
-        orders = sorted(self._orders)
+        orders = [] if self.everything else sorted(self._orders)
         for start in range(0, len(orders), 500):
             chunk = orders[start : start + 500]
             marks = ",".join("?" * len(chunk))

@@ -8,6 +8,7 @@ lines replaced or moved, products renamed, the copy's marks moved, the copy clea
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -257,3 +258,23 @@ def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_failure_to_build_the_holders_does_not_fail_the_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is committed before the holders are built: if building them fails (a disk
+    error), the sync still succeeds and the scans read the copy."""
+    snapshot = Snapshot(tmp_path / "s.sqlite3")
+    snapshot.hold()
+
+    def broken(self: Snapshot) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Snapshot, "_warm", broken)
+    with snapshot.writing() as writer:
+        writer.attendees(ada_and_bob())
+        writer.set_meta({"synced_at": "2026-12-04T09:00:00+00:00", "product_versions": ""})
+    assert snapshot.holding == 0
+    found = snapshot.held("ADA1")
+    assert found is not None and found == snapshot.premised_holder(code="ADA1")
