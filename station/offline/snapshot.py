@@ -260,11 +260,10 @@ class Snapshot:
         """One transaction of the sync: everything it writes shows at once, or nothing."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        writer = SnapshotWriter(conn)
+        writer = SnapshotWriter(conn, tracking=self._held is not None)
         try:
             yield writer
-            if self._held is not None:
-                writer.note_orders()
+            writer.note_orders()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -402,9 +401,7 @@ class Snapshot:
         found: dict[int, tuple[datetime, Direction]] = {}
         conn = self._conn()
         cleared = _cleared(conn, kind, product_id)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             for attendee_id, at, direction in conn.execute(
                 "SELECT attendee_id, at, direction FROM door"
                 f" WHERE kind = ? AND product_id = ? AND attendee_id IN ({marks})"
@@ -589,6 +586,13 @@ _INSIDE = (
 (as ``rooms.inside_query`` counts online)."""
 
 
+def _in_chunks(ids: list[int]) -> Iterator[tuple[list[int], str]]:
+    """``ids`` in pieces SQLite takes as one statement's parameters, with their ``?`` marks."""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _cleared(conn: sqlite3.Connection, kind: ProductKind, product_id: int) -> str | None:
     row = conn.execute(
         "SELECT max(at) FROM door_clear WHERE kind = ? AND product_id = ?", (kind, product_id)
@@ -642,9 +646,11 @@ def _opt_time(at: datetime | None) -> str | None:
 class SnapshotWriter:
     """Writes of one sync transaction (see ``Snapshot.writing``)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, tracking: bool) -> None:
         self._conn = conn
-        # What the holders in memory must drop when this commits (``Snapshot.hold``).
+        # What the holders in memory must drop when this commits (``Snapshot.hold``); read
+        # only while ``tracking`` (the snapshot holds them).
+        self._tracking = tracking
         self.everything = False
         self.products_changed = False
         self.ids: set[int] = set()
@@ -653,10 +659,8 @@ class SnapshotWriter:
 
     def note_orders(self) -> None:
         """The holders of the orders whose lines were written (read before the commit)."""
-        orders = [] if self.everything else sorted(self._orders)
-        for start in range(0, len(orders), 500):
-            chunk = orders[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        orders = [] if self.everything or not self._tracking else sorted(self._orders)
+        for chunk, marks in _in_chunks(orders):
             for attendee_id, code in self._conn.execute(
                 f"SELECT id, access_code FROM attendee WHERE order_id IN ({marks})", chunk
             ):
@@ -691,8 +695,9 @@ class SnapshotWriter:
             )
             for p in rows
         )
-        old = self._conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM product ORDER BY kind, id")
-        self.products_changed = self.products_changed or [tuple(r) for r in old] != new
+        if self._tracking and not self.products_changed:
+            old = self._conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM product ORDER BY kind, id")
+            self.products_changed = [tuple(r) for r in old] != new
         self._conn.execute("DELETE FROM product")
         self._conn.executemany(
             f"INSERT INTO product ({_PRODUCT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new
@@ -742,19 +747,16 @@ class SnapshotWriter:
         """The lines of ``order_ids`` become ``rows`` (lines gone from an order go)."""
         ids = list(order_ids)
         self._orders.update(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             self._conn.execute(f"DELETE FROM line WHERE order_id IN ({marks})", chunk)
         self.lines(rows)
 
     def lines(self, rows: Iterable[LineRow]) -> None:
         rows = list(rows)
         self._orders.update(li.order_id for li in rows)
-        ids = [li.id for li in rows]
-        for start in range(0, 0 if self.everything else len(ids), 500):
-            chunk = ids[start : start + 500]  # a line written again may move to another order
-            marks = ",".join("?" * len(chunk))
+        # A line written again may move to another order: its old order's holder changes too.
+        moved = [] if self.everything or not self._tracking else [li.id for li in rows]
+        for chunk, marks in _in_chunks(moved):
             for (order_id,) in self._conn.execute(
                 f"SELECT DISTINCT order_id FROM line WHERE id IN ({marks})", chunk
             ):
@@ -783,9 +785,7 @@ class SnapshotWriter:
     def replace_doors(self, attendee_ids: Iterable[int], rows: Iterable[DoorRow]) -> None:
         """The door scans of ``attendee_ids`` become ``rows`` (a voided one goes)."""
         ids = list(attendee_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             self._conn.execute(f"DELETE FROM door WHERE attendee_id IN ({marks})", chunk)
         self.doors(rows)
 

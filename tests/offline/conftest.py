@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +70,10 @@ def ada_and_bob() -> list[AttendeeRow]:
         AttendeeRow(2, "BOB2", "Bob", "L", "bob", "b@x", 20, "paid", "R2", "", None, 0,
                     None, None, None, versions=(2,), records=(0, 0, 0, 0)),
     ]  # fmt: skip
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

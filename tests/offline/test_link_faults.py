@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,18 +40,12 @@ from station.services.results import (
 from station.services.scan import ScanService
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase as Database
+from tests.offline.conftest import wait_until
 from tests.tui.proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
 THRESHOLD_S = 1.0
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture

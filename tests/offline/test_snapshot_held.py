@@ -9,9 +9,7 @@ lines replaced or moved, products renamed, the copy's marks moved, the copy clea
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from station.rulebook.facts import Holder
 from station.services.results import RedemptionResult, StationContext
 from tests.builders import ConferenceBuilder
 from tests.conftest import TestDatabase
-from tests.offline.conftest import ada_and_bob
+from tests.offline.conftest import ada_and_bob, wait_until
 
 CODES = ["ADA1", "BOB2", "CY3", "DAN4", "EVE5"]
 ORDERS = [10, 11, 12]
@@ -251,13 +249,6 @@ def test_a_station_holds_its_copy_and_follows_the_servers_changes(
             assert snapshot.held(code) == snapshot.premised_holder(code=code)
     finally:
         services.dispose()
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_failure_to_build_the_holders_does_not_fail_the_sync(
